@@ -1,0 +1,5 @@
+"""Entry point for `python -m mmtui`."""
+
+from mmtui.cli import main
+
+main()

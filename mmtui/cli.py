@@ -1,0 +1,85 @@
+"""The `mmtui` command: options, their checks, and the choice between the TUI and the headless runner."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
+
+POSITIVE_INT = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--data", type=click.Path(path_type=str), default=None,
+              help="Word list to learn, one word per line (UTF-8). Default: the bundled US first names.")
+@click.option("--init", "init", type=click.Choice(PRESETS), default="lecture", show_default=True,
+              help="Init preset: lecture (raw randn), fix-logits, fix-tanh or kaiming.")
+@click.option("--w1-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
+              help="Further factor on the hidden weights W1, on top of the preset.  [x>0]")
+@click.option("--steps", type=POSITIVE_INT, default=200_000, show_default=True,
+              help="SGD steps; the learning rate drops to lr/10 for the second half.  [x>=1]")
+@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True, help="Examples per minibatch.  [x>=1]")
+@click.option("--lr", type=POSITIVE_FLOAT, default=0.1, show_default=True, help="Learning rate.  [x>0]")
+@click.option("--embed", type=POSITIVE_INT, default=10, show_default=True,
+              help="Embedding dimensions per character.  [x>=1]")
+@click.option("--hidden", type=POSITIVE_INT, default=200, show_default=True, help="Hidden tanh units.  [x>=1]")
+@click.option("--block-size", type=POSITIVE_INT, default=3, show_default=True,
+              help="Characters of context that predict the next one.  [x>=1]")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=LECTURE_SEED, show_default=True,
+              help="Seed of the generator that draws the weights and then every minibatch.")
+@click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
+              help="Torch CPU threads; one is fastest for this small net.  [x>=1]")
+@click.option("--eval-every", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Steps between full train/val evaluations (0: only at the end).  [x>=0]")
+@click.option("--diverge-at", type=POSITIVE_FLOAT, default=None,
+              help="A loss above this stops the run as diverged. Default: 100 x -ln(1/V).  [x>0]")
+@click.option("--num-samples", type=POSITIVE_INT, default=10, show_default=True,
+              help="Names sampled at the end (and, in the TUI, every few seconds).  [x>=1]")
+@click.option("--headless", is_flag=True, help="No terminal UI: print JSON lines to stdout (for scripts and CI).")
+@click.option("--every", type=POSITIVE_INT, default=1000, show_default=True,
+              help="Headless: print a \"step\" line every this many steps.  [x>=1]")
+def cli(headless: bool, every: int, **options) -> None:
+    """Train the makemore MLP and watch its activations and gradients live.
+
+    Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause, q quit.
+    """
+    if headless:
+        config = TrainConfig(**options, snapshot_every=every)
+        sys.exit(_run_engine_safely(lambda: _headless(config)))
+    raise click.UsageError("the terminal UI is not built yet; use --headless")
+
+
+def _headless(config: TrainConfig) -> int:
+    from mmtui.headless import run_headless
+
+    return run_headless(config)
+
+
+def _run_engine_safely(run) -> int:
+    """Run with torch's import-time chatter silenced and bad data reported in one line."""
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
+    from mmtui.engine.data import DataError
+
+    try:
+        return run()
+    except DataError as error:
+        click.echo(f"mmtui: error: {error}", err=True)
+        return 2
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+def main() -> None:
+    """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.UsageError as error:
+        click.echo(f"mmtui: error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except click.Abort:
+        sys.exit(130)

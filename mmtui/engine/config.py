@@ -1,0 +1,58 @@
+"""The run's settings and the init presets' names; plain Python, so UI code may import it without torch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+LECTURE_SEED = 2147483647
+
+# Init presets in the lecture's order; each key of the TUI (1-4) picks one.
+PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
+
+PRESET_HELP: dict[str, str] = {
+    "lecture": "raw randn everywhere: confidently wrong at init (step-0 loss ~27)",
+    "fix-logits": "W2 *= 0.01, b2 *= 0: step-0 loss near -ln(1/V)",
+    "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
+    "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; the trainer never reads options from anywhere else."""
+
+    # data
+    data: str | None = None  # path to a word list, one word per line; None = the bundled names
+    block_size: int = 3  # characters of context that predict the next one
+    # model
+    embed: int = 10  # embedding dimensions per character
+    hidden: int = 200  # units in the tanh hidden layer
+    init: str = "lecture"  # one of PRESETS
+    w1_scale: float = 1.0  # a further factor on W1 on top of the preset
+    seed: int = LECTURE_SEED  # seeds the generator that draws the weights, then every minibatch
+    # optimization
+    steps: int = 200_000  # total SGD steps
+    batch_size: int = 32  # examples per minibatch
+    lr: float = 0.1  # learning rate; divided by 10 from the second half of the steps on
+    threads: int = 1  # torch.set_num_threads: one thread is fastest for this tiny net
+    diverge_at: float | None = None  # a loss above this counts as diverged; None = 100 x -ln(1/V)
+    # monitoring
+    eval_every: int = 10_000  # steps between full train/val evaluations (0 = only at the end)
+    num_samples: int = 10  # names sampled for each sample event and at the end
+    sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
+    snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
+    snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
+
+    def with_init(self, init: str, w1_scale: float, seed: int) -> TrainConfig:
+        """The same run with another init, as a reinit command asks."""
+        return replace(self, init=init, w1_scale=w1_scale, seed=seed)
+
+    def lr_at(self, step: int) -> float:
+        """The lecture's schedule: lr, then lr / 10 for the second half."""
+        return self.lr if step < self.steps // 2 else self.lr / 10
+
+
+def expected_init_loss(vocab_size: int) -> float:
+    """The loss of a net that gives every character the same probability: -ln(1/V)."""
+    return math.log(vocab_size)

@@ -1,0 +1,30 @@
+"""Sampling names from a model: the lecture's loop, with its own generator."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mmtui.engine.data import Vocab
+from mmtui.engine.model import MLP
+
+MAX_LENGTH = 50  # a net that never emits the end token still stops
+
+
+@torch.no_grad()
+def sample_names(model: MLP, vocab: Vocab, block_size: int, count: int, generator: torch.Generator) -> list[str]:
+    """Start from an all-'.' context, draw each next character from softmax(logits), stop at '.'."""
+    names = []
+    for _ in range(count):
+        context = [0] * block_size
+        chars = []
+        for _ in range(MAX_LENGTH):
+            logits, _ = model.forward(torch.tensor([context]))  # (1, V)
+            probs = F.softmax(logits, dim=1)
+            index = torch.multinomial(probs, num_samples=1, generator=generator).item()
+            if index == 0:
+                break
+            context = context[1:] + [index]
+            chars.append(vocab.itos(index))
+        names.append("".join(chars))
+    return names

@@ -1,0 +1,234 @@
+"""The trainer: owns the model and the SGD loop, applies commands between steps, emits snapshots."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from mmtui.engine.commands import Command, Pause, Reinit, Resume, Stop, TogglePause
+from mmtui.engine.config import TrainConfig, expected_init_loss
+from mmtui.engine.data import Dataset
+from mmtui.engine.model import MLP, build_model
+from mmtui.engine.sampling import sample_names
+from mmtui.engine.snapshot import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, EvalResult, RunInfo,
+                                   Snapshot)
+from mmtui.engine.stats import activation_stats
+
+INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
+IDLE_WAIT_S = 0.05  # how long a paused or finished trainer waits for a command before checking cancel again
+DIVERGE_FACTOR = 100  # default divergence threshold, in multiples of the expected step-0 loss
+SAMPLE_SEED_OFFSET = 10  # the lecture samples with a generator seeded 2147483647 + 10
+
+
+class CommandSource(Protocol):
+    """A queue.Queue or multiprocessing.Queue of commands."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Command: ...
+
+    def get_nowait(self) -> Command: ...
+
+    def empty(self) -> bool: ...
+
+
+class CancelFlag(Protocol):
+    """A threading.Event or multiprocessing.Event."""
+
+    def is_set(self) -> bool: ...
+
+
+class Trainer:
+    """Trains one net at a time; a Reinit command replaces it and restarts the step counter."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[Snapshot], None],
+                 commands: CommandSource | None = None, cancel: CancelFlag | None = None):
+        self.config = config
+        self.dataset = dataset
+        self.emit = emit
+        self.commands = commands if commands is not None else queue.Queue()
+        self.cancel = cancel
+        self.vocab_size = dataset.vocab.size
+        self.expected_init_loss = expected_init_loss(self.vocab_size)
+        self.diverge_at = config.diverge_at or DIVERGE_FACTOR * self.expected_init_loss
+        self._run_id = -1
+        torch.set_num_threads(config.threads)
+        self._start_run(config)
+
+    # ---- one run between two reinits
+
+    def _start_run(self, config: TrainConfig) -> None:
+        self.config = config
+        self._run_id += 1
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.model: MLP = build_model(self.vocab_size, config.block_size, config.embed, config.hidden,
+                                      config.init, config.w1_scale, self.generator)
+        self.params = self.model.parameters()
+        self.sample_generator = torch.Generator().manual_seed(config.seed + SAMPLE_SEED_OFFSET)
+        self.run_info = RunInfo(self._run_id, config.init, config.w1_scale, config.seed, config.steps,
+                                self.vocab_size, self.model.num_params(), self.expected_init_loss)
+        self.step = 0  # updates done
+        self.state = RUNNING
+        self.init_loss: float | None = None
+        self.last_finite_loss: float | None = None
+        self.diverged_loss: float | None = None
+        self._batches = torch.empty(0, config.batch_size, dtype=torch.long)
+        self._batch_pos = 0
+        self._losses: list[float] = []
+        self._first_loss_step = 0
+        self._evals: list[EvalResult] = []
+        self._samples: list[str] = []
+        self._stats: ActivationStats | None = None
+        now = time.perf_counter()
+        self._last_emit = self._rate_t0 = self._last_sample = now
+        self._rate_step0 = 0
+
+    def _next_batch(self) -> torch.Tensor:
+        if self._batch_pos == len(self._batches):
+            count = min(INDEX_BLOCK, self.config.steps - self.step)
+            self._batches = torch.randint(0, self.dataset.Xtr.shape[0], (count, self.config.batch_size),
+                                          generator=self.generator)  # (count, B)
+            self._batch_pos = 0
+        ix = self._batches[self._batch_pos]  # (B,)
+        self._batch_pos += 1
+        return ix
+
+    def _train_step(self, with_stats: bool) -> None:
+        """One SGD step on one minibatch; the loss is taken before the update, as the lecture's loop."""
+        ix = self._next_batch()
+        logits, h = self.model.forward(self.dataset.Xtr[ix])
+        loss = F.cross_entropy(logits, self.dataset.Ytr[ix])
+        grads = torch.autograd.grad(loss, self.params)
+        lr = self.config.lr_at(self.step)
+        with torch.no_grad():
+            torch._foreach_add_(self.params, grads, alpha=-lr)  # one fused update of every parameter
+        value = loss.item()
+        step = self.step
+        self.step += 1
+        self._losses.append(value)
+        self._stats = activation_stats(h.detach(), step) if with_stats else None
+        if step == 0:
+            self.init_loss = value
+        if value < self.diverge_at:  # False for NaN and inf too
+            self.last_finite_loss = value
+        else:
+            self.state = DIVERGED
+            self.diverged_loss = value
+
+    @torch.no_grad()
+    def split_loss(self, X: torch.Tensor, Y: torch.Tensor) -> float:
+        logits, _ = self.model.forward(X)
+        return F.cross_entropy(logits, Y).item()
+
+    def evaluate(self) -> EvalResult:
+        ds = self.dataset
+        return EvalResult(self.step, self.split_loss(ds.Xtr, ds.Ytr), self.split_loss(ds.Xdev, ds.Ydev))
+
+    def sample(self) -> list[str]:
+        return sample_names(self.model, self.dataset.vocab, self.config.block_size, self.config.num_samples,
+                            self.sample_generator)
+
+    # ---- snapshots
+
+    def _snapshot(self, now: float) -> Snapshot:
+        elapsed = now - self._rate_t0
+        rate = (self.step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
+        snapshot = Snapshot(
+            run=self.run_info, state=self.state, step=self.step, first_loss_step=self._first_loss_step,
+            losses=tuple(self._losses), lr=self.config.lr_at(max(self.step - 1, 0)), steps_per_s=rate,
+            init_loss=self.init_loss, stats=self._stats, evals=tuple(self._evals), samples=tuple(self._samples),
+            last_finite_loss=self.last_finite_loss, diverged_loss=self.diverged_loss)
+        self._first_loss_step = self.step
+        self._losses, self._evals, self._samples = [], [], []
+        self._stats = None
+        self._last_emit = self._rate_t0 = now
+        self._rate_step0 = self.step
+        return snapshot
+
+    def _publish(self) -> None:
+        self.emit(self._snapshot(time.perf_counter()))
+
+    def _snapshot_due(self, now: float) -> bool:
+        cfg = self.config
+        if self.step == 0:
+            return True
+        if cfg.snapshot_every:
+            return self.step % cfg.snapshot_every == 0
+        return now - self._last_emit >= cfg.snapshot_interval_s
+
+    # ---- commands
+
+    def _apply(self, command: Command) -> None:
+        if isinstance(command, Reinit):
+            scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
+            seed = self.config.seed + 1 if command.new_seed else self.config.seed
+            self._start_run(self.config.with_init(command.init or self.config.init, scale, seed))
+        elif isinstance(command, Stop):
+            self.state = STOPPED
+        elif self.state in (RUNNING, PAUSED):
+            paused = {Pause: True, Resume: False, TogglePause: self.state == RUNNING}[type(command)]
+            self.state = PAUSED if paused else RUNNING
+            if not paused:
+                self._rate_t0, self._rate_step0 = time.perf_counter(), self.step
+            self._publish()
+
+    def _drain_commands(self) -> None:
+        while not self.commands.empty():
+            try:
+                self._apply(self.commands.get_nowait())
+            except queue.Empty:
+                return
+
+    def _finish(self) -> None:
+        """Final evaluation and samples of a run that ended by itself or by a Stop."""
+        if not self._evals or self._evals[-1].step != self.step:
+            self._evals.append(self.evaluate())
+        self._samples.extend(self.sample())
+        self._publish()
+
+    # ---- the loop
+
+    def run(self, exit_when_done: bool = True, finish_on_cancel: bool = False) -> str:
+        """Step until the run ends (or, with exit_when_done False, until Stop or cancel); returns the state.
+
+        Cancel is checked every step. A UI quits with it at once; a script's Ctrl-C asks finish_on_cancel for
+        the final evaluation and samples that a Stop command gives.
+        """
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                if finish_on_cancel:
+                    self.state = STOPPED
+                    self._finish()
+                return STOPPED
+            self._drain_commands()
+            if self.state == STOPPED:
+                self._finish()
+                return STOPPED
+            if self.state != RUNNING:
+                if exit_when_done and self.state in (DONE, DIVERGED):
+                    return self.state
+                try:
+                    self._apply(self.commands.get(timeout=IDLE_WAIT_S))
+                except queue.Empty:
+                    pass
+                continue
+            now = time.perf_counter()
+            self._train_step(with_stats=self._snapshot_due(now))
+            if self.state == DIVERGED:
+                self._publish()
+                continue
+            every = self.config.eval_every
+            if every and self.step % every == 0 and self.step < self.config.steps:
+                self._evals.append(self.evaluate())
+            interval = self.config.sample_interval_s
+            if interval and now - self._last_sample >= interval:
+                self._samples.extend(self.sample())
+                self._last_sample = now
+            if self.step >= self.config.steps:
+                self.state = DONE
+                self._finish()
+            elif self._stats is not None:
+                self._publish()

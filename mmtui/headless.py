@@ -1,0 +1,86 @@
+"""The headless runner: the engine with no terminal, printing one JSON object per line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from typing import TextIO
+
+from mmtui.engine.config import TrainConfig
+from mmtui.engine.data import load_dataset
+from mmtui.engine.snapshot import DIVERGED, DONE, STOPPED, Snapshot
+from mmtui.engine.trainer import Trainer
+
+EXIT_DIVERGED = 3
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report it
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or inf; a reader gets null instead."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+class JsonLines:
+    """Turns snapshots into the "step", "eval", "diverged" and "done" events on a text stream."""
+
+    def __init__(self, out: TextIO, started: float):
+        self.out = out
+        self.started = started
+
+    def write(self, event: str, **fields) -> None:
+        self.out.write(json.dumps({"event": event, **fields}, allow_nan=False) + "\n")
+        self.out.flush()  # a reader of the pipe sees each line as it happens
+
+    def start(self, trainer: Trainer) -> None:
+        info, ds = trainer.run_info, trainer.dataset
+        self.write("start", config=dataclasses.asdict(trainer.config), vocab_size=info.vocab_size,
+                   num_params=info.num_params, expected_init_loss=info.expected_init_loss,
+                   num_words=ds.num_words, train_examples=len(ds.Ytr), val_examples=len(ds.Ydev))
+
+    def snapshot(self, snap: Snapshot) -> None:
+        for result in snap.evals:
+            self.write("eval", step=result.step, train_loss=result.train_loss, val_loss=result.val_loss)
+        if snap.stats is not None:
+            stats = snap.stats
+            self.write("step", step=stats.step, loss=finite_or_none(snap.losses[stats.step - snap.first_loss_step]),
+                       lr=snap.lr, saturation=stats.saturation, share_99=stats.share_99,
+                       dead_units=stats.dead_units, h_mean=stats.mean, h_std=stats.std,
+                       steps_per_s=snap.steps_per_s)
+        if snap.state == DIVERGED:
+            self.write("diverged", step=snap.step - 1, loss=finite_or_none(snap.diverged_loss),
+                       last_finite_loss=finite_or_none(snap.last_finite_loss))
+        elif snap.state in (DONE, STOPPED):
+            final = snap.evals[-1]
+            self.write("done", state=snap.state, step=snap.step, train_loss=final.train_loss,
+                       val_loss=final.val_loss, samples=list(snap.samples),
+                       seconds=round(time.perf_counter() - self.started, 3))
+
+
+def run_headless(config: TrainConfig, out: TextIO = sys.stdout) -> int:
+    """Train to the end (or to Ctrl-C / SIGTERM) and return the process exit code."""
+    started = time.perf_counter()
+    cancel = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum, _frame):
+        received.append(signum)
+        cancel.set()  # the loop checks it every step; nothing here may block
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in SIGNAL_EXIT}
+    try:
+        dataset = load_dataset(config.data, config.block_size)
+        lines = JsonLines(out, started)
+        trainer = Trainer(config, dataset, emit=lines.snapshot, cancel=cancel)
+        lines.start(trainer)
+        state = trainer.run(exit_when_done=True, finish_on_cancel=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        return SIGNAL_EXIT[received[0]]
+    return EXIT_DIVERGED if state == DIVERGED else 0
