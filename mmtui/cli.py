@@ -4,12 +4,43 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
 from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
+from mmtui.tui.key_script import parse_key_script
 
+SAMPLE_INTERVAL_S = 3.0  # the TUI samples names this often while training
 POSITIVE_INT = click.IntRange(min=1)
+
+
+class KeyScript(click.ParamType):
+    """"STEP:KEY STEP:KEY ...", keys as Textual names them (3, space, l, left_square_bracket)."""
+
+    name = "STEP:KEY ..."
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_key_script(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class Size(click.ParamType):
+    """"COLUMNSxROWS"."""
+
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        columns, _, rows = value.lower().partition("x")
+        if not (columns.isdigit() and rows.isdigit() and int(columns) >= 20 and int(rows) >= 8):
+            self.fail(f"{value!r} is not COLUMNSxROWS of at least 20x8 (for example 160x48)", param, ctx)
+        return int(columns), int(rows)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 
 
@@ -42,15 +73,42 @@ POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 @click.option("--headless", is_flag=True, help="No terminal UI: print JSON lines to stdout (for scripts and CI).")
 @click.option("--every", type=POSITIVE_INT, default=1000, show_default=True,
               help="Headless: print a \"step\" line every this many steps.  [x>=1]")
-def cli(headless: bool, every: int, **options) -> None:
+@click.option("--trainer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+              help="TUI: train in a child process (drawing never slows training) or in a thread of the app.")
+@click.option("--no-terminal", is_flag=True,
+              help="TUI without a terminal (Textual's headless mode), for demos and CI; ends with --steps.")
+@click.option("--keys", "key_script", type=KeyScript(), default="",
+              help="With --no-terminal: keys to press at steps trained, e.g. \"2000:3 4000:space\".")
+@click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="With --no-terminal: save an SVG screenshot here when training ends.")
+@click.option("--size", type=Size(), default="160x48", show_default=True,
+              help="With --no-terminal: the screen's columns x rows.")
+def cli(headless: bool, every: int, trainer: str, no_terminal: bool, key_script, screenshot: str | None,
+        size: tuple[int, int], **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
-    Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause, q quit.
+    Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
+    ? help, q quit. With --headless, print JSON lines instead (one per event) for scripts and CI.
     """
     if headless:
         config = TrainConfig(**options, snapshot_every=every)
         sys.exit(_run_engine_safely(lambda: _headless(config)))
-    raise click.UsageError("the terminal UI is not built yet; use --headless")
+    config = TrainConfig(**options, sample_interval_s=SAMPLE_INTERVAL_S)
+    sys.exit(_run_engine_safely(lambda: _tui(config, trainer == "thread", no_terminal, key_script, screenshot, size)))
+
+
+def _tui(config: TrainConfig, in_process: bool, no_terminal: bool, key_script, screenshot: str | None,
+         size: tuple[int, int]) -> int:
+    from mmtui.engine.words import read_words
+    from mmtui.tui.app import MmtuiApp
+
+    words = read_words(config.data)  # bad data is reported before the screen changes
+    if not no_terminal and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
+    app = MmtuiApp(config, words, in_process=in_process, key_script=key_script,
+                   screenshot=Path(screenshot) if screenshot else None)
+    result = app.run(headless=no_terminal, size=size if no_terminal else None)
+    return app.return_code or result or 0
 
 
 def _headless(config: TrainConfig) -> int:
@@ -62,7 +120,7 @@ def _headless(config: TrainConfig) -> int:
 def _run_engine_safely(run) -> int:
     """Run with torch's import-time chatter silenced and bad data reported in one line."""
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
-    from mmtui.engine.data import DataError
+    from mmtui.engine.words import DataError
 
     try:
         return run()

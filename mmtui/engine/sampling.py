@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.data import Vocab
+from mmtui.engine.words import Vocab
 from mmtui.engine.model import MLP
 
 MAX_LENGTH = 50  # a net that never emits the end token still stops

@@ -1,0 +1,1 @@
+"""The Textual app and its panels; reads snapshots, never imports torch."""

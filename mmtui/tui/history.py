@@ -1,0 +1,103 @@
+"""What the panels draw, accumulated from snapshots: bounded, downsampled histories of one run and its ghost."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from mmtui.engine.snapshot import RUNNING, ActivationStats, EvalResult, RunInfo, Snapshot
+
+EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
+MAX_POINTS = 2048  # a loss series never holds more points; full buckets merge pairwise
+SATURATION_TREND = 120  # saturation readings kept for the sparkline
+SAMPLE_LINES = 200  # sampled names kept for the samples panel
+
+
+class LossSeries:
+    """A run's finite losses, one in every `bucket` steps kept raw, with a debiased EMA of all of them.
+
+    Memory is bounded by MAX_POINTS whatever the step count; raw points are samples, not means, so the
+    plot keeps the minibatch noise that the lecture's loss plot shows.
+    """
+
+    def __init__(self) -> None:
+        self.bucket = 1  # steps per point; doubles whenever the points fill up
+        self.steps: list[int] = []  # last step of each point
+        self.raw: list[float] = []  # the loss of that step
+        self.smooth: list[float] = []  # debiased EMA at that step
+        self._count = 0
+        self._ema = 0.0
+        self._ema_weight = 0.0  # 1 - decay**n: divides out the EMA's pull towards its zero start
+
+    def extend(self, first_step: int, losses: tuple[float, ...]) -> None:
+        for offset, loss in enumerate(losses):
+            if not math.isfinite(loss):
+                continue  # plots cannot show NaN or inf; the status line reports divergence
+            self._ema = EMA_DECAY * self._ema + (1 - EMA_DECAY) * loss
+            self._ema_weight = EMA_DECAY * self._ema_weight + (1 - EMA_DECAY)
+            self._count += 1
+            if self._count == self.bucket:
+                self._close_point(first_step + offset, loss)
+
+    def _close_point(self, step: int, loss: float) -> None:
+        self.steps.append(step)
+        self.raw.append(loss)
+        self.smooth.append(self._ema / self._ema_weight)
+        self._count = 0
+        if len(self.steps) >= MAX_POINTS:
+            self.steps, self.raw, self.smooth = self.steps[1::2], self.raw[1::2], self.smooth[1::2]
+            self.bucket *= 2
+
+    def downsampled(self, width: int) -> tuple[list[int], list[float], list[float]]:
+        """At most `width` points (steps, raw, smooth), so a plot's cost does not grow with the run."""
+        stride = max(1, math.ceil(len(self.steps) / max(width, 1)))
+        picked = slice(len(self.steps) - 1 - (len(self.steps) - 1) // stride * stride, None, stride)  # ends at the latest
+        return self.steps[picked], self.raw[picked], self.smooth[picked]
+
+
+@dataclass
+class RunHistory:
+    """One run between two reinits, as the panels need it."""
+
+    info: RunInfo
+    losses: LossSeries = field(default_factory=LossSeries)
+    evals: list[EvalResult] = field(default_factory=list)
+    saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
+    stats: ActivationStats | None = None
+    init_loss: float | None = None
+
+
+class History:
+    """The current run, the previous one as a ghost, and the latest state; fed one snapshot at a time."""
+
+    def __init__(self) -> None:
+        self.run: RunHistory | None = None
+        self.ghost: RunHistory | None = None
+        self.latest: Snapshot | None = None
+        self.samples: deque[str] = deque(maxlen=SAMPLE_LINES)  # newest first
+        self.version = 0  # grows with every snapshot, so a panel redraws only when its data changed
+        self.run_version = 0  # grows with every reinit
+        self.steps_per_s = 0.0  # the latest speed while running; final evaluations and pauses do not count
+
+    def add(self, snapshot: Snapshot) -> None:
+        if self.run is None or snapshot.run.run_id != self.run.info.run_id:
+            if self.run is not None and self.run.losses.steps:
+                self.ghost = self.run
+            self.run = RunHistory(snapshot.run)
+            self.run_version += 1
+        run = self.run
+        run.losses.extend(snapshot.first_loss_step, snapshot.losses)
+        run.evals.extend(snapshot.evals)
+        if snapshot.stats is not None:
+            run.stats = snapshot.stats
+            run.saturation.append(snapshot.stats.saturation)
+        run.init_loss = snapshot.init_loss
+        if snapshot.samples:
+            for name in reversed(snapshot.samples):
+                self.samples.appendleft(name or "(empty)")
+            self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.init} ──")
+        if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
+            self.steps_per_s = snapshot.steps_per_s
+        self.latest = snapshot
+        self.version += 1

@@ -1,0 +1,58 @@
+"""The Saturation panel: how much of the tanh layer is stuck at +-1, its trend, dead units, and the step-0 loss."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from mmtui.tui.history import RunHistory
+
+CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
+
+
+class SaturationPanel(Vertical):
+    """Figures of the latest batch, with a sparkline of saturation % over the run."""
+
+    DEFAULT_CSS = """
+    SaturationPanel Sparkline { height: 3; margin: 0 1; }
+    SaturationPanel Static { padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Saturation"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="saturation-figures")
+        yield Sparkline([], id="saturation-trend")
+
+    def draw(self, run: RunHistory | None) -> None:
+        figures = self.query_one("#saturation-figures", Static)
+        if run is None:
+            figures.update("waiting for the first step…")
+            return
+        figures.update(describe(run))
+        self.query_one("#saturation-trend", Sparkline).data = list(run.saturation)
+
+
+def describe(run: RunHistory) -> Text:
+    """The panel's text: saturation now, white share, dead units, step-0 loss against -ln(1/V)."""
+    text = Text()
+    stats = run.stats
+    if stats is not None:
+        style = "bold red" if stats.saturation > 50 else "bold yellow" if stats.saturation > 10 else "bold green"
+        text.append(f"{stats.saturation:5.1f}%", style)
+        text.append(" of h saturated (|h| > 0.97)\n")
+        text.append(f"{stats.share_99:5.1f}%", "bold")
+        text.append(" white pixels (|h| > 0.99)\n")
+        text.append(f"{stats.dead_units:5d}", "bold red" if stats.dead_units else "bold")
+        text.append(f" dead units of {stats.units} (white for the whole batch)\n")
+    expected = run.info.expected_init_loss
+    if run.init_loss is not None:
+        text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
+        if run.init_loss > expected + CONFIDENTLY_WRONG:
+            text.append("⚠ confidently wrong at init: the logits are too large", "bold red")
+    text.append("\nsaturation % over the run:", "dim")
+    return text
