@@ -12,7 +12,7 @@ from mmtui.engine.commands import Command
 from mmtui.engine.config import TrainConfig
 from mmtui.engine.snapshot import Snapshot
 
-JOIN_TIMEOUT_S = 0.3  # how long close() waits for the trainer to notice cancel before it is terminated
+JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class TrainerHost:
     """Starts a trainer, takes commands for it, hands back what it emitted; safe to call from any thread."""
 
     def __init__(self, config: TrainConfig, words: list[str], process: bool = True):
-        self._started = False
+        self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
@@ -61,30 +61,50 @@ class TrainerHost:
 
     def start(self) -> None:
         self._runner.start()
-        self._started = True
 
     def send(self, command: Command) -> None:
-        self._commands.put(command)
+        if self._commands is not None:  # a key during shutdown goes nowhere
+            self._commands.put(command)
 
     def receive(self, timeout: float) -> list[Snapshot | EngineFailure]:
         """Everything emitted so far, waiting up to timeout for the first item."""
         items = []
+        with self._receiving:
+            if self._outbox is None:
+                return items  # closed
+            return self._receive(items, timeout)
+
+    def _receive(self, items: list, timeout: float) -> list[Snapshot | EngineFailure]:
         try:
             items.append(self._outbox.get(timeout=timeout))
             while True:
                 items.append(self._outbox.get_nowait())
         except queue.Empty:
-            if not items and self._started and not self._runner.is_alive() and not self._cancel.is_set():
+            if not items and not self._runner.is_alive() and not self._cancel.is_set():
                 items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
             return items
 
     def _exitcode(self) -> int | None:
         return getattr(self._runner, "exitcode", None)
 
+    def cancel(self) -> None:
+        """Ask the trainer to stop after its current step; returns at once."""
+        if self._cancel is not None:
+            self._cancel.set()
+
     def close(self) -> None:
         """Cancel the trainer and wait briefly; a child process that does not stop in time is terminated."""
+        if self._cancel is None:
+            return  # closed already
         self._cancel.set()
         self._runner.join(JOIN_TIMEOUT_S)
-        if isinstance(self._runner, multiprocessing.process.BaseProcess) and self._runner.is_alive():
-            self._runner.terminate()
-            self._runner.join(JOIN_TIMEOUT_S)
+        if isinstance(self._runner, multiprocessing.process.BaseProcess):
+            if self._runner.is_alive():
+                self._runner.terminate()
+                self._runner.join(JOIN_TIMEOUT_S)
+            # Free the queues' semaphores now: a process that ends with os._exit would leave them to
+            # multiprocessing's resource tracker, which warns about them on the terminal.
+            with self._receiving:
+                self._commands.close()
+                self._outbox.close()
+                self._commands = self._outbox = self._cancel = None

@@ -129,6 +129,10 @@ class MmtuiApp(App[int]):
     def on_engine_failed(self, message: EngineFailed) -> None:
         self.exit(1, message=f"mmtui: the trainer failed: {message.failure.message}\n{message.failure.details}")
 
+    async def action_quit(self) -> None:
+        self.host.cancel()  # the trainer winds down while Textual tears the screen down
+        await super().action_quit()
+
     def on_unmount(self) -> None:
         self.host.close()
 
