@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -14,6 +15,21 @@ from mmtui.tui.key_script import parse_key_script
 
 SAMPLE_INTERVAL_S = 3.0  # the TUI samples names this often while training
 POSITIVE_INT = click.IntRange(min=1)
+
+
+class PositiveFloat(click.FloatRange):
+    """A finite float above 0: click's FloatRange lets nan through, and inf is no setting."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 
 
 class KeyScript(click.ParamType):
@@ -42,7 +58,7 @@ class Size(click.ParamType):
         if not (columns.isdigit() and rows.isdigit() and int(columns) >= 20 and int(rows) >= 8):
             self.fail(f"{value!r} is not COLUMNSxROWS of at least 20x8 (for example 160x48)", param, ctx)
         return int(columns), int(rows)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+POSITIVE_FLOAT = PositiveFloat()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -120,9 +136,12 @@ def _exit_now(code: int) -> None:
 
 
 def _headless(config: TrainConfig) -> int:
+    from mmtui.engine.words import read_words
+
+    words = read_words(config.data)  # before torch's import: a bad file is reported at once
     from mmtui.headless import run_headless
 
-    return run_headless(config)
+    return run_headless(config, words)
 
 
 def _run_engine_safely(run) -> int:

@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 from mmtui.engine.config import TrainConfig
-from mmtui.engine.data import load_dataset
+from mmtui.engine.data import dataset_from_words
 from mmtui.engine.snapshot import DIVERGED, DONE, STOPPED, Snapshot
 from mmtui.engine.trainer import Trainer
 
@@ -61,8 +61,9 @@ class JsonLines:
                        seconds=round(time.perf_counter() - self.started, 3))
 
 
-def run_headless(config: TrainConfig, out: TextIO = sys.stdout) -> int:
-    """Train to the end (or to Ctrl-C / SIGTERM) and return the process exit code."""
+def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = None) -> int:
+    """Train on `words` to the end (or to Ctrl-C / SIGTERM) and return the process exit code."""
+    out = out or sys.stdout  # looked up now: a caller may have redirected sys.stdout since import
     started = time.perf_counter()
     cancel = threading.Event()
     received: list[int] = []
@@ -73,7 +74,7 @@ def run_headless(config: TrainConfig, out: TextIO = sys.stdout) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in SIGNAL_EXIT}
     try:
-        dataset = load_dataset(config.data, config.block_size)
+        dataset = dataset_from_words(words, config.block_size)
         lines = JsonLines(out, started)
         trainer = Trainer(config, dataset, emit=lines.snapshot, cancel=cancel)
         lines.start(trainer)

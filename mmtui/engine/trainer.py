@@ -163,6 +163,8 @@ class Trainer:
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, Reinit):
+            if self._losses or self._evals or self._samples:
+                self._publish()  # the old run's last losses reach the UI before the new run starts
             scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
             self._start_run(self.config.with_init(command.init or self.config.init, scale, seed))

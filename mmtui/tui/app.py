@@ -37,7 +37,7 @@ class MmtuiApp(App[int]):
     TITLE = "mmtui"
     CSS = """
     Screen { layout: vertical; }
-    #panels { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 3fr 2fr; height: 1fr; }
+    #panels { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 2fr 1fr; height: 1fr; }
     #panels > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
     .narrow #panels { grid-size: 1; grid-columns: 1fr; grid-rows: 2fr 2fr 1fr 1fr; }
     """

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from textual_plotext import PlotextPlot
 
 from mmtui.tui.history import History, RunHistory
 
-RAW_COLOR = "gray"
-SMOOTH_COLOR = "cyan"
-VAL_COLOR = "orange"
-GHOST_COLOR = "magenta"
 LOG_TICKS = (1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)  # loss values labelled on the log axis
+Y_LABEL_WIDTH = 10  # columns plotext takes for the y axis; the rest holds one point per column
+
+
+@dataclass(frozen=True)
+class Series:
+    """One plotted line or point set, already scaled for the axis."""
+
+    steps: list[int]
+    values: list[float]
+    color: str
+    marker: str
+    label: str | None = None
+    points: bool = False  # scatter instead of a line
 
 
 class LossPlot(PlotextPlot):
-    """Redrawn only by draw(), from series already downsampled to the plot's width."""
+    """Redrawn only by draw(), from series downsampled to the plot's width."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -27,44 +37,55 @@ class LossPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        width = max(self.size.width - 10, 10)
-        scale = (lambda v: math.log10(v)) if self.log_scale else (lambda v: v)
-        plt.xlabel("step")
-        if history.ghost is not None:
-            self._series(history.ghost, width, scale, ghost=True)
-        if history.run is not None:
-            self._series(history.run, width, scale, ghost=False)
-            if history.run.init_loss is not None:
-                expected = history.run.info.expected_init_loss
-                plt.hline(scale(expected), "green")
-                plt.title(f"step-0 loss {history.run.init_loss:.2f}, expected -ln(1/V) = {expected:.2f} (green line)")
-        if history.run is not None and history.run.losses.steps:
-            last = max(history.run.losses.steps[-1], history.ghost.losses.steps[-1] if history.ghost else 0)
-            ticks = step_ticks(last)
+        series = loss_series(history, max(self.size.width - Y_LABEL_WIDTH, 10), self.log_scale)
+        for line in series:
+            plot = plt.scatter if line.points else plt.plot
+            plot(line.steps, line.values, color=line.color, marker=line.marker, label=line.label)
+        run = history.run
+        if run is not None and run.init_loss is not None:
+            expected = run.info.expected_init_loss
+            plt.hline(math.log10(expected) if self.log_scale else expected, "green")
+            plt.title(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = {expected:.2f} (green line)")
+        if series:
+            ticks = step_ticks(max(line.steps[-1] for line in series))
             plt.xticks(ticks, [f"{t:,}" for t in ticks])
-        if self.log_scale:
-            plt.yticks([math.log10(v) for v in LOG_TICKS], [f"{v:g}" for v in LOG_TICKS])
+            if self.log_scale:
+                low = min(min(line.values) for line in series)
+                high = max(max(line.values) for line in series)
+                labels = [v for v in LOG_TICKS if low <= math.log10(v) <= high] or [10 ** low]
+                plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
+        plt.xlabel("step")
         plt.ylabel("loss (log axis)" if self.log_scale else "loss")
         self.refresh()
 
-    def _series(self, run: RunHistory, width: int, scale, ghost: bool) -> None:
-        plt = self.plt
+
+def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
+    """The ghost's smoothed curve, then the run's raw points, smoothed curve and val points; no NaN or inf."""
+    series = []
+    if history.ghost is not None:
+        steps, _, smooth = history.ghost.losses.downsampled(width)
+        series.append(_scaled(steps, smooth, log_scale, "magenta", "dot", f"previous: {_name(history.ghost)}"))
+    if history.run is not None:
+        run = history.run
         steps, raw, smooth = run.losses.downsampled(width)
-        keep = [i for i, (r, s) in enumerate(zip(raw, smooth)) if r > 0 and s > 0]  # log10 needs positive values
-        steps = [steps[i] for i in keep]
-        if not steps:
-            return
-        if ghost:
-            plt.plot(steps, [scale(smooth[i]) for i in keep], color=GHOST_COLOR, marker="dot",
-                     label=f"previous: {run.info.init} x{run.info.w1_scale:g}")
-            return
-        plt.plot(steps, [scale(raw[i]) for i in keep], color=RAW_COLOR, marker="dot")
-        plt.plot(steps, [scale(smooth[i]) for i in keep], color=SMOOTH_COLOR, marker="braille",
-                 label=f"{run.info.init} x{run.info.w1_scale:g} (smoothed)")
-        evals = [e for e in run.evals if math.isfinite(e.val_loss) and e.val_loss > 0]
-        if evals:
-            plt.scatter([e.step for e in evals], [scale(e.val_loss) for e in evals], color=VAL_COLOR,
-                        marker="●", label="val")
+        series.append(_scaled(steps, raw, log_scale, "gray", "dot"))
+        series.append(_scaled(steps, smooth, log_scale, "cyan", "braille", f"{_name(run)} (smoothed)"))
+        evals = [e for e in run.evals if math.isfinite(e.val_loss)]
+        # "o", not "●": a two-cell glyph in some terminals would shift the rest of its row
+        series.append(_scaled([e.step for e in evals], [e.val_loss for e in evals], log_scale, "orange", "o", "val",
+                              points=True))
+    return [line for line in series if line.steps]
+
+
+def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, marker: str,
+            label: str | None = None, points: bool = False) -> Series:
+    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
+    return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
+                  label, points)
+
+
+def _name(run: RunHistory) -> str:
+    return f"{run.info.init} x{run.info.w1_scale:g}"
 
 
 def step_ticks(last: int, count: int = 5) -> list[int]:

@@ -1,0 +1,209 @@
+"""One benchmark case in a fresh process: prints one JSON line of measurements (run by bench.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+WARMUP_FRACTION = 0.1  # steps/s is measured after this share of the steps, past start-up and step 0
+
+
+def bare(data: str, steps: int) -> dict:
+    """The lecture's loop as a user would copy it from the notebook (fix-tanh init)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+    words = open(data).read().splitlines()
+    chars = sorted(set("".join(words)))
+    stoi = {s: i + 1 for i, s in enumerate(chars)}
+    stoi["."] = 0
+
+    def build_dataset(words):
+        X, Y = [], []
+        for w in words:
+            context = [0] * 3
+            for ch in w + ".":
+                ix = stoi[ch]
+                X.append(context)
+                Y.append(ix)
+                context = context[1:] + [ix]
+        return torch.tensor(X), torch.tensor(Y)
+
+    random.seed(42)
+    random.shuffle(words)
+    Xtr, Ytr = build_dataset(words[:int(0.8 * len(words))])
+    vocab_size = len(stoi)
+    g = torch.Generator().manual_seed(2147483647)
+    C = torch.randn((vocab_size, 10), generator=g)
+    W1 = torch.randn((30, 200), generator=g) * 0.2
+    b1 = torch.randn(200, generator=g) * 0.01
+    W2 = torch.randn((200, vocab_size), generator=g) * 0.01
+    b2 = torch.randn(vocab_size, generator=g) * 0
+    parameters = [C, W1, b1, W2, b2]
+    for p in parameters:
+        p.requires_grad = True
+    lossi = []
+    warm = int(steps * WARMUP_FRACTION)
+    for i in range(steps):
+        if i == warm:
+            started = time.perf_counter()
+        ix = torch.randint(0, Xtr.shape[0], (32,), generator=g)
+        Xb, Yb = Xtr[ix], Ytr[ix]
+        emb = C[Xb]
+        embcat = emb.view(emb.shape[0], -1)
+        hpreact = embcat @ W1 + b1
+        h = torch.tanh(hpreact)
+        logits = h @ W2 + b2
+        loss = F.cross_entropy(logits, Yb)
+        for p in parameters:
+            p.grad = None
+        loss.backward()
+        lr = 0.1 if i < steps // 2 else 0.01
+        for p in parameters:
+            p.data += -lr * p.grad
+        lossi.append(loss.log10().item())
+    return {"steps_per_s": (steps - warm) / (time.perf_counter() - started)}
+
+
+def headless(data: str, steps: int) -> dict:
+    """`mmtui --headless`; speed from the arrival times of its step lines."""
+    every = max(steps // 20, 1)
+    command = [sys.executable, "-m", "mmtui", "--headless", "--init", "fix-tanh", "--data", data,
+               "--steps", str(steps), "--every", str(every), "--eval-every", "0"]
+    arrivals = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "step":
+                arrivals.append((time.perf_counter(), event["step"]))
+    (t0, s0), (t1, s1) = next(a for a in arrivals if a[1] >= steps * WARMUP_FRACTION), arrivals[-1]
+    return {"steps_per_s": (s1 - s0) / (t1 - t0)}
+
+
+def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
+    """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
+    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.words import read_words
+    from mmtui.tui.app import SAMPLE_INTERVAL_S, MmtuiApp
+
+    class MeasuredApp(MmtuiApp):
+        """Times each frame (panels redrawn and painted) and each reinit key's way to the screen."""
+
+        frames: list[float] = []
+        key_latencies: list[float] = []
+        first_frame: float | None = None
+        _key_at: float | None = None
+
+        def redraw(self, force: bool = False) -> None:
+            if not force and self.history.version == self._drawn_version:
+                return
+            started = time.perf_counter()
+            super().redraw(force)
+            self.call_after_refresh(lambda: self._painted(started))
+
+        def _painted(self, started: float) -> None:
+            now = time.perf_counter()
+            self.frames.append(now - started)
+            if self.first_frame is None and self.history.latest is not None:
+                self.first_frame = time.time() - launched
+            if self._key_at is not None and self.history.run.info.init == "fix-logits":
+                self.key_latencies.append(now - self._key_at)
+                self._key_at = None
+
+        def action_preset(self, preset: str) -> None:
+            self._key_at = time.perf_counter()
+            super().action_preset(preset)
+
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, eval_every=10_000,
+                         sample_interval_s=SAMPLE_INTERVAL_S)
+    app = MeasuredApp(config, read_words(data), in_process=trainer == "thread")
+    samples = []
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            while app.history.latest is None or app.history.latest.state != "done":
+                await pilot.pause(0.1)
+                if app.history.latest is not None:
+                    samples.append((time.perf_counter(), app.history.latest.step, app.history.run.info.run_id))
+            for _ in range(3):  # key latency: each reinit to fix-logits and back
+                await pilot.press("2")
+                await pilot.pause(0.5)
+                await pilot.press("3")
+                await pilot.pause(0.3)
+
+    asyncio.run(drive())
+    start = next(s for s in samples if s[1] >= steps * WARMUP_FRACTION)
+    end = max((s for s in samples if s[2] == start[2]), key=lambda s: s[1])
+    frames = sorted(app.frames)
+    return {"steps_per_s": (end[1] - start[1]) / (end[0] - start[0]),
+            "frame_p50_ms": 1000 * statistics.median(frames),
+            "frame_p95_ms": 1000 * frames[int(0.95 * (len(frames) - 1))],
+            "frames": len(frames),
+            "key_latency_ms": 1000 * max(app.key_latencies) if app.key_latencies else None,
+            "first_frame_s": app.first_frame}
+
+
+def memory(data: str, steps: int, checkpoint: int) -> dict:
+    """RSS of the app and of its trainer process at `checkpoint` steps and at the end of `steps`."""
+    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.words import read_words
+    from mmtui.tui.app import SAMPLE_INTERVAL_S, MmtuiApp
+
+    def rss_mb(pid: int) -> float:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, sample_interval_s=SAMPLE_INTERVAL_S)
+    app = MmtuiApp(config, read_words(data))
+    readings = {}
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            child = app.host._runner.pid
+            while app.history.latest is None or app.history.latest.state != "done":
+                await pilot.pause(0.2)
+                step = app.history.latest.step if app.history.latest else 0
+                if "early" not in readings and step >= checkpoint:
+                    readings["early"] = (rss_mb(os.getpid()), rss_mb(child))
+            readings["end"] = (rss_mb(os.getpid()), rss_mb(child))
+
+    asyncio.run(drive())
+    (app_early, child_early), (app_end, child_end) = readings["early"], readings["end"]
+    return {"app_rss_mb": [app_early, app_end], "trainer_rss_mb": [child_early, child_end],
+            "growth_mb": (app_end - app_early) + (child_end - child_early),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("case", choices=["bare", "headless", "tui", "tui-thread", "memory"])
+    parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
+    parser.add_argument("--steps", type=int, required=True, help="training steps")
+    parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
+    parser.add_argument("--launched", type=float, default=None, help="tui: time.time() when the case was started")
+    args = parser.parse_args()
+    launched = args.launched or time.time()
+    result = {
+        "bare": lambda: bare(args.data, args.steps),
+        "headless": lambda: headless(args.data, args.steps),
+        "tui": lambda: tui(args.data, args.steps, "process", launched),
+        "tui-thread": lambda: tui(args.data, args.steps, "thread", launched),
+        "memory": lambda: memory(args.data, args.steps, args.checkpoint),
+    }[args.case]()
+    print(json.dumps({"case": args.case, **result}))
+
+
+if __name__ == "__main__":
+    main()

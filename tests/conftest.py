@@ -1,0 +1,66 @@
+"""Shared fixtures: the bundled names (loaded once per session), a small real word list, and bad data files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL_WORDS = 1000  # the most popular bundled names: real data that trains and evaluates in milliseconds
+
+
+@pytest.fixture(scope="session")
+def bundled_words() -> list[str]:
+    from mmtui.engine.words import read_words
+
+    return read_words(None)
+
+
+@pytest.fixture(scope="session")
+def names_dataset():
+    """The bundled names as the lecture prepares them: block size 3."""
+    from mmtui.engine.data import load_dataset
+
+    return load_dataset(None, 3)
+
+
+@pytest.fixture(scope="session")
+def small_words_path(tmp_path_factory, bundled_words) -> Path:
+    path = tmp_path_factory.mktemp("data") / "small_names.txt"
+    path.write_text("\n".join(bundled_words[:SMALL_WORDS]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_dataset(small_words_path):
+    from mmtui.engine.data import load_dataset
+
+    return load_dataset(small_words_path, 3)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+NINE_WORDS = b"\n".join(b"name%c" % c for c in b"abcdefghi") + b"\n"
+ELEVEN_WORDS_ONE_DOTTED = b"\n".join([b"emma", b"olivia", b"ava", b"mary.ann"] + [b"liam%c" % c for c in b"abcdefg"])
+
+# kind -> (how to make it under a folder, a phrase the one-line error must hold)
+BAD_DATA = {
+    "missing": (lambda d: d / "absent.txt", "not found"),
+    "directory": (lambda d: d, "directory"),
+    "empty": (lambda d: _write(d / "empty.txt", b""), "no words"),
+    "blank-only": (lambda d: _write(d / "blank.txt", b"\n   \n\t\n\r\n"), "no words"),
+    "binary": (lambda d: _write(d / "model.bin", b"PK\x03\x04\x00\x00emma\nliam\n" * 20), "NUL"),
+    "non-utf8": (lambda d: _write(d / "latin1.txt", "zoë\nrené\n".encode("latin-1") * 10), "UTF-8"),
+    "fewer-than-10-words": (lambda d: _write(d / "nine.txt", NINE_WORDS), "at least 10"),
+    "word-with-dot": (lambda d: _write(d / "dotted.txt", ELEVEN_WORDS_ONE_DOTTED), "'.'"),
+}
+
+
+@pytest.fixture(params=list(BAD_DATA))
+def bad_data(request, tmp_path) -> tuple[Path, str]:
+    """A data path that cannot be trained on, and a phrase its error message must contain."""
+    make, phrase = BAD_DATA[request.param]
+    return make(tmp_path), phrase

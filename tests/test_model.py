@@ -1,0 +1,102 @@
+"""The lecture's MLP: its size, its draw order and each init preset's scaling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mmtui.engine.config import LECTURE_SEED, PRESETS
+from mmtui.engine.model import UnknownPreset, build_model
+
+
+def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed: int = 10, hidden: int = 200):
+    """An independent draw in the lecture's order, scaled as the lecture's experiments scale it."""
+    g = torch.Generator().manual_seed(seed)
+    C = torch.randn((V, embed), generator=g)
+    W1 = torch.randn((block_size * embed, hidden), generator=g)
+    b1 = torch.randn(hidden, generator=g)
+    W2 = torch.randn((hidden, V), generator=g)
+    b2 = torch.randn(V, generator=g)
+    if preset != "lecture":
+        W2 = W2 * 0.01
+        b2 = b2 * 0
+    if preset == "fix-tanh":
+        W1 = W1 * 0.2
+        b1 = b1 * 0.01
+    if preset == "kaiming":
+        W1 = W1 * (5 / 3) / (block_size * embed) ** 0.5
+        b1 = b1 * 0.01
+    return {"C": C, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def test_default_net_has_the_lectures_11897_parameters():
+    model = build_model(27, 3, 10, 200, "lecture", 1.0, torch.Generator().manual_seed(0))
+    assert model.num_params() == 11_897
+    assert [tuple(p.shape) for p in model.parameters()] == [(27, 10), (30, 200), (200,), (200, 27), (27,)]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("seed", [LECTURE_SEED, 1234])
+def test_weights_are_drawn_in_the_lectures_order_and_scaled_by_the_preset(preset, seed):
+    expected = lecture_draw(seed, preset)
+    model = build_model(27, 3, 10, 200, preset, 1.0, torch.Generator().manual_seed(seed))
+    actual = {"C": model.C, "W1": model.W1, "b1": model.b1, "W2": model.W2, "b2": model.b2}
+    for name, tensor in expected.items():
+        torch.testing.assert_close(actual[name].detach(), tensor, msg=f"{preset}: {name} differs")
+
+
+def test_model_leaves_the_generator_where_the_lecture_draws_the_first_batch():
+    g_model = torch.Generator().manual_seed(LECTURE_SEED)
+    build_model(27, 3, 10, 200, "kaiming", 1.0, g_model)
+    g_lecture = torch.Generator().manual_seed(LECTURE_SEED)
+    for shape in [(27, 10), (30, 200), (200,), (200, 27), (27,)]:
+        torch.randn(shape, generator=g_lecture)
+    assert torch.equal(torch.randint(0, 1000, (32,), generator=g_model),
+                       torch.randint(0, 1000, (32,), generator=g_lecture))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_w1_scale_multiplies_only_w1_on_top_of_the_preset(preset):
+    plain = build_model(27, 3, 10, 200, preset, 1.0, torch.Generator().manual_seed(7))
+    scaled = build_model(27, 3, 10, 200, preset, 2.5, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(scaled.W1.detach(), plain.W1.detach() * 2.5)
+    for name in ("C", "b1", "W2", "b2"):
+        assert torch.equal(getattr(scaled, name), getattr(plain, name)), name
+
+
+def test_fix_logits_leaves_w2_small_but_not_zero():
+    model = build_model(27, 3, 10, 200, "fix-logits", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
+    assert torch.count_nonzero(model.b2) == 0
+    assert 0 < model.W2.abs().max().item() < 0.1
+
+
+def test_kaiming_gives_hidden_preactivations_about_unit_std():
+    model = build_model(27, 3, 10, 200, "kaiming", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
+    x = torch.randn(1000, 30, generator=torch.Generator().manual_seed(0))
+    std = (x @ model.W1.detach()).std().item()
+    assert std == pytest.approx(5 / 3, rel=0.1)
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(UnknownPreset, match="nope"):
+        build_model(27, 3, 10, 200, "nope", 1.0, torch.Generator().manual_seed(0))
+
+
+def test_parameters_require_grad_and_forward_gives_logits_and_h():
+    model = build_model(27, 3, 10, 200, "lecture", 1.0, torch.Generator().manual_seed(0))
+    assert all(p.requires_grad for p in model.parameters())
+    X = torch.randint(0, 27, (5, 3), generator=torch.Generator().manual_seed(1))
+    logits, h = model.forward(X)
+    assert logits.shape == (5, 27) and h.shape == (5, 200)
+    emb = model.C[X].view(5, -1)
+    expected_h = torch.tanh(emb @ model.W1 + model.b1)
+    torch.testing.assert_close(h, expected_h)
+    torch.testing.assert_close(logits, expected_h @ model.W2 + model.b2)
+
+
+def test_expected_init_loss_is_minus_log_one_over_v():
+    from mmtui.engine.config import expected_init_loss
+
+    assert expected_init_loss(27) == pytest.approx(-math.log(1 / 27)) == pytest.approx(3.2958, abs=1e-4)
