@@ -66,7 +66,8 @@ def main() -> None:
     for case in (c for c in cases if c.startswith("tui")):
         s = summary[case]
         print(f"{case}: frame p50 {s['frame_p50_ms']:.1f} ms, p95 {s['frame_p95_ms']:.1f} ms; "
-              f"reinit key to screen {s['key_latency_ms']:.0f} ms; first frame with data {s['first_frame_s']:.2f} s")
+              f"reinit key to screen {s['key_latency_ms']:.0f} ms; first paint {s['first_paint_s']:.2f} s, "
+              f"first frame with data {s['first_frame_s']:.2f} s")
     if memory:
         print(f"memory: app {memory['app_rss_mb'][0]:.0f} -> {memory['app_rss_mb'][1]:.0f} MB, trainer "
               f"{memory['trainer_rss_mb'][0]:.0f} -> {memory['trainer_rss_mb'][1]:.0f} MB between 10,000 and "

@@ -96,7 +96,7 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
     """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
-    from mmtui.tui.app import SAMPLE_INTERVAL_S, MmtuiApp
+    from mmtui.tui.app import MmtuiApp
 
     class MeasuredApp(MmtuiApp):
         """Times each frame (panels redrawn and painted) and each reinit key's way to the screen."""
@@ -104,6 +104,7 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
         frames: list[float] = []
         key_latencies: list[float] = []
         first_frame: float | None = None
+        first_paint: float | None = None
         _key_at: float | None = None
 
         def redraw(self, force: bool = False) -> None:
@@ -116,6 +117,8 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
         def _painted(self, started: float) -> None:
             now = time.perf_counter()
             self.frames.append(now - started)
+            if self.first_paint is None:
+                self.first_paint = time.time() - launched
             if self.first_frame is None and self.history.latest is not None:
                 self.first_frame = time.time() - launched
             if self._key_at is not None and self.history.run.info.init == "fix-logits":
@@ -126,8 +129,7 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
             self._key_at = time.perf_counter()
             super().action_preset(preset)
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps, eval_every=10_000,
-                         sample_interval_s=SAMPLE_INTERVAL_S)
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps)
     app = MeasuredApp(config, read_words(data), in_process=trainer == "thread")
     samples = []
 
@@ -152,20 +154,20 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
             "frame_p95_ms": 1000 * frames[int(0.95 * (len(frames) - 1))],
             "frames": len(frames),
             "key_latency_ms": 1000 * max(app.key_latencies) if app.key_latencies else None,
-            "first_frame_s": app.first_frame}
+            "first_paint_s": app.first_paint, "first_frame_s": app.first_frame}
 
 
 def memory(data: str, steps: int, checkpoint: int) -> dict:
     """RSS of the app and of its trainer process at `checkpoint` steps and at the end of `steps`."""
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
-    from mmtui.tui.app import SAMPLE_INTERVAL_S, MmtuiApp
+    from mmtui.tui.app import MmtuiApp
 
     def rss_mb(pid: int) -> float:
         with open(f"/proc/{pid}/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps, sample_interval_s=SAMPLE_INTERVAL_S)
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps)
     app = MmtuiApp(config, read_words(data))
     readings = {}
 

@@ -13,7 +13,6 @@ import click
 from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
 from mmtui.tui.key_script import parse_key_script
 
-SAMPLE_INTERVAL_S = 3.0  # the TUI samples names this often while training
 POSITIVE_INT = click.IntRange(min=1)
 
 
@@ -110,19 +109,24 @@ def cli(headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
     if headless:
         config = TrainConfig(**options, snapshot_every=every)
         sys.exit(_run_engine_safely(lambda: _headless(config)))
-    config = TrainConfig(**options, sample_interval_s=SAMPLE_INTERVAL_S)
+    config = TrainConfig(**options)
     _exit_now(_run_engine_safely(lambda: _tui(config, trainer == "thread", no_terminal, key_script, screenshot, size)))
 
 
 def _tui(config: TrainConfig, in_process: bool, no_terminal: bool, key_script, screenshot: str | None,
          size: tuple[int, int]) -> int:
+    from mmtui.engine.host import TrainerHost
     from mmtui.engine.words import read_words
-    from mmtui.tui.app import MmtuiApp
+    from mmtui.tui.settings import tui_config
 
     words = read_words(config.data)  # bad data is reported before the screen changes
     if not no_terminal and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
-    app = MmtuiApp(config, words, in_process=in_process, key_script=key_script,
+    host = TrainerHost(tui_config(config), words, process=not in_process)
+    host.start()  # the trainer imports torch (~2 s) while this process imports Textual
+    from mmtui.tui.app import MmtuiApp
+
+    app = MmtuiApp(config, words, host=host, key_script=key_script,
                    screenshot=Path(screenshot) if screenshot else None)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     return app.return_code or result or 0

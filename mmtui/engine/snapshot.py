@@ -28,7 +28,7 @@ class EvalResult:
     """Loss over the full train and val splits."""
 
     step: int  # updates done when evaluated
-    train_loss: float
+    train_loss: float | None  # None when only the val split was evaluated (config.eval_train_every)
     val_loss: float
 
 

@@ -99,17 +99,13 @@ class Trainer:
     def _train_step(self, with_stats: bool) -> None:
         """One SGD step on one minibatch; the loss is taken before the update, as the lecture's loop."""
         ix = self._next_batch()
-        logits, h = self.model.forward(self.dataset.Xtr[ix])
-        loss = F.cross_entropy(logits, self.dataset.Ytr[ix])
-        grads = torch.autograd.grad(loss, self.params)
-        lr = self.config.lr_at(self.step)
-        with torch.no_grad():
-            torch._foreach_add_(self.params, grads, alpha=-lr)  # one fused update of every parameter
+        loss, grads, h = self.model.loss_and_grads(self.dataset.Xtr[ix], self.dataset.Ytr[ix])
+        torch._foreach_add_(self.params, grads, alpha=-self.config.lr_at(self.step))  # one fused update
         value = loss.item()
         step = self.step
         self.step += 1
         self._losses.append(value)
-        self._stats = activation_stats(h.detach(), step) if with_stats else None
+        self._stats = activation_stats(h, step) if with_stats else None
         if step == 0:
             self.init_loss = value
         if value < self.diverge_at:  # False for NaN and inf too
@@ -123,9 +119,10 @@ class Trainer:
         logits, _ = self.model.forward(X)
         return F.cross_entropy(logits, Y).item()
 
-    def evaluate(self) -> EvalResult:
+    def evaluate(self, train: bool = True) -> EvalResult:
         ds = self.dataset
-        return EvalResult(self.step, self.split_loss(ds.Xtr, ds.Ytr), self.split_loss(ds.Xdev, ds.Ydev))
+        train_loss = self.split_loss(ds.Xtr, ds.Ytr) if train else None
+        return EvalResult(self.step, train_loss, self.split_loss(ds.Xdev, ds.Ydev))
 
     def sample(self) -> list[str]:
         return sample_names(self.model, self.dataset.vocab, self.config.block_size, self.config.num_samples,
@@ -186,7 +183,7 @@ class Trainer:
 
     def _finish(self) -> None:
         """Final evaluation and samples of a run that ended by itself or by a Stop."""
-        if not self._evals or self._evals[-1].step != self.step:
+        if not self._evals or self._evals[-1].step != self.step or self._evals[-1].train_loss is None:
             self._evals.append(self.evaluate())
         self._samples.extend(self.sample())
         self._publish()
@@ -224,7 +221,7 @@ class Trainer:
                 continue
             every = self.config.eval_every
             if every and self.step % every == 0 and self.step < self.config.steps:
-                self._evals.append(self.evaluate())
+                self._evals.append(self.evaluate(train=self.config.eval_train_every))
             interval = self.config.sample_interval_s
             if interval and now - self._last_sample >= interval:
                 self._samples.extend(self.sample())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mmtui.engine.host import EngineFailure, TrainerHost
 from mmtui.engine.snapshot import DONE
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
+from mmtui.tui.settings import tui_config
 from mmtui.tui.messages import EngineFailed, SnapshotsArrived
 from mmtui.tui.widgets.activation_histogram import ActivationHistogram
 from mmtui.tui.widgets.help_screen import HelpScreen
@@ -28,7 +30,6 @@ from mmtui.tui.widgets.status_line import StatusLine
 
 REDRAW_INTERVAL_S = 0.25  # plots redraw at most this often, and only when their data changed
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
-SAMPLE_INTERVAL_S = 3.0  # seconds between sampled names while training
 
 
 class MmtuiApp(App[int]):
@@ -63,16 +64,23 @@ class MmtuiApp(App[int]):
         ("q, ctrl+q", "quit"),
     ]
 
-    def __init__(self, config: TrainConfig, words: list[str], *, in_process: bool = False,
-                 key_script: list[ScriptedKey] | None = None, screenshot: Path | None = None):
+    def __init__(self, config: TrainConfig, words: list[str], *, host: TrainerHost | None = None,
+                 in_process: bool = False, key_script: list[ScriptedKey] | None = None,
+                 screenshot: Path | None = None):
+        """`host`: a trainer already started for tui_config(config), or None to start one here (in a child
+        process, or in a thread with in_process)."""
         super().__init__()
-        self.config = config
-        self.host = TrainerHost(config, words, process=not in_process)
+        self.config = tui_config(config)
+        self.host = host or TrainerHost(self.config, words, process=not in_process)
+        if host is None:
+            self.host.start()
         self.history = History()
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
         self._drawn_version = -1
+        self._drawn_samples = -1
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
+        self._state_when_sent: str | None = None  # the trainer's state when that command was sent
         # Held, not queried: queries search the active screen, which is the help screen while it is open.
         self.loss_plot = LossPlot(id="loss")
         self.activations = ActivationHistogram(id="activations")
@@ -91,7 +99,7 @@ class MmtuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.host.start()
+        gc.freeze()  # Textual's long-lived objects leave the collector's scans: fewer pauses mid-frame
         self.pump_snapshots()
         self.set_interval(REDRAW_INTERVAL_S, self.redraw)
         self.redraw(force=True)
@@ -123,7 +131,9 @@ class MmtuiApp(App[int]):
         if self.history.run_version != run_version:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
-        self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
+        elif self._pending and self.history.latest.state != self._state_when_sent:
+            self._pending = None
+            self.status_line.draw(self.history.latest, self.history.steps_per_s)  # paused or resumed: at once
         self._run_key_script()
 
     def on_engine_failed(self, message: EngineFailed) -> None:
@@ -148,7 +158,9 @@ class MmtuiApp(App[int]):
         self.loss_plot.draw(self.history)
         self.activations.draw(run.stats if run else None)
         self.saturation.draw(run)
-        self.samples.draw(self.history.samples)
+        if self.history.samples_version != self._drawn_samples:
+            self._drawn_samples = self.history.samples_version
+            self.samples.draw(self.history.samples)
         self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
 
     # ---- keys
@@ -156,6 +168,7 @@ class MmtuiApp(App[int]):
     def _send(self, command: Command, pending: str) -> None:
         self.host.send(command)
         self._pending = pending
+        self._state_when_sent = self.history.latest.state if self.history.latest else None
         self.status_line.draw(self.history.latest, self.history.steps_per_s, pending)
 
     def action_preset(self, preset: str) -> None:

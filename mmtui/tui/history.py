@@ -77,6 +77,7 @@ class History:
         self.latest: Snapshot | None = None
         self.samples: deque[str] = deque(maxlen=SAMPLE_LINES)  # newest first
         self.version = 0  # grows with every snapshot, so a panel redraws only when its data changed
+        self.samples_version = 0  # grows with every batch of sampled names
         self.run_version = 0  # grows with every reinit
         self.steps_per_s = 0.0  # the latest speed while running; final evaluations and pauses do not count
 
@@ -97,6 +98,7 @@ class History:
             for name in reversed(snapshot.samples):
                 self.samples.appendleft(name or "(empty)")
             self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.init} ──")
+            self.samples_version += 1
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s
         self.latest = snapshot

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import math
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
 
 from mmtui.engine.snapshot import ActivationStats
 
 SATURATED = 0.97  # the lecture's |h| > 0.97; bins beyond it are the tails
 BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of a cell: bars rise in 1/8-row steps
-BODY_STYLE = "cyan"
-TAIL_STYLE = "bold red"
+BODY = Style(color="#00b8d4")  # RGB, not ANSI names: Textual re-maps ANSI colours on every frame
+TAIL = Style(color="#ff3b3b", bold=True)
+DIM = Style(dim=True)
 AXIS_WIDTH = 7  # the count labels left of the bars
 
 
 class ActivationHistogram(Widget):
     """Counts of h per bin on [-1, 1], as the lecture's plt.hist(h.view(-1).tolist(), 50).
 
-    Drawn with block characters rather than plotext: a plotext bar chart of 50 bins cost about 28 ms a
-    frame, this costs well under one.
+    Drawn with block characters as strips, built once per snapshot: a plotext bar chart of 50 bins cost
+    about 28 ms to build and as much again for Textual to lay out, every frame.
     """
 
     DEFAULT_CSS = """
@@ -31,42 +34,58 @@ class ActivationHistogram(Widget):
         super().__init__(**kwargs)
         self.border_title = "Activations: hidden tanh h"
         self.stats: ActivationStats | None = None
+        self._strips: list[Strip] = []
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
+        self._build()
         self.refresh()
 
-    def render(self) -> Text:
+    def on_resize(self) -> None:
+        self._build()
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def _build(self) -> None:
+        width, height = self.size.width, self.size.height
         if self.stats is None:
-            return Text("waiting for the first step…")
-        return histogram_text(self.stats, self.size.width, self.size.height)
+            self._strips = [Strip([Segment("waiting for the first step…")]).adjust_cell_length(width)]
+        else:
+            self._strips = [line.adjust_cell_length(width) for line in histogram_lines(self.stats, width, height)]
 
 
-def histogram_text(stats: ActivationStats, width: int, height: int) -> Text:
+def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Strip]:
     """A title line, bars `height - 3` rows high, an axis line and the labels -1, 0, 1."""
-    text = Text()
-    text.append(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   ")
-    text.append(f"█ |h| > {SATURATED}\n", TAIL_STYLE)
+    lines = [Strip([Segment(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "),
+                    Segment(f"█ |h| > {SATURATED}", TAIL)])]
     rows = max(height - 3, 1)
     counts, centers = merged_bins(stats, max(width - AXIS_WIDTH, 1))
     column = max((width - AXIS_WIDTH) // len(counts), 1)
     top = max(counts) or 1
     eighths = [round(n / top * rows * 8) for n in counts]  # bar heights in eighths of a row
+    tails = [abs(center) > SATURATED for center in centers]
     for row in range(rows, 0, -1):
         label = f"{top:>6,} " if row == rows else f"{0:>6} " if row == 1 else " " * AXIS_WIDTH
-        text.append(label, "dim")
-        for level, center in zip(eighths, centers):
-            fill = min(max(level - (row - 1) * 8, 0), 8)
-            text.append(BLOCKS[fill] * column, TAIL_STYLE if abs(center) > SATURATED else BODY_STYLE)
-        text.append("\n")
+        segments = [Segment(label, DIM)]
+        run_style, run_text = None, []
+        for level, tail in zip(eighths, tails):  # consecutive cells of one colour become one segment
+            style = TAIL if tail else BODY
+            if style is not run_style and run_text:
+                segments.append(Segment("".join(run_text), run_style))
+                run_text = []
+            run_style = style
+            run_text.append(BLOCKS[min(max(level - (row - 1) * 8, 0), 8)] * column)
+        segments.append(Segment("".join(run_text), run_style))
+        lines.append(Strip(segments))
     span = column * len(counts)
-    text.append(" " * AXIS_WIDTH + "└" + "─" * (span - 1) + "\n", "dim")
+    lines.append(Strip([Segment(" " * AXIS_WIDTH + "└" + "─" * (span - 1), DIM)]))
     labels = [" "] * span
     for value, at in (("-1", 0), ("0", span // 2), ("1", span - 1)):
         start = min(max(at - len(value) // 2, 0), span - len(value))
         labels[start:start + len(value)] = value
-    text.append(" " * AXIS_WIDTH + "".join(labels), "dim")
-    return text
+    lines.append(Strip([Segment(" " * AXIS_WIDTH + "".join(labels), DIM)]))
+    return lines
 
 
 def merged_bins(stats: ActivationStats, columns: int) -> tuple[list[int], list[float]]:

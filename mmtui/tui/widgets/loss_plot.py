@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from textual_plotext import PlotextPlot
+from textual.strip import Strip
+from textual.widget import Widget
+from textual_plotext.plot import Plot
 
+from mmtui.tui.ansi_strips import ansi_to_strips
 from mmtui.tui.history import History, RunHistory
 
 LOG_TICKS = (1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)  # loss values labelled on the log axis
@@ -25,23 +28,52 @@ class Series:
     points: bool = False  # scatter instead of a line
 
 
-class LossPlot(PlotextPlot):
-    """Redrawn only by draw(), from series downsampled to the plot's width."""
+class LossPlot(Widget):
+    """A plotext figure, built only by draw() and served line by line as strips.
+
+    textual-plotext's PlotextPlot rebuilt the figure and sent it through Rich text on every render, about
+    60 ms a frame; here the figure is built once per data change and parsed in a few ms.
+    """
+
+    DEFAULT_CSS = """
+    LossPlot { width: 1fr; height: 1fr; }
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Loss"
         self.log_scale = True
+        self.plt = Plot()
+        self._history: History | None = None
+        self._strips: list[Strip] = []
 
     def draw(self, history: History) -> None:
+        self._history = history
+        self._build()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        if self._history is not None:
+            self._build()
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def _build(self) -> None:
+        width, height = self.size.width, self.size.height
+        if width < 10 or height < 5:
+            self._strips = []
+            return
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        series = loss_series(history, max(self.size.width - Y_LABEL_WIDTH, 10), self.log_scale)
+        plt.theme("clear")  # the panel's own colours behind the plot: fewer codes to parse
+        plt.plotsize(width, height)
+        series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale)
         for line in series:
             plot = plt.scatter if line.points else plt.plot
             plot(line.steps, line.values, color=line.color, marker=line.marker, label=line.label)
-        run = history.run
+        run = self._history.run
         if run is not None and run.init_loss is not None:
             expected = run.info.expected_init_loss
             plt.hline(math.log10(expected) if self.log_scale else expected, "green")
@@ -56,7 +88,7 @@ class LossPlot(PlotextPlot):
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
         plt.xlabel("step")
         plt.ylabel("loss (log axis)" if self.log_scale else "loss")
-        self.refresh()
+        self._strips = ansi_to_strips(plt.build(), width)
 
 
 def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:

@@ -17,7 +17,7 @@ class SaturationPanel(Vertical):
 
     DEFAULT_CSS = """
     SaturationPanel Sparkline { height: 3; margin: 0 1; }
-    SaturationPanel Static { padding: 0 1; }
+    SaturationPanel Static { padding: 0 1; height: 7; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -29,11 +29,11 @@ class SaturationPanel(Vertical):
         yield Sparkline([], id="saturation-trend")
 
     def draw(self, run: RunHistory | None) -> None:
-        figures = self.query_one("#saturation-figures", Static)
+        figures = self.query_one("#saturation-figures", Static)  # a fixed height: no layout pass needed
         if run is None:
-            figures.update("waiting for the first step…")
+            figures.update("waiting for the first step…", layout=False)
             return
-        figures.update(describe(run))
+        figures.update(describe(run), layout=False)
         self.query_one("#saturation-trend", Sparkline).data = list(run.saturation)
 
 

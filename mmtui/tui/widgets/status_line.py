@@ -18,10 +18,11 @@ class StatusLine(Static):
     """
 
     def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None) -> None:
+        # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
-            self.update(pending or "starting the trainer…")
+            self.update(pending or "starting the trainer…", layout=False)
             return
-        self.update(describe(snapshot, steps_per_s, pending))
+        self.update(describe(snapshot, steps_per_s, pending), layout=False)
 
 
 def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None) -> Text:
