@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
+from mmtui.engine.config import LECTURE_SEED, MODELS, PRESETS, TrainConfig
 from mmtui.tui.key_script import parse_key_script
 
 POSITIVE_INT = click.IntRange(min=1)
@@ -63,8 +63,12 @@ POSITIVE_FLOAT = PositiveFloat()
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--data", type=click.Path(path_type=str), default=None,
               help="Word list to learn, one word per line (UTF-8). Default: the bundled US first names.")
+@click.option("--model", type=click.Choice(MODELS), default="mlp", show_default=True,
+              help="mlp (the lecture's), mlp-bn (with BatchNorm), deep (5 tanh layers of 100), deep-bn.")
 @click.option("--init", "init", type=click.Choice(PRESETS), default="lecture", show_default=True,
-              help="Init preset: lecture (raw randn), fix-logits, fix-tanh or kaiming.")
+              help="Init preset of the MLPs: lecture (raw randn), fix-logits, fix-tanh or kaiming.")
+@click.option("--gain", type=POSITIVE_FLOAT, default=5 / 3, show_default="5/3",
+              help="Deep nets: factor on the hidden weights (randn / sqrt(fan_in)); the lecture tries 5/3, 1, 0.5, 3.")
 @click.option("--w1-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
               help="Further factor on the hidden weights W1, on top of the preset.  [x>0]")
 @click.option("--steps", type=POSITIVE_INT, default=200_000, show_default=True,

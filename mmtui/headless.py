@@ -50,7 +50,13 @@ class JsonLines:
             self.write("step", step=stats.step, loss=finite_or_none(snap.losses[stats.step - snap.first_loss_step]),
                        lr=snap.lr, saturation=stats.saturation, share_99=stats.share_99,
                        dead_units=stats.dead_units, h_mean=stats.mean, h_std=stats.std,
-                       steps_per_s=snap.steps_per_s)
+                       steps_per_s=snap.steps_per_s,
+                       layers=[{"mean": s.mean, "std": s.std, "saturation": s.saturation,
+                                "grad_mean": finite_or_none(s.grad_mean), "grad_std": finite_or_none(s.grad_std)}
+                               for s in snap.layers],
+                       params=[{"name": p.name, "shape": list(p.shape), "grad_std": finite_or_none(p.grad_std),
+                                "grad_data_ratio": finite_or_none(p.grad_data_ratio),
+                                "update_ratio_log10": finite_or_none(p.update_ratio_log10)} for p in snap.params])
         if snap.state == DIVERGED:
             self.write("diverged", step=snap.step - 1, loss=finite_or_none(snap.diverged_loss),
                        last_finite_loss=finite_or_none(snap.last_finite_loss))

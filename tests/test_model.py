@@ -7,8 +7,12 @@ import math
 import pytest
 import torch
 
-from mmtui.engine.config import LECTURE_SEED, PRESETS
+from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
 from mmtui.engine.model import UnknownPreset, build_model
+
+
+def mlp(preset: str, w1_scale: float, generator: torch.Generator, model: str = "mlp"):
+    return build_model(TrainConfig(init=preset, w1_scale=w1_scale, model=model), 27, generator)
 
 
 def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed: int = 10, hidden: int = 200):
@@ -32,7 +36,7 @@ def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed
 
 
 def test_default_net_has_the_lectures_11897_parameters():
-    model = build_model(27, 3, 10, 200, "lecture", 1.0, torch.Generator().manual_seed(0))
+    model = mlp("lecture", 1.0, torch.Generator().manual_seed(0))
     assert model.num_params() == 11_897
     assert [tuple(p.shape) for p in model.parameters()] == [(27, 10), (30, 200), (200,), (200, 27), (27,)]
 
@@ -41,7 +45,7 @@ def test_default_net_has_the_lectures_11897_parameters():
 @pytest.mark.parametrize("seed", [LECTURE_SEED, 1234])
 def test_weights_are_drawn_in_the_lectures_order_and_scaled_by_the_preset(preset, seed):
     expected = lecture_draw(seed, preset)
-    model = build_model(27, 3, 10, 200, preset, 1.0, torch.Generator().manual_seed(seed))
+    model = mlp(preset, 1.0, torch.Generator().manual_seed(seed))
     actual = {"C": model.C, "W1": model.W1, "b1": model.b1, "W2": model.W2, "b2": model.b2}
     for name, tensor in expected.items():
         torch.testing.assert_close(actual[name].detach(), tensor, msg=f"{preset}: {name} differs")
@@ -49,7 +53,7 @@ def test_weights_are_drawn_in_the_lectures_order_and_scaled_by_the_preset(preset
 
 def test_model_leaves_the_generator_where_the_lecture_draws_the_first_batch():
     g_model = torch.Generator().manual_seed(LECTURE_SEED)
-    build_model(27, 3, 10, 200, "kaiming", 1.0, g_model)
+    mlp("kaiming", 1.0, g_model)
     g_lecture = torch.Generator().manual_seed(LECTURE_SEED)
     for shape in [(27, 10), (30, 200), (200,), (200, 27), (27,)]:
         torch.randn(shape, generator=g_lecture)
@@ -59,21 +63,21 @@ def test_model_leaves_the_generator_where_the_lecture_draws_the_first_batch():
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_w1_scale_multiplies_only_w1_on_top_of_the_preset(preset):
-    plain = build_model(27, 3, 10, 200, preset, 1.0, torch.Generator().manual_seed(7))
-    scaled = build_model(27, 3, 10, 200, preset, 2.5, torch.Generator().manual_seed(7))
+    plain = mlp(preset, 1.0, torch.Generator().manual_seed(7))
+    scaled = mlp(preset, 2.5, torch.Generator().manual_seed(7))
     torch.testing.assert_close(scaled.W1.detach(), plain.W1.detach() * 2.5)
     for name in ("C", "b1", "W2", "b2"):
         assert torch.equal(getattr(scaled, name), getattr(plain, name)), name
 
 
 def test_fix_logits_leaves_w2_small_but_not_zero():
-    model = build_model(27, 3, 10, 200, "fix-logits", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
+    model = mlp("fix-logits", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
     assert torch.count_nonzero(model.b2) == 0
     assert 0 < model.W2.abs().max().item() < 0.1
 
 
 def test_kaiming_gives_hidden_preactivations_about_unit_std():
-    model = build_model(27, 3, 10, 200, "kaiming", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
+    model = mlp("kaiming", 1.0, torch.Generator().manual_seed(LECTURE_SEED))
     x = torch.randn(1000, 30, generator=torch.Generator().manual_seed(0))
     std = (x @ model.W1.detach()).std().item()
     assert std == pytest.approx(5 / 3, rel=0.1)
@@ -81,34 +85,36 @@ def test_kaiming_gives_hidden_preactivations_about_unit_std():
 
 def test_unknown_preset_is_refused():
     with pytest.raises(UnknownPreset, match="nope"):
-        build_model(27, 3, 10, 200, "nope", 1.0, torch.Generator().manual_seed(0))
+        mlp("nope", 1.0, torch.Generator().manual_seed(0))
 
 
 def test_forward_gives_the_lectures_logits_and_h():
-    model = build_model(27, 3, 10, 200, "lecture", 1.0, torch.Generator().manual_seed(0))
+    model = mlp("lecture", 1.0, torch.Generator().manual_seed(0))
     X = torch.randint(0, 27, (5, 3), generator=torch.Generator().manual_seed(1))
-    logits, h = model.forward(X)
-    assert logits.shape == (5, 27) and h.shape == (5, 200)
+    logits = model.forward(X)
+    assert logits.shape == (5, 27)
     emb = model.C[X].view(5, -1)
     expected_h = torch.tanh(emb @ model.W1 + model.b1)
-    torch.testing.assert_close(h, expected_h)
     torch.testing.assert_close(logits, expected_h @ model.W2 + model.b2)
 
 
 @pytest.mark.parametrize("preset", ["lecture", "fix-tanh"])
 def test_hand_written_gradients_equal_autograds(preset):
-    model = build_model(27, 3, 10, 200, preset, 1.0, torch.Generator().manual_seed(0))
+    model = mlp(preset, 1.0, torch.Generator().manual_seed(0))
     X = torch.randint(0, 27, (32, 3), generator=torch.Generator().manual_seed(1))
     X[0] = X[1]  # a repeated context: the embedding gradient must add up over repeats
     Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
-    loss, grads, h = model.loss_and_grads(X, Y)
+    result = model.step(X, Y, record=True)
+    loss, grads, (h,), (dh,) = result.loss, result.grads, result.activations, result.activation_grads
     params = [p.clone().requires_grad_(True) for p in model.parameters()]
     C, W1, b1, W2, b2 = params
     expected_h = torch.tanh(C[X].view(32, -1) @ W1 + b1)
+    expected_h.retain_grad()
     expected_loss = torch.nn.functional.cross_entropy(expected_h @ W2 + b2, Y)
     expected_loss.backward()
     torch.testing.assert_close(loss, expected_loss.detach())
     torch.testing.assert_close(h, expected_h.detach())
+    torch.testing.assert_close(dh, expected_h.grad, rtol=1e-4, atol=1e-7)
     for grad, param in zip(grads, params, strict=True):
         torch.testing.assert_close(grad, param.grad, rtol=1e-4, atol=1e-6)
 
@@ -117,3 +123,31 @@ def test_expected_init_loss_is_minus_log_one_over_v():
     from mmtui.engine.config import expected_init_loss
 
     assert expected_init_loss(27) == pytest.approx(-math.log(1 / 27)) == pytest.approx(3.2958, abs=1e-4)
+
+
+@pytest.mark.parametrize("model, count", [("mlp", 11_897), ("mlp-bn", 12_097), ("deep", 46_497), ("deep-bn", 47_024)])
+def test_each_model_has_the_lectures_parameter_count(model, count):
+    assert mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model=model).num_params() == count
+
+
+@pytest.mark.parametrize("model", ["mlp-bn", "deep", "deep-bn"])
+def test_layer_nets_report_every_tanh_output_and_its_gradient(model):
+    net = mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model=model)
+    X = torch.randint(0, 27, (32, 3), generator=torch.Generator().manual_seed(1))
+    Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
+    result = net.step(X, Y, record=True)
+    layers = 1 if model == "mlp-bn" else 5
+    assert len(result.activations) == len(result.activation_grads) == layers
+    assert all(g.shape == a.shape for a, g in zip(result.activations, result.activation_grads))
+    assert len(result.grads) == len(net.parameters())
+    assert net.step(X, Y, record=False).activation_grads is None
+
+
+def test_batchnorm_nets_sample_with_running_statistics():
+    net = mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model="deep-bn")
+    X = torch.randint(0, 27, (32, 3), generator=torch.Generator().manual_seed(1))
+    one = net.forward(X[:1])
+    torch.testing.assert_close(one, net.forward(X)[:1])  # evaluation mode: an example's logits ignore its batch
+    Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
+    net.step(X, Y, record=False)  # training mode moves the running statistics
+    assert not torch.allclose(one, net.forward(X[:1]))

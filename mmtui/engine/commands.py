@@ -10,6 +10,8 @@ class Reinit:
     """Draw a fresh net and restart the step counter; unset fields keep the current run's value."""
 
     init: str | None = None  # a preset name from config.PRESETS
+    model: str | None = None  # a model name from config.MODELS
+    gain: float | None = None  # the deep nets' tanh gain
     w1_scale: float | None = None  # the hidden weight scale to use
     w1_factor: float = 1.0  # multiplies the (new or current) hidden weight scale: the TUI's [ and ] keys
     new_seed: bool = False  # draw with the next seed instead of the current one

@@ -10,6 +10,18 @@ LECTURE_SEED = 2147483647
 # Init presets in the lecture's order; each key of the TUI (1-4) picks one.
 PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
 
+# Models (--model, the TUI's m key); b toggles BatchNorm: mlp <-> mlp-bn, deep <-> deep-bn.
+MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn")
+BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
+GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
+
+MODEL_HELP: dict[str, str] = {
+    "mlp": "the lecture's starting MLP: embedding, one tanh layer of --hidden units",
+    "mlp-bn": "the same with BatchNorm on the pre-activations (no b1)",
+    "deep": "5 Linear -> Tanh blocks of 100 units; hidden weights x gain, output weight x 0.1",
+    "deep-bn": "5 Linear -> BatchNorm -> Tanh blocks; the last BatchNorm's gamma x 0.1",
+}
+
 PRESET_HELP: dict[str, str] = {
     "lecture": "raw randn everywhere: confidently wrong at init (step-0 loss ~27)",
     "fix-logits": "W2 *= 0.01, b2 *= 0: step-0 loss near -ln(1/V)",
@@ -26,6 +38,8 @@ class TrainConfig:
     data: str | None = None  # path to a word list, one word per line; None = the bundled names
     block_size: int = 3  # characters of context that predict the next one
     # model
+    model: str = "mlp"  # one of MODELS
+    gain: float = 5 / 3  # deep nets: factor on the hidden Linear weights (randn / sqrt(fan_in)); 5/3 for tanh
     embed: int = 10  # embedding dimensions per character
     hidden: int = 200  # units in the tanh hidden layer
     init: str = "lecture"  # one of PRESETS
@@ -46,13 +60,10 @@ class TrainConfig:
     snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
     snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
 
-    def with_init(self, init: str, w1_scale: float, seed: int) -> TrainConfig:
-        """The same run with another init, as a reinit command asks."""
-        return replace(self, init=init, w1_scale=w1_scale, seed=seed)
-
     def lr_at(self, step: int) -> float:
-        """The lecture's schedule: lr, then lr / 10 for the second half."""
-        return self.lr if step < self.steps // 2 else self.lr / 10
+        """The lecture's schedules: lr, then lr / 10 for the second half (the MLPs) or the last quarter (deep)."""
+        decay_at = self.steps * 3 // 4 if self.model.startswith("deep") else self.steps // 2
+        return self.lr if step < decay_at else self.lr / 10
 
 
 def expected_init_loss(vocab_size: int) -> float:

@@ -1,69 +1,61 @@
-"""The lecture's MLP as plain tensors and its init presets; knows nothing about training."""
+"""The models and their init: the lecture's MLP with a hand-written backward pass, and the layer nets."""
 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.config import PRESETS
+from mmtui.engine.config import MODELS, PRESETS, TrainConfig
+from mmtui.engine.layer_net import build_deep, build_mlp_bn
+from mmtui.engine.step import StepResult
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh
+DEEP_HIDDEN, DEEP_BLOCKS = 100, 5  # the lecture's deep net: 5 tanh blocks of 100 units
 
 
 class UnknownPreset(ValueError):
-    """An init preset name that is not in config.PRESETS."""
+    """An init preset or model name that mmtui does not know."""
+
+
+class Model(Protocol):
+    """What the trainer, the statistics and sampling need of a model."""
+
+    def parameters(self) -> list[torch.Tensor]: ...
+
+    def weights(self) -> dict[str, int]: ...  # 2-D weights: name -> index in parameters()
+
+    def num_params(self) -> int: ...
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor: ...  # logits in evaluation mode, no gradients
+
+    def step(self, X: torch.Tensor, Y: torch.Tensor, record: bool) -> StepResult: ...
 
 
 class MLP:
     """C (V x embed), W1 (block*embed x hidden), b1, W2 (hidden x V), b2: the lecture's starting code."""
 
-    def __init__(self, vocab_size: int, block_size: int, embed: int, hidden: int, generator: torch.Generator):
-        fan_in = block_size * embed
-        # The draw order is the lecture's, so one seed gives the lecture's numbers.
-        self.C = torch.randn((vocab_size, embed), generator=generator)
-        self.W1 = torch.randn((fan_in, hidden), generator=generator)
-        self.b1 = torch.randn(hidden, generator=generator)
-        self.W2 = torch.randn((hidden, vocab_size), generator=generator)
-        self.b2 = torch.randn(vocab_size, generator=generator)
-        self.fan_in = fan_in
+    def __init__(self, C: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor):
+        self.C, self.W1, self.b1, self.W2, self.b2 = C, W1, b1, W2, b2
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.C, self.W1, self.b1, self.W2, self.b2]
 
-    def weights(self) -> dict[str, torch.Tensor]:
-        """The 2-D weights by name, for per-parameter diagnostics."""
-        return {"C": self.C, "W1": self.W1, "W2": self.W2}
+    def weights(self) -> dict[str, int]:
+        return {"C": 0, "W1": 1, "W2": 3}
 
     def num_params(self) -> int:
         return sum(p.nelement() for p in self.parameters())
 
     @torch.no_grad()
-    def apply_preset(self, preset: str, w1_scale: float) -> None:
-        """Scale the raw randn draws as the lecture's experiments do, then W1 by w1_scale."""
-        if preset not in PRESETS:
-            raise UnknownPreset(f"unknown init preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        if preset != "lecture":
-            self.W2 *= 0.01  # small logits: every character about 1/V at init
-            self.b2 *= 0  # not exactly 0 in W2 keeps symmetry breaking; b2 may be 0
-        if preset == "fix-tanh":
-            self.W1 *= 0.2
-            self.b1 *= 0.01
-        elif preset == "kaiming":
-            self.W1 *= TANH_GAIN / math.sqrt(self.fan_in)
-            self.b1 *= 0.01
-        self.W1 *= w1_scale
-
-    def forward(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, V) and the hidden tanh activations h (B, hidden) for contexts X (B, block_size)."""
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         emb = F.embedding(X, self.C).view(X.shape[0], -1)  # (B, block_size * embed)
-        h = torch.tanh(torch.addmm(self.b1, emb, self.W1))  # (B, hidden)
-        logits = torch.addmm(self.b2, h, self.W2)  # (B, V)
-        return logits, h
+        return torch.addmm(self.b2, torch.tanh(torch.addmm(self.b1, emb, self.W1)), self.W2)  # (B, V)
 
-    def loss_and_grads(self, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
-        """Cross-entropy loss, the gradient of every parameter and h, for one minibatch.
+    def step(self, X: torch.Tensor, Y: torch.Tensor, record: bool) -> StepResult:
+        """Loss, gradients and h for one minibatch.
 
         The backward pass is written out, as makemore part 4 derives it: for this small net it runs about
         1.35x faster than autograd, which spends most of a step on bookkeeping.
@@ -80,17 +72,51 @@ class MLP:
         dlogits /= B
         dW2 = h.t() @ dlogits  # (hidden, V)
         db2 = dlogits.sum(0)  # (V,)
-        dhpreact = (dlogits @ self.W2.t()).mul_(1 - h * h)  # (B, hidden): tanh' = 1 - tanh^2
+        dh = dlogits @ self.W2.t()  # (B, hidden)
+        dhpreact = dh * (1 - h * h) if record else dh.mul_(1 - h * h)  # tanh' = 1 - tanh^2; dh kept if asked
         dW1 = emb.t() @ dhpreact  # (block_size * embed, hidden)
         db1 = dhpreact.sum(0)  # (hidden,)
         demb = dhpreact @ self.W1.t()  # (B, block_size * embed)
         dC = torch.zeros_like(self.C).index_add_(0, X.view(-1), demb.view(-1, self.C.shape[1]))  # (V, embed)
-        return loss, [dC, dW1, db1, dW2, db2], h
+        return StepResult(loss, [dC, dW1, db1, dW2, db2], [h], [dh] if record else None)
 
 
-def build_model(vocab_size: int, block_size: int, embed: int, hidden: int, preset: str, w1_scale: float,
-                generator: torch.Generator) -> MLP:
-    """Draw a model from the generator and apply an init preset."""
-    model = MLP(vocab_size, block_size, embed, hidden, generator)
-    model.apply_preset(preset, w1_scale)
-    return model
+def draw_mlp(vocab_size: int, block_size: int, embed: int, hidden: int, generator: torch.Generator,
+             with_b1: bool = True) -> dict[str, torch.Tensor]:
+    """Raw randn draws in the lecture's order: C, W1, b1, W2, b2 (b1 not drawn for BatchNorm)."""
+    drawn = {"C": torch.randn((vocab_size, embed), generator=generator),
+             "W1": torch.randn((block_size * embed, hidden), generator=generator)}
+    if with_b1:
+        drawn["b1"] = torch.randn(hidden, generator=generator)
+    drawn["W2"] = torch.randn((hidden, vocab_size), generator=generator)
+    drawn["b2"] = torch.randn(vocab_size, generator=generator)
+    return drawn
+
+
+@torch.no_grad()
+def apply_preset(drawn: dict[str, torch.Tensor], preset: str, w1_scale: float) -> None:
+    """Scale the raw draws as the lecture's experiments do, then W1 by w1_scale."""
+    if preset not in PRESETS:
+        raise UnknownPreset(f"unknown init preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if preset != "lecture":
+        drawn["W2"] *= 0.01  # small logits: every character about 1/V at init
+        drawn["b2"] *= 0  # not exactly 0 in W2 keeps symmetry breaking; b2 may be 0
+    if preset in ("fix-tanh", "kaiming"):
+        fan_in = drawn["W1"].shape[0]
+        drawn["W1"] *= 0.2 if preset == "fix-tanh" else TANH_GAIN / math.sqrt(fan_in)
+        if "b1" in drawn:
+            drawn["b1"] *= 0.01
+    drawn["W1"] *= w1_scale
+
+
+def build_model(config: TrainConfig, vocab_size: int, generator: torch.Generator) -> Model:
+    """Draw the configured model from the generator; presets apply to the MLPs, the gain to the deep nets."""
+    if config.model not in MODELS:
+        raise UnknownPreset(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+    if config.model.startswith("deep"):
+        return build_deep(vocab_size, config.block_size, config.embed, DEEP_HIDDEN, DEEP_BLOCKS, config.gain,
+                          config.w1_scale, config.model == "deep-bn", generator)
+    batchnorm = config.model == "mlp-bn"
+    drawn = draw_mlp(vocab_size, config.block_size, config.embed, config.hidden, generator, with_b1=not batchnorm)
+    apply_preset(drawn, config.init, config.w1_scale)
+    return build_mlp_bn(**drawn) if batchnorm else MLP(**drawn)

@@ -6,20 +6,20 @@ import torch
 import torch.nn.functional as F
 
 from mmtui.engine.words import Vocab
-from mmtui.engine.model import MLP
+from mmtui.engine.model import Model
 
 MAX_LENGTH = 50  # a net that never emits the end token still stops
 
 
 @torch.no_grad()
-def sample_names(model: MLP, vocab: Vocab, block_size: int, count: int, generator: torch.Generator) -> list[str]:
+def sample_names(model: Model, vocab: Vocab, block_size: int, count: int, generator: torch.Generator) -> list[str]:
     """Start from an all-'.' context, draw each next character from softmax(logits), stop at '.'."""
     names = []
     for _ in range(count):
         context = [0] * block_size
         chars = []
         for _ in range(MAX_LENGTH):
-            logits, _ = model.forward(torch.tensor([context]))  # (1, V)
+            logits = model.forward(torch.tensor([context]))  # (1, V)
             probs = F.softmax(logits, dim=1)
             index = torch.multinomial(probs, num_samples=1, generator=generator).item()
             if index == 0:

@@ -1,31 +1,86 @@
-"""Statistics of hidden activations, computed only when a snapshot is due."""
+"""Statistics of activations, their gradients and the weights' gradients, computed only when a snapshot is due."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from mmtui.engine.snapshot import ActivationStats
+from mmtui.engine.snapshot import ActivationStats, ParamStats
+from mmtui.engine.step import StepResult
 
-HIST_BINS = 50  # the lecture's histogram of h: 50 bins on [-1, 1]
-SATURATED = 0.97  # |h| above this counts as saturated
-WHITE = 0.99  # |h| above this is a white pixel of the lecture's saturation image
+HIST_BINS = 50  # the lecture's histograms: 50 bins
+SATURATED = 0.97  # |t| above this counts as saturated
+WHITE = 0.99  # |t| above this is a white pixel of the lecture's saturation image
+BIT_VALUES = 2 ** torch.arange(8)  # packs 8 units into a byte, unit 0 in the lowest bit
+
+
+def _histogram(values: torch.Tensor, low: float, high: float) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    if not high > low:  # all zero (or non-finite): one flat bin around the value
+        low, high = low - 1e-12, low + 1e-12
+    counts = torch.histc(values.float(), bins=HIST_BINS, min=low, max=high)
+    edges = torch.linspace(low, high, HIST_BINS + 1)
+    return tuple(edges.tolist()), tuple(int(c) for c in counts.tolist())
+
+
+def _symmetric_histogram(values: torch.Tensor) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    bound = values.abs().max().item()
+    return _histogram(values, -bound, bound) if math.isfinite(bound) else ((), ())
+
+
+def _white_rows(white: torch.Tensor) -> tuple[int, ...]:
+    """One int per example with bit u set where unit u is white: cheap to send, easy to draw."""
+    units = white.shape[1]
+    padded = torch.nn.functional.pad(white.to(torch.uint8), (0, -units % 8))  # (B, units rounded up to 8)
+    packed = (padded.view(white.shape[0], -1, 8).long() * BIT_VALUES).sum(-1)  # (B, bytes)
+    return tuple(int.from_bytes(bytes(row), "little") for row in packed.tolist())
 
 
 @torch.no_grad()
-def activation_stats(h: torch.Tensor, step: int) -> ActivationStats:
-    """Saturation, dead units and a histogram of h (batch x units)."""
-    magnitude = h.abs()
+def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, layer: int) -> ActivationStats:
+    """Saturation, dead units, histograms of one Tanh layer's outputs t (batch x units) and of their gradient."""
+    magnitude = t.abs()
     white = magnitude > WHITE  # (B, units)
-    counts = torch.histc(h, bins=HIST_BINS, min=-1.0, max=1.0)
-    edges = torch.linspace(-1.0, 1.0, HIST_BINS + 1)
+    edges, counts = _histogram(t, -1.0, 1.0)
+    grad_edges, grad_counts = _symmetric_histogram(grad) if grad is not None else ((), ())
     return ActivationStats(
         step=step,
         saturation=(magnitude > SATURATED).float().mean().item() * 100,
         share_99=white.float().mean().item() * 100,
         dead_units=int(white.all(dim=0).sum().item()),
-        units=h.shape[1],
-        mean=h.mean().item(),
-        std=h.std().item() if h.numel() > 1 else 0.0,
-        hist_edges=tuple(edges.tolist()),
-        hist_counts=tuple(int(c) for c in counts.tolist()),
+        units=t.shape[1],
+        mean=t.mean().item(),
+        std=t.std().item() if t.numel() > 1 else 0.0,
+        hist_edges=edges,
+        hist_counts=counts,
+        layer=layer,
+        grad_mean=grad.mean().item() if grad is not None else None,
+        grad_std=grad.std().item() if grad is not None and grad.numel() > 1 else None,
+        grad_hist_edges=grad_edges,
+        grad_hist_counts=grad_counts,
+        white_rows=_white_rows(white),
     )
+
+
+@torch.no_grad()
+def layer_stats(result: StepResult, step: int) -> tuple[ActivationStats, ...]:
+    grads = result.activation_grads or [None] * len(result.activations)
+    return tuple(activation_stats(t, g, step, i) for i, (t, g) in enumerate(zip(result.activations, grads), 1))
+
+
+@torch.no_grad()
+def param_stats(weights: dict[str, int], params: list[torch.Tensor], grads: list[torch.Tensor],
+                lr: float) -> tuple[ParamStats, ...]:
+    """Each 2-D weight's gradient statistics and update:data ratio, as the lecture's parameter plots."""
+    stats = []
+    for name, index in weights.items():
+        p, g = params[index], grads[index]
+        data_std, grad_std = p.std().item(), g.std().item()
+        update = lr * grad_std / data_std if data_std > 0 else math.inf
+        edges, counts = _symmetric_histogram(g)
+        stats.append(ParamStats(
+            name=name, shape=tuple(p.shape), grad_mean=g.mean().item(), grad_std=grad_std,
+            grad_data_ratio=grad_std / data_std if data_std > 0 else math.inf,
+            update_ratio_log10=math.log10(update) if 0 < update < math.inf else -math.inf,
+            grad_hist_edges=edges, grad_hist_counts=counts))
+    return tuple(stats)

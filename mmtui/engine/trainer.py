@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Protocol
 
@@ -13,11 +14,11 @@ import torch.nn.functional as F
 from mmtui.engine.commands import Command, Pause, Reinit, Resume, Stop, TogglePause
 from mmtui.engine.config import TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
-from mmtui.engine.model import MLP, build_model
+from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
-from mmtui.engine.snapshot import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, EvalResult, RunInfo,
-                                   Snapshot)
-from mmtui.engine.stats import activation_stats
+from mmtui.engine.snapshot import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, EvalResult,
+                                   ParamStats, RunInfo, Snapshot)
+from mmtui.engine.stats import layer_stats, param_stats
 
 INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
 IDLE_WAIT_S = 0.05  # how long a paused or finished trainer waits for a command before checking cancel again
@@ -64,12 +65,11 @@ class Trainer:
         self.config = config
         self._run_id += 1
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model: MLP = build_model(self.vocab_size, config.block_size, config.embed, config.hidden,
-                                      config.init, config.w1_scale, self.generator)
+        self.model: Model = build_model(config, self.vocab_size, self.generator)
         self.params = self.model.parameters()
         self.sample_generator = torch.Generator().manual_seed(config.seed + SAMPLE_SEED_OFFSET)
-        self.run_info = RunInfo(self._run_id, config.init, config.w1_scale, config.seed, config.steps,
-                                self.vocab_size, self.model.num_params(), self.expected_init_loss)
+        self.run_info = RunInfo(self._run_id, config.init, config.model, config.gain, config.w1_scale, config.seed,
+                                config.steps, self.vocab_size, self.model.num_params(), self.expected_init_loss)
         self.step = 0  # updates done
         self.state = RUNNING
         self.init_loss: float | None = None
@@ -81,7 +81,8 @@ class Trainer:
         self._first_loss_step = 0
         self._evals: list[EvalResult] = []
         self._samples: list[str] = []
-        self._stats: ActivationStats | None = None
+        self._layers: tuple[ActivationStats, ...] = ()
+        self._params: tuple[ParamStats, ...] = ()
         now = time.perf_counter()
         self._last_emit = self._rate_t0 = self._last_sample = now
         self._rate_step0 = 0
@@ -99,13 +100,17 @@ class Trainer:
     def _train_step(self, with_stats: bool) -> None:
         """One SGD step on one minibatch; the loss is taken before the update, as the lecture's loop."""
         ix = self._next_batch()
-        loss, grads, h = self.model.loss_and_grads(self.dataset.Xtr[ix], self.dataset.Ytr[ix])
-        torch._foreach_add_(self.params, grads, alpha=-self.config.lr_at(self.step))  # one fused update
-        value = loss.item()
+        result = self.model.step(self.dataset.Xtr[ix], self.dataset.Ytr[ix], record=with_stats)
+        lr = self.config.lr_at(self.step)
+        with torch.no_grad():
+            torch._foreach_add_(self.params, result.grads, alpha=-lr)  # one fused update of every parameter
+        value = result.loss.item()
         step = self.step
         self.step += 1
         self._losses.append(value)
-        self._stats = activation_stats(h, step) if with_stats else None
+        if with_stats:
+            self._layers = layer_stats(result, step)
+            self._params = param_stats(self.model.weights(), self.params, result.grads, lr)
         if step == 0:
             self.init_loss = value
         if value < self.diverge_at:  # False for NaN and inf too
@@ -116,7 +121,7 @@ class Trainer:
 
     @torch.no_grad()
     def split_loss(self, X: torch.Tensor, Y: torch.Tensor) -> float:
-        logits, _ = self.model.forward(X)
+        logits = self.model.forward(X)
         return F.cross_entropy(logits, Y).item()
 
     def evaluate(self, train: bool = True) -> EvalResult:
@@ -136,11 +141,11 @@ class Trainer:
         snapshot = Snapshot(
             run=self.run_info, state=self.state, step=self.step, first_loss_step=self._first_loss_step,
             losses=tuple(self._losses), lr=self.config.lr_at(max(self.step - 1, 0)), steps_per_s=rate,
-            init_loss=self.init_loss, stats=self._stats, evals=tuple(self._evals), samples=tuple(self._samples),
+            init_loss=self.init_loss, layers=self._layers, params=self._params, evals=tuple(self._evals), samples=tuple(self._samples),
             last_finite_loss=self.last_finite_loss, diverged_loss=self.diverged_loss)
         self._first_loss_step = self.step
         self._losses, self._evals, self._samples = [], [], []
-        self._stats = None
+        self._layers, self._params = (), ()
         self._last_emit = self._rate_t0 = now
         self._rate_step0 = self.step
         return snapshot
@@ -164,7 +169,9 @@ class Trainer:
                 self._publish()  # the old run's last losses reach the UI before the new run starts
             scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
-            self._start_run(self.config.with_init(command.init or self.config.init, scale, seed))
+            self._start_run(replace(self.config, init=command.init or self.config.init, w1_scale=scale, seed=seed,
+                                    model=command.model or self.config.model,
+                                    gain=command.gain if command.gain is not None else self.config.gain))
         elif isinstance(command, Stop):
             self.state = STOPPED
         elif self.state in (RUNNING, PAUSED):
@@ -229,5 +236,5 @@ class Trainer:
             if self.step >= self.config.steps:
                 self.state = DONE
                 self._finish()
-            elif self._stats is not None:
+            elif self._layers:
                 self._publish()

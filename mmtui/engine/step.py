@@ -1,0 +1,17 @@
+"""What one training step of any model hands the trainer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class StepResult:
+    """A minibatch's loss, every parameter's gradient, and each Tanh layer's output (and its gradient)."""
+
+    loss: torch.Tensor  # scalar, before the update
+    grads: list[torch.Tensor]  # one per parameter, in the model's parameters() order
+    activations: list[torch.Tensor]  # each Tanh's output (B, units), input side first
+    activation_grads: list[torch.Tensor] | None  # dloss/d(activation) for each, when the step was asked to record
