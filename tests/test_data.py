@@ -176,3 +176,31 @@ def test_exactly_ten_words_are_enough(tmp_path):
     dataset = load_dataset(path, 3)
     assert dataset.num_words == 10
     assert len(dataset.Ydev) > 0 and len(dataset.Yte) > 0
+
+
+def test_uppercase_digits_spaces_and_punctuation_are_kept_as_characters(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("Anne Marie\nO'Brien\nR2-D2\nÉlodie\n" * 3, encoding="utf-8")
+    words = read_words(path)
+    assert "Anne Marie" in words  # inner spaces are characters; only the ends are stripped
+    assert {" ", "'", "-", "2", "A", "É"} <= set(Vocab.from_words(words).chars)
+    X, Y = build_examples(words, Vocab.from_words(words), 3)
+    assert len(Y) == sum(len(w) + 1 for w in words)
+
+
+def test_a_ten_thousand_character_line_becomes_that_many_examples(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("ab" * 5000 + "\n" + "ava\n" * 9, encoding="utf-8")
+    words = read_words(path)
+    X, Y = build_examples(words, Vocab.from_words(words), 3)
+    assert len(Y) == 10_001 + 9 * 4
+    assert X[10_000].tolist() == [2, 1, 2] and Y[10_000].item() == 0  # "...bab" predicts the end
+
+
+def test_a_million_words_load(tmp_path, bundled_words):
+    path = tmp_path / "million.txt"
+    path.write_text("\n".join(bundled_words[i % 1000] for i in range(1_000_000)) + "\n", encoding="utf-8")
+    dataset = load_dataset(path, 3)
+    assert dataset.num_words == 1_000_000
+    assert len(dataset.Ytr) + len(dataset.Ydev) + len(dataset.Yte) == sum(len(bundled_words[i % 1000]) + 1
+                                                                          for i in range(1_000_000))

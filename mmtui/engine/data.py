@@ -14,7 +14,9 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
     """Every (context, next character) pair: X (N, block_size) of the previous characters, 0-padded, Y (N,)."""
     stoi = vocab.stoi()
     lengths = torch.tensor([len(word) + 1 for word in words])  # (W,) each word plus its end token
-    codes = torch.tensor([stoi[ch] for ch in Vocab.END.join(words) + Vocab.END])  # (N,) = Y
+    # Each character becomes the code point of its index, so one translate and encode do the lookup for all.
+    text = (Vocab.END.join(words) + Vocab.END).translate({ord(ch): index for ch, index in stoi.items()})
+    codes = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32).long()  # (N,) = Y
     starts = torch.cumsum(lengths, 0) - lengths  # (W,) index of each word's first character
     position = torch.arange(len(codes)) - torch.repeat_interleave(starts, lengths)  # (N,) index within the word
     index = torch.arange(len(codes))
