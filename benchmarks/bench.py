@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
     parser.add_argument("--steps", type=int, default=20_000, help="training steps per case and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the interleaved cases (medians reported)")
-    parser.add_argument("--cases", default="bare,headless,tui,tui-thread", help="comma-separated cases")
+    parser.add_argument("--cases", default="bare,headless,tui,tui-thread,bare-deep-bn,headless-deep-bn,tui-deep-bn",
+                        help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
     parser.add_argument("--memory-steps", type=int, default=200_000, help="steps of the memory run (0: skip it)")
     parser.add_argument("--out", default="benchmarks/results.json", help="where to write the JSON results")
     args = parser.parse_args()
@@ -44,25 +45,25 @@ def main() -> None:
         for case in cases:  # interleaved, so drifts in machine load hit every case alike
             result = run_case(case, args.data, args.steps)
             rounds[case].append(result)
-            print(f"round {number + 1} {case:>10}: {result['steps_per_s']:7.0f} steps/s", file=sys.stderr)
+            print(f"round {number + 1} {case:>16}: {result['steps_per_s']:7.0f} steps/s", file=sys.stderr)
 
     def median(case: str, key: str) -> float | None:
         values = [r[key] for r in rounds.get(case, []) if r.get(key) is not None]
         return statistics.median(values) if values else None
 
     summary = {case: {key: median(case, key) for key in rounds[case][0] if key != "case"} for case in cases}
-    bare = summary.get("bare", {}).get("steps_per_s")
-    ratios = {f"{case}/bare": summary[case]["steps_per_s"] / bare for case in cases if case != "bare" and bare}
+    ratios = {f"{case}/{_baseline(case)}": summary[case]["steps_per_s"] / summary[_baseline(case)]["steps_per_s"]
+              for case in cases if not case.startswith("bare") and _baseline(case) in summary}
     memory = run_case("memory", args.data, args.memory_steps) if args.memory_steps else None
     report = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or ''} "
               f"{_cores()} cores, Python {platform.python_version()}", "steps": args.steps, "rounds": args.rounds,
               "median": summary, "ratios": ratios, "memory": memory, "all_rounds": rounds}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
-    print(f"\n{'case':>10}  {'steps/s':>8}  {'ratio':>6}")
+    print(f"\n{'case':>16}  {'steps/s':>8}  ratio to its bare loop")
     for case in cases:
-        ratio = ratios.get(f"{case}/bare")
-        print(f"{case:>10}  {summary[case]['steps_per_s']:8.0f}  {'' if ratio is None else f'{ratio:6.2f}'}")
+        ratio = ratios.get(f"{case}/{_baseline(case)}")
+        print(f"{case:>16}  {summary[case]['steps_per_s']:8.0f}  {'' if ratio is None else f'{ratio:6.2f}'}")
     for case in (c for c in cases if c.startswith("tui")):
         s = summary[case]
         print(f"{case}: frame p50 {s['frame_p50_ms']:.1f} ms, p95 {s['frame_p95_ms']:.1f} ms; "
@@ -73,6 +74,10 @@ def main() -> None:
               f"{memory['trainer_rss_mb'][0]:.0f} -> {memory['trainer_rss_mb'][1]:.0f} MB between 10,000 and "
               f"{args.memory_steps:,} steps: growth {memory['growth_mb']:.1f} MB")
     print(f"written to {args.out}")
+
+
+def _baseline(case: str) -> str:
+    return "bare-deep-bn" if case.endswith("deep-bn") else "bare"
 
 
 def _cores() -> int:

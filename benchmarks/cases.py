@@ -17,6 +17,7 @@ import warnings
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 WARMUP_FRACTION = 0.1  # steps/s is measured after this share of the steps, past start-up and step 0
+VIEW_KEYS = ("y", "p", "o")  # the TUI's layers, parameters and overview views
 
 
 def bare(data: str, steps: int) -> dict:
@@ -25,26 +26,7 @@ def bare(data: str, steps: int) -> dict:
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
-    words = open(data).read().splitlines()
-    chars = sorted(set("".join(words)))
-    stoi = {s: i + 1 for i, s in enumerate(chars)}
-    stoi["."] = 0
-
-    def build_dataset(words):
-        X, Y = [], []
-        for w in words:
-            context = [0] * 3
-            for ch in w + ".":
-                ix = stoi[ch]
-                X.append(context)
-                Y.append(ix)
-                context = context[1:] + [ix]
-        return torch.tensor(X), torch.tensor(Y)
-
-    random.seed(42)
-    random.shuffle(words)
-    Xtr, Ytr = build_dataset(words[:int(0.8 * len(words))])
-    vocab_size = len(stoi)
+    Xtr, Ytr, vocab_size = _lecture_train_split(data)
     g = torch.Generator().manual_seed(2147483647)
     C = torch.randn((vocab_size, 10), generator=g)
     W1 = torch.randn((30, 200), generator=g) * 0.2
@@ -77,10 +59,111 @@ def bare(data: str, steps: int) -> dict:
     return {"steps_per_s": (steps - warm) / (time.perf_counter() - started)}
 
 
-def headless(data: str, steps: int) -> dict:
+def bare_deep_bn(data: str, steps: int) -> dict:
+    """The lecture's "torchified" deep net with BatchNorm, as a user would copy it from the notebook."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+
+    class Linear:
+        def __init__(self, fan_in, fan_out, bias=True):
+            self.weight = torch.randn((fan_in, fan_out), generator=g) / fan_in**0.5
+            self.bias = torch.zeros(fan_out) if bias else None
+
+        def __call__(self, x):
+            self.out = x @ self.weight
+            if self.bias is not None:
+                self.out += self.bias
+            return self.out
+
+        def parameters(self):
+            return [self.weight] + ([] if self.bias is None else [self.bias])
+
+    class BatchNorm1d:
+        def __init__(self, dim, eps=1e-5, momentum=0.1):
+            self.eps, self.momentum, self.training = eps, momentum, True
+            self.gamma, self.beta = torch.ones(dim), torch.zeros(dim)
+            self.running_mean, self.running_var = torch.zeros(dim), torch.ones(dim)
+
+        def __call__(self, x):
+            xmean, xvar = x.mean(0, keepdim=True), x.var(0, keepdim=True)
+            self.out = self.gamma * (x - xmean) / torch.sqrt(xvar + self.eps) + self.beta
+            with torch.no_grad():
+                self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * xmean
+                self.running_var = (1 - self.momentum) * self.running_var + self.momentum * xvar
+            return self.out
+
+        def parameters(self):
+            return [self.gamma, self.beta]
+
+    class Tanh:
+        def __call__(self, x):
+            self.out = torch.tanh(x)
+            return self.out
+
+        def parameters(self):
+            return []
+
+    Xtr, Ytr, vocab_size = _lecture_train_split(data)
+    g = torch.Generator().manual_seed(2147483647)
+    n_embd, n_hidden = 10, 100
+    C = torch.randn((vocab_size, n_embd), generator=g)
+    layers = [Linear(n_embd * 3, n_hidden, bias=False), BatchNorm1d(n_hidden), Tanh()]
+    for _ in range(4):
+        layers += [Linear(n_hidden, n_hidden, bias=False), BatchNorm1d(n_hidden), Tanh()]
+    layers += [Linear(n_hidden, vocab_size, bias=False), BatchNorm1d(vocab_size)]
+    with torch.no_grad():
+        layers[-1].gamma *= 0.1
+        for layer in layers[:-1]:
+            if isinstance(layer, Linear):
+                layer.weight *= 5 / 3
+    parameters = [C] + [p for layer in layers for p in layer.parameters()]
+    for p in parameters:
+        p.requires_grad = True
+    lossi, ud = [], []
+    warm = int(steps * WARMUP_FRACTION)
+    for i in range(steps):
+        if i == warm:
+            started = time.perf_counter()
+        ix = torch.randint(0, Xtr.shape[0], (32,), generator=g)
+        Xb, Yb = Xtr[ix], Ytr[ix]
+        x = C[Xb].view(32, -1)
+        for layer in layers:
+            x = layer(x)
+        loss = F.cross_entropy(x, Yb)
+        for p in parameters:
+            p.grad = None
+        loss.backward()
+        lr = 0.1 if i < steps * 3 // 4 else 0.01
+        for p in parameters:
+            p.data += -lr * p.grad
+        lossi.append(loss.log10().item())
+    return {"steps_per_s": (steps - warm) / (time.perf_counter() - started)}
+
+
+def _lecture_train_split(data: str):
+    import torch
+
+    words = open(data).read().splitlines()
+    chars = sorted(set("".join(words)))
+    stoi = {s: i + 1 for i, s in enumerate(chars)} | {".": 0}
+    X, Y = [], []
+    random.seed(42)
+    random.shuffle(words)
+    for w in words[:int(0.8 * len(words))]:
+        context = [0] * 3
+        for ch in w + ".":
+            X.append(context)
+            Y.append(stoi[ch])
+            context = context[1:] + [stoi[ch]]
+    return torch.tensor(X), torch.tensor(Y), len(stoi)
+
+
+def headless(data: str, steps: int, model: str) -> dict:
     """`mmtui --headless`; speed from the arrival times of its step lines."""
     every = max(steps // 20, 1)
-    command = [sys.executable, "-m", "mmtui", "--headless", "--init", "fix-tanh", "--data", data,
+    command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--init", "fix-tanh", "--data", data,
                "--steps", str(steps), "--every", str(every), "--eval-every", "0"]
     arrivals = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
@@ -92,7 +175,7 @@ def headless(data: str, steps: int) -> dict:
     return {"steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
-def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
+def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dict:
     """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
@@ -129,16 +212,22 @@ def tui(data: str, steps: int, trainer: str, launched: float) -> dict:
             self._key_at = time.perf_counter()
             super().action_preset(preset)
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps)
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model)
     app = MeasuredApp(config, read_words(data), in_process=trainer == "thread")
+    views = VIEW_KEYS if model.startswith("deep") else ()  # the deep nets' per-layer views, then back
+    shown = 0
     samples = []
 
     async def drive() -> None:
+        nonlocal shown
         async with app.run_test(size=(160, 48)) as pilot:
             while app.history.latest is None or app.history.latest.state != "done":
                 await pilot.pause(0.1)
                 if app.history.latest is not None:
                     samples.append((time.perf_counter(), app.history.latest.step, app.history.run.info.run_id))
+                    if views and app.history.latest.step >= steps * (shown + 1) // (len(views) + 1):
+                        await pilot.press(views[shown % len(views)])  # every view gets its share of the run
+                        shown += 1
             for _ in range(3):  # key latency: each reinit to fix-logits and back
                 await pilot.press("2")
                 await pilot.pause(0.5)
@@ -190,7 +279,8 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("case", choices=["bare", "headless", "tui", "tui-thread", "memory"])
+    parser.add_argument("case", choices=["bare", "headless", "tui", "tui-thread", "bare-deep-bn", "headless-deep-bn",
+                                         "tui-deep-bn", "memory"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
     parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
@@ -199,9 +289,12 @@ def main() -> None:
     launched = args.launched or time.time()
     result = {
         "bare": lambda: bare(args.data, args.steps),
-        "headless": lambda: headless(args.data, args.steps),
-        "tui": lambda: tui(args.data, args.steps, "process", launched),
-        "tui-thread": lambda: tui(args.data, args.steps, "thread", launched),
+        "headless": lambda: headless(args.data, args.steps, "mlp"),
+        "tui": lambda: tui(args.data, args.steps, "process", launched, "mlp"),
+        "tui-thread": lambda: tui(args.data, args.steps, "thread", launched, "mlp"),
+        "bare-deep-bn": lambda: bare_deep_bn(args.data, args.steps),
+        "headless-deep-bn": lambda: headless(args.data, args.steps, "deep-bn"),
+        "tui-deep-bn": lambda: tui(args.data, args.steps, "process", launched, "deep-bn"),
         "memory": lambda: memory(args.data, args.steps, args.checkpoint),
     }[args.case]()
     print(json.dumps({"case": args.case, **result}))
