@@ -6,12 +6,18 @@ import math
 import os
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
-from mmtui.engine.config import LECTURE_SEED, MODELS, PRESETS, TrainConfig
+from mmtui.engine.config import LECTURE_SEED, MODELS, PRESETS, RUN_FIELDS, RunFiles, TrainConfig
 from mmtui.tui.key_script import parse_key_script
+
+if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
+    from mmtui.engine.checkpoint import Checkpoint
 
 POSITIVE_INT = click.IntRange(min=1)
 
@@ -57,6 +63,25 @@ class Size(click.ParamType):
         if not (columns.isdigit() and rows.isdigit() and int(columns) >= 20 and int(rows) >= 8):
             self.fail(f"{value!r} is not COLUMNSxROWS of at least 20x8 (for example 160x48)", param, ctx)
         return int(columns), int(rows)
+
+
+class WritableFile(click.ParamType):
+    """A file mmtui may create, append to or replace: checked before training, so a typo costs no run."""
+
+    name = "FILE"
+
+    def convert(self, value, param, ctx):
+        path = Path(value)
+        if path.is_dir():
+            self.fail(f"{value!r} is a directory", param, ctx)
+        folder = path.parent
+        if not folder.is_dir():
+            self.fail(f"{value!r}: directory {str(folder)!r} does not exist", param, ctx)
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            self.fail(f"{value!r} is not writable", param, ctx)
+        return value
+
+
 POSITIVE_FLOAT = PositiveFloat()
 
 
@@ -70,29 +95,35 @@ POSITIVE_FLOAT = PositiveFloat()
 @click.option("--gain", type=POSITIVE_FLOAT, default=5 / 3, show_default="5/3",
               help="Deep nets: factor on the hidden weights (randn / sqrt(fan_in)); the lecture tries 5/3, 1, 0.5, 3.")
 @click.option("--w1-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
-              help="Further factor on the hidden weights W1, on top of the preset.  [x>0]")
+              help="Further factor on the hidden weights W1, on top of the preset.")
 @click.option("--steps", type=POSITIVE_INT, default=200_000, show_default=True,
-              help="SGD steps; the learning rate drops to lr/10 for the second half.  [x>=1]")
-@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True, help="Examples per minibatch.  [x>=1]")
-@click.option("--lr", type=POSITIVE_FLOAT, default=0.1, show_default=True, help="Learning rate.  [x>0]")
+              help="SGD steps (1 or more); the learning rate drops to lr/10 for the second half (deep nets: the "
+                   "last quarter). With --load: a new total above the saved step (default: the checkpoint's); "
+                   "the lr schedule follows it.")
+@click.option("--stop-at", type=POSITIVE_INT, default=None,
+              help="Stop after this many steps (1 to --steps), as Ctrl-C would: final eval, samples and --save "
+                   "checkpoint; the lr schedule still follows --steps. A run stopped at 50000 of 100000 and "
+                   "resumed with --load ends with the uninterrupted run's numbers.")
+@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True, help="Examples per minibatch.")
+@click.option("--lr", type=POSITIVE_FLOAT, default=0.1, show_default=True, help="Learning rate.")
 @click.option("--embed", type=POSITIVE_INT, default=10, show_default=True,
-              help="Embedding dimensions per character.  [x>=1]")
-@click.option("--hidden", type=POSITIVE_INT, default=200, show_default=True, help="Hidden tanh units.  [x>=1]")
+              help="Embedding dimensions per character.")
+@click.option("--hidden", type=POSITIVE_INT, default=200, show_default=True, help="Hidden tanh units.")
 @click.option("--block-size", type=POSITIVE_INT, default=3, show_default=True,
-              help="Characters of context that predict the next one.  [x>=1]")
+              help="Characters of context that predict the next one.")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=LECTURE_SEED, show_default=True,
               help="Seed of the generator that draws the weights and then every minibatch.")
 @click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
-              help="Torch CPU threads; one is fastest for this small net.  [x>=1]")
+              help="Torch CPU threads; one is fastest for this small net.")
 @click.option("--eval-every", type=click.IntRange(min=0), default=10_000, show_default=True,
-              help="Steps between full train/val evaluations (0: only at the end).  [x>=0]")
+              help="Steps between full train/val evaluations (0: only at the end).")
 @click.option("--diverge-at", type=POSITIVE_FLOAT, default=None,
-              help="A loss above this stops the run as diverged. Default: 100 x -ln(1/V).  [x>0]")
+              help="A loss above this stops the run as diverged. Default: 100 x -ln(1/V).")
 @click.option("--num-samples", type=POSITIVE_INT, default=10, show_default=True,
-              help="Names sampled at the end (and, in the TUI, every few seconds).  [x>=1]")
+              help="Names sampled at the end (and, in the TUI, every few seconds).")
 @click.option("--headless", is_flag=True, help="No terminal UI: print JSON lines to stdout (for scripts and CI).")
 @click.option("--every", type=POSITIVE_INT, default=1000, show_default=True,
-              help="Headless: print a \"step\" line every this many steps.  [x>=1]")
+              help="Headless: print a \"step\" line every this many steps.")
 @click.option("--trainer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
               help="TUI: train in a child process (drawing never slows training) or in a thread of the app.")
 @click.option("--no-terminal", is_flag=True,
@@ -103,30 +134,78 @@ POSITIVE_FLOAT = PositiveFloat()
               help="With --no-terminal: save an SVG screenshot here when training ends.")
 @click.option("--size", type=Size(), default="160x48", show_default=True,
               help="With --no-terminal: the screen's columns x rows.")
-def cli(headless: bool, every: int, trainer: str, no_terminal: bool, key_script, screenshot: str | None,
-        size: tuple[int, int], **options) -> None:
+@click.option("--save", type=WritableFile(), default=None,
+              help="Checkpoint file (net, config, step, generator states), replaced atomically when the run ends, "
+                   "when it stops (--stop-at, Ctrl-C, SIGTERM, quitting the TUI) and on the TUI's w key; not "
+                   "after divergence.")
+@click.option("--load", type=click.Path(path_type=str), default=None, metavar="FILE",
+              help="Resume the checkpoint's run with the same numbers: its model, init, gain, sizes, seed, batch "
+                   "size and lr (giving those too is an error); --data defaults to the checkpoint's and must hold "
+                   "the same words; --steps may raise the total.")
+@click.option("--log", type=WritableFile(), default=None,
+              help="Append the JSON lines of --headless to this file as they happen, in the TUI too; each run "
+                   "(a TUI reinit too) begins with a \"start\" line.")
+@click.pass_context
+def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
+        screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
+        **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
     ? help, q quit. With --headless, print JSON lines instead (one per event) for scripts and CI.
     """
+    given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+    clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
+    if load is not None and clashing:
+        raise click.UsageError(f"{', '.join(clashing)} cannot be combined with --load: the checkpoint's config "
+                               f"defines the run (only --steps may change it)")
+    files = RunFiles(save=save, load=load, log=log)
     if headless:
         config = TrainConfig(**options, snapshot_every=every)
-        sys.exit(_run_engine_safely(lambda: _headless(config)))
+        sys.exit(_run_engine_safely(lambda: _headless(config, files, given)))
     config = TrainConfig(**options)
-    _exit_now(_run_engine_safely(lambda: _tui(config, trainer == "thread", no_terminal, key_script, screenshot, size)))
+    _exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
+                                              screenshot, size)))
 
 
-def _tui(config: TrainConfig, in_process: bool, no_terminal: bool, key_script, screenshot: str | None,
-         size: tuple[int, int]) -> int:
-    from mmtui.engine.host import TrainerHost
+def _read_run(config: TrainConfig, load: str | None,
+              given: set[str]) -> tuple[TrainConfig, list[str], Checkpoint | None]:
+    """The run's config and words, and the checkpoint it resumes (None without --load), checked against both."""
     from mmtui.engine.words import read_words
+
+    if load is None:
+        _check_stop_at(config)
+        return config, read_words(config.data), None
+    from mmtui.engine.checkpoint import check_resumable, load_checkpoint
+    from mmtui.engine.words import Vocab, words_digest
+
+    checkpoint = load_checkpoint(load)
+    saved = checkpoint.config
+    config = replace(config, **{name: getattr(saved, name) for name in RUN_FIELDS},
+                     data=config.data if "data" in given else saved.data,
+                     steps=config.steps if "steps" in given else saved.steps)
+    _check_stop_at(config)
+    words = read_words(config.data)
+    check_resumable(checkpoint, config, Vocab.from_words(words).chars, words_digest(words))
+    return config, words, checkpoint
+
+
+def _check_stop_at(config: TrainConfig) -> None:
+    if config.stop_at is not None and config.stop_at > config.steps:
+        raise click.UsageError(f"--stop-at ({config.stop_at}) must be at most --steps ({config.steps})")
+
+
+def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
+         screenshot: str | None, size: tuple[int, int]) -> int:
+    from mmtui.engine.host import TrainerHost
     from mmtui.tui.settings import tui_config
 
-    words = read_words(config.data)  # bad data is reported before the screen changes
+    # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
+    # in its own process.
+    config, words, _ = _read_run(config, files.load, given)
     if not no_terminal and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
-    host = TrainerHost(tui_config(config), words, process=not in_process)
+    host = TrainerHost(tui_config(config), words, process=not in_process, files=files)
     host.start()  # the trainer imports torch (~2 s) while this process imports Textual
     from mmtui.tui.app import MmtuiApp
 
@@ -143,13 +222,12 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _headless(config: TrainConfig) -> int:
-    from mmtui.engine.words import read_words
-
-    words = read_words(config.data)  # before torch's import: a bad file is reported at once
+def _headless(config: TrainConfig, files: RunFiles, given: set[str]) -> int:
+    # Without --load the words are read before torch's import: a bad file is reported at once.
+    config, words, checkpoint = _read_run(config, files.load, given)
     from mmtui.headless import run_headless
 
-    return run_headless(config, words)
+    return run_headless(config, words, files=files, resume=checkpoint)
 
 
 def _run_engine_safely(run) -> int:

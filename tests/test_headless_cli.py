@@ -185,6 +185,7 @@ def test_help_succeeds_and_lists_the_options():
     result = mmtui("--help")
     assert result.returncode == 0
     assert "--headless" in result.stdout and "--init" in result.stdout
+    assert all(option in result.stdout for option in ("--save", "--load", "--stop-at", "--log"))
     assert result.stderr == ""
 
 
@@ -208,6 +209,7 @@ BAD_OPTIONS = [
     ("--embed", "0"), ("--embed", "-10"),
     ("--hidden", "0"), ("--hidden", "-1"),
     ("--block-size", "0"), ("--block-size", "-3"),
+    ("--stop-at", "0"), ("--stop-at", "11"),  # above --steps 10
 ]
 NON_FINITE_OPTIONS = [("--lr", "nan"), ("--w1-scale", "inf")]
 

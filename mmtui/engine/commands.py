@@ -37,4 +37,9 @@ class Stop:
     """End the run loop after the current step."""
 
 
-Command = Reinit | Pause | Resume | TogglePause | Stop
+@dataclass(frozen=True)
+class Save:
+    """Write a checkpoint of the current run to the --save file, between two steps; the run goes on."""
+
+
+Command = Reinit | Pause | Resume | TogglePause | Stop | Save

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 LECTURE_SEED = 2147483647
 
@@ -47,6 +47,8 @@ class TrainConfig:
     seed: int = LECTURE_SEED  # seeds the generator that draws the weights, then every minibatch
     # optimization
     steps: int = 200_000  # total SGD steps
+    stop_at: int | None = None  # end early, as a Stop does, once this many steps are done; lr_at still follows
+    # `steps`, so a run stopped here and resumed from its checkpoint repeats the uninterrupted run's numbers
     batch_size: int = 32  # examples per minibatch
     lr: float = 0.1  # learning rate; divided by 10 from the second half of the steps on
     threads: int = 1  # torch.set_num_threads: one thread is fastest for this tiny net
@@ -64,6 +66,20 @@ class TrainConfig:
         """The lecture's schedules: lr, then lr / 10 for the second half (the MLPs) or the last quarter (deep)."""
         decay_at = self.steps * 3 // 4 if self.model.startswith("deep") else self.steps // 2
         return self.lr if step < decay_at else self.lr / 10
+
+
+# The fields that fix a run's numbers besides its length: a checkpoint's values are the ones a resumed run uses.
+RUN_FIELDS: tuple[str, ...] = ("block_size", "model", "gain", "embed", "hidden", "init", "w1_scale", "seed",
+                               "batch_size", "lr")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files a run reads and writes besides its data; apart from TrainConfig, which a checkpoint stores."""
+
+    save: str | None = None  # checkpoint written at the end, on a clean stop or quit, and on a Save command
+    load: str | None = None  # checkpoint the run resumes from
+    log: str | None = None  # the JSON lines of every run, appended
 
 
 def expected_init_loss(vocab_size: int) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from mmtui.engine.words import Vocab, read_words, split_words
+from mmtui.engine.words import Vocab, read_words, split_words, words_digest
 
 
 def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,6 +40,7 @@ class Dataset:
     Xte: torch.Tensor  # (Nte, block_size)
     Yte: torch.Tensor  # (Nte,)
     num_words: int
+    words_sha256: str  # words_digest of the list, which a checkpoint must match
 
 
 def load_dataset(path: str | Path | None, block_size: int) -> Dataset:
@@ -56,4 +57,5 @@ def dataset_from_words(words: list[str], block_size: int) -> Dataset:
         *build_examples(dev, vocab, block_size),
         *build_examples(test, vocab, block_size),
         num_words=len(words),
+        words_sha256=words_digest(words),
     )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 
 from mmtui.engine.commands import Command
-from mmtui.engine.config import TrainConfig
+from mmtui.engine.config import RunFiles, TrainConfig
 from mmtui.engine.snapshot import Snapshot
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
+SAVE_JOIN_TIMEOUT_S = 10.0  # the same with a --save file: the trainer finishes its step (or evaluation) and saves
 
 
 @dataclass(frozen=True)
@@ -23,41 +26,57 @@ class EngineFailure:
     details: str  # the traceback, for a log
 
 
-def serve(config: TrainConfig, words: list[str], commands, outbox, cancel) -> None:
-    """Build the dataset and train until cancelled; every snapshot and any failure goes to the outbox."""
+def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles) -> None:
+    """Build the dataset (and resume files.load) and train until cancelled; every snapshot and any failure goes to
+    the outbox, and every snapshot to the files.log JSON lines, written here so that a busy UI delays none."""
     try:
+        from mmtui.engine.checkpoint import load_checkpoint
         from mmtui.engine.data import dataset_from_words
         from mmtui.engine.trainer import Trainer
+        from mmtui.headless import JsonLines, open_log
 
-        trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=outbox.put,
-                          commands=commands, cancel=cancel)
-        trainer.run(exit_when_done=False)
+        with contextlib.ExitStack() as stack:
+            lines = JsonLines([stack.enter_context(open_log(files.log))], time.perf_counter()) if files.log else None
+
+            def emit(snapshot: Snapshot) -> None:
+                outbox.put(snapshot)
+                if lines is not None:
+                    lines.follow(trainer, snapshot)  # a reinit's run gets its own "start" line
+
+            resume = load_checkpoint(files.load) if files.load else None
+            trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
+                              cancel=cancel, save_path=files.save, resume=resume)
+            if lines is not None:
+                lines.start(trainer)
+            trainer.run(exit_when_done=False)
     except Exception as error:  # noqa: BLE001 - any failure must reach the UI rather than die silently
         outbox.put(EngineFailure(f"{type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def _serve_in_child(config, words, commands, outbox, cancel) -> None:
+def _serve_in_child(config, words, commands, outbox, cancel, files) -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
     outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
-    serve(config, words, commands, outbox, cancel)
+    serve(config, words, commands, outbox, cancel, files)
 
 
 class TrainerHost:
     """Starts a trainer, takes commands for it, hands back what it emitted; safe to call from any thread."""
 
-    def __init__(self, config: TrainConfig, words: list[str], process: bool = True):
+    def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles()):
+        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the JSON-lines log."""
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
+        self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
             self._runner = context.Process(target=_serve_in_child, name="mmtui-trainer", daemon=True,
-                                           args=(config, words, self._commands, self._outbox, self._cancel))
+                                           args=(config, words, self._commands, self._outbox, self._cancel, files))
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
             self._runner = threading.Thread(target=serve, name="mmtui-trainer", daemon=True,
-                                            args=(config, words, self._commands, self._outbox, self._cancel))
+                                            args=(config, words, self._commands, self._outbox, self._cancel, files))
 
     def start(self) -> None:
         self._runner.start()
@@ -93,11 +112,12 @@ class TrainerHost:
             self._cancel.set()
 
     def close(self) -> None:
-        """Cancel the trainer and wait briefly; a child process that does not stop in time is terminated."""
+        """Cancel the trainer and wait for it to stop (and save, with a --save file); a child process that does
+        not stop in time is terminated."""
         if self._cancel is None:
             return  # closed already
         self._cancel.set()
-        self._runner.join(JOIN_TIMEOUT_S)
+        self._runner.join(self._join_timeout)
         if isinstance(self._runner, multiprocessing.process.BaseProcess):
             if self._runner.is_alive():
                 self._runner.terminate()

@@ -72,6 +72,11 @@ class LayerNet:
     def parameters(self) -> list[torch.Tensor]:
         return [self.C] + [p for layer in self.layers for p in layer.parameters()]
 
+    def buffers(self) -> list[torch.Tensor]:
+        """Each BatchNorm1d's running mean and variance, in layer order."""
+        norms = [layer for layer in self.layers if isinstance(layer, BatchNorm1d)]
+        return [t for norm in norms for t in (norm.running_mean, norm.running_var)]
+
     def weights(self) -> dict[str, int]:
         """Each 2-D weight's name and index in parameters(): C, then W1, W2, ... in layer order."""
         indices = {id(p): i for i, p in enumerate(self.parameters())}

@@ -25,6 +25,8 @@ class Model(Protocol):
 
     def parameters(self) -> list[torch.Tensor]: ...
 
+    def buffers(self) -> list[torch.Tensor]: ...  # state that is not trained by SGD: BatchNorm's running statistics
+
     def weights(self) -> dict[str, int]: ...  # 2-D weights: name -> index in parameters()
 
     def num_params(self) -> int: ...
@@ -42,6 +44,9 @@ class MLP:
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.C, self.W1, self.b1, self.W2, self.b2]
+
+    def buffers(self) -> list[torch.Tensor]:
+        return []
 
     def weights(self) -> dict[str, int]:
         return {"C": 0, "W1": 1, "W2": 3}

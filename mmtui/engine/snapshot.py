@@ -87,6 +87,8 @@ class Snapshot:
     samples: tuple[str, ...]  # names sampled since the previous snapshot
     last_finite_loss: float | None  # the latest loss below the divergence threshold
     diverged_loss: float | None  # the loss that counted as divergence, when state is DIVERGED
+    saved: str | None = None  # the checkpoint file written since the previous snapshot, at this snapshot's step
+    save_error: str | None = None  # why a save since the previous snapshot failed, in one line
 
     @property
     def stats(self) -> ActivationStats | None:

@@ -11,7 +11,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.commands import Command, Pause, Reinit, Resume, Stop, TogglePause
+from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
+from mmtui.engine.commands import Command, Pause, Reinit, Resume, Save, Stop, TogglePause
 from mmtui.engine.config import TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
 from mmtui.engine.model import Model, build_model
@@ -46,18 +47,25 @@ class Trainer:
     """Trains one net at a time; a Reinit command replaces it and restarts the step counter."""
 
     def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[Snapshot], None],
-                 commands: CommandSource | None = None, cancel: CancelFlag | None = None):
+                 commands: CommandSource | None = None, cancel: CancelFlag | None = None,
+                 save_path: str | None = None, resume: Checkpoint | None = None):
+        """`save_path`: where a run's checkpoint goes (see save()); `resume`: a checkpoint to continue, whose
+        run `config` must extend (check_resumable)."""
         self.config = config
         self.dataset = dataset
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
         self.cancel = cancel
+        self.save_path = save_path
+        self._stop_requested = False  # a Stop command arrived: finish the run (unless finished) and return
         self.vocab_size = dataset.vocab.size
         self.expected_init_loss = expected_init_loss(self.vocab_size)
         self.diverge_at = config.diverge_at or DIVERGE_FACTOR * self.expected_init_loss
         self._run_id = -1
         torch.set_num_threads(config.threads)
         self._start_run(config)
+        if resume is not None:
+            self._restore(resume)
 
     # ---- one run between two reinits
 
@@ -77,6 +85,10 @@ class Trainer:
         self.diverged_loss: float | None = None
         self._batches = torch.empty(0, config.batch_size, dtype=torch.long)
         self._batch_pos = 0
+        self._block_state = self.generator.get_state()  # before the current block's draw: what a checkpoint keeps
+        self._saved_step: int | None = None  # the step this run was last saved at
+        self._saved: str | None = None  # the checkpoint written since the previous snapshot
+        self._save_error: str | None = None
         self._losses: list[float] = []
         self._first_loss_step = 0
         self._evals: list[EvalResult] = []
@@ -87,12 +99,17 @@ class Trainer:
         self._last_emit = self._rate_t0 = self._last_sample = now
         self._rate_step0 = 0
 
+    def _draw_block(self, start: int) -> None:
+        """The minibatch indices of steps start, start + 1, ... in one call."""
+        self._block_state = self.generator.get_state()
+        count = min(INDEX_BLOCK, self.config.steps - start)
+        self._batches = torch.randint(0, self.dataset.Xtr.shape[0], (count, self.config.batch_size),
+                                      generator=self.generator)  # (count, B)
+        self._batch_pos = 0
+
     def _next_batch(self) -> torch.Tensor:
         if self._batch_pos == len(self._batches):
-            count = min(INDEX_BLOCK, self.config.steps - self.step)
-            self._batches = torch.randint(0, self.dataset.Xtr.shape[0], (count, self.config.batch_size),
-                                          generator=self.generator)  # (count, B)
-            self._batch_pos = 0
+            self._draw_block(self.step)
         ix = self._batches[self._batch_pos]  # (B,)
         self._batch_pos += 1
         return ix
@@ -133,6 +150,49 @@ class Trainer:
         return sample_names(self.model, self.dataset.vocab, self.config.block_size, self.config.num_samples,
                             self.sample_generator)
 
+    # ---- checkpoints
+
+    def checkpoint(self) -> Checkpoint:
+        """The current run as it stands between two steps; it shares the live tensors, so save it before the next."""
+        return Checkpoint(self.config, self.dataset.vocab.chars, self.dataset.num_words, self.dataset.words_sha256,
+                          self.step, tuple(self.params), tuple(self.model.buffers()), self._block_state,
+                          self._batch_pos, self.sample_generator.get_state(), self.init_loss)
+
+    def save(self, path: str) -> None:
+        """Write the current run's checkpoint to `path` (atomically); raises CheckpointError."""
+        save_checkpoint(self.checkpoint(), path)
+        self._saved_step = self.step
+
+    def _save_reported(self) -> None:
+        """Save to save_path, and tell the next snapshot what happened: a failed save must not end the run."""
+        if self.save_path is None:
+            self._save_error = "no checkpoint file to save to: start mmtui with --save FILE"
+            return
+        try:
+            self.save(self.save_path)
+            self._saved, self._save_error = self.save_path, None
+        except CheckpointError as error:
+            self._save_error = str(error)
+
+    def _save_due(self) -> bool:
+        """An automatic save (end of run, stop, quit): not of a diverged net, and not twice at one step."""
+        return self.save_path is not None and self.state != DIVERGED and self._saved_step != self.step
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        """Continue the checkpoint's run: its tensors, step and generators, so the next steps repeat its numbers."""
+        check_resumable(checkpoint, self.config, self.dataset.vocab.chars, self.dataset.words_sha256)
+        with torch.no_grad():
+            for tensor, saved in zip(self.params + self.model.buffers(), checkpoint.parameters + checkpoint.buffers):
+                tensor.copy_(saved)
+        self.step = self._first_loss_step = self._rate_step0 = checkpoint.step
+        self.init_loss = checkpoint.init_loss
+        self.generator.set_state(checkpoint.batch_generator_state)
+        self._block_state = checkpoint.batch_generator_state
+        if checkpoint.batch_position:  # redraw the block the saved run was in; the indices repeat
+            self._draw_block(checkpoint.step - checkpoint.batch_position)
+            self._batch_pos = checkpoint.batch_position
+        self.sample_generator.set_state(checkpoint.sample_generator_state)
+
     # ---- snapshots
 
     def _snapshot(self, now: float) -> Snapshot:
@@ -141,10 +201,12 @@ class Trainer:
         snapshot = Snapshot(
             run=self.run_info, state=self.state, step=self.step, first_loss_step=self._first_loss_step,
             losses=tuple(self._losses), lr=self.config.lr_at(max(self.step - 1, 0)), steps_per_s=rate,
-            init_loss=self.init_loss, layers=self._layers, params=self._params, evals=tuple(self._evals), samples=tuple(self._samples),
-            last_finite_loss=self.last_finite_loss, diverged_loss=self.diverged_loss)
+            init_loss=self.init_loss, layers=self._layers, params=self._params, evals=tuple(self._evals),
+            samples=tuple(self._samples), last_finite_loss=self.last_finite_loss, diverged_loss=self.diverged_loss,
+            saved=self._saved, save_error=self._save_error)
         self._first_loss_step = self.step
         self._losses, self._evals, self._samples = [], [], []
+        self._saved = self._save_error = None
         self._layers, self._params = (), ()
         self._last_emit = self._rate_t0 = now
         self._rate_step0 = self.step
@@ -173,7 +235,10 @@ class Trainer:
                                     model=command.model or self.config.model,
                                     gain=command.gain if command.gain is not None else self.config.gain))
         elif isinstance(command, Stop):
-            self.state = STOPPED
+            self._stop_requested = True
+        elif isinstance(command, Save):
+            self._save_reported()
+            self._publish()
         elif self.state in (RUNNING, PAUSED):
             paused = {Pause: True, Resume: False, TogglePause: self.state == RUNNING}[type(command)]
             self.state = PAUSED if paused else RUNNING
@@ -189,9 +254,11 @@ class Trainer:
                 return
 
     def _finish(self) -> None:
-        """Final evaluation and samples of a run that ended by itself or by a Stop."""
+        """Final evaluation, checkpoint and samples of a run that ended by itself or by a Stop."""
         if not self._evals or self._evals[-1].step != self.step or self._evals[-1].train_loss is None:
             self._evals.append(self.evaluate())
+        if self._save_due():  # before sampling: a resumed run then samples what the uninterrupted run does
+            self._save_reported()
         self._samples.extend(self.sample())
         self._publish()
 
@@ -200,21 +267,26 @@ class Trainer:
     def run(self, exit_when_done: bool = True, finish_on_cancel: bool = False) -> str:
         """Step until the run ends (or, with exit_when_done False, until Stop or cancel); returns the state.
 
-        Cancel is checked every step. A UI quits with it at once; a script's Ctrl-C asks finish_on_cancel for
-        the final evaluation and samples that a Stop command gives.
+        Cancel is checked every step. A UI quits with it at once (saving first, with a save path); a script's
+        Ctrl-C asks finish_on_cancel for the final evaluation, checkpoint and samples that a Stop command gives.
         """
         while True:
             if self.cancel is not None and self.cancel.is_set():
-                if finish_on_cancel:
+                if finish_on_cancel and self.state in (RUNNING, PAUSED):
+                    self.state = STOPPED
+                    self._finish()
+                elif self._save_due():
+                    self._save_reported()
+                    self._publish()  # the quitting UI does not read it; a run log records the save
+                return STOPPED
+            self._drain_commands()
+            if self._stop_requested:
+                if self.state != STOPPED:  # a run that stopped at config.stop_at has finished already
                     self.state = STOPPED
                     self._finish()
                 return STOPPED
-            self._drain_commands()
-            if self.state == STOPPED:
-                self._finish()
-                return STOPPED
             if self.state != RUNNING:
-                if exit_when_done and self.state in (DONE, DIVERGED):
+                if exit_when_done and self.state in (DONE, DIVERGED, STOPPED):
                     return self.state
                 try:
                     self._apply(self.commands.get(timeout=IDLE_WAIT_S))
@@ -235,6 +307,9 @@ class Trainer:
                 self._last_sample = now
             if self.step >= self.config.steps:
                 self.state = DONE
+                self._finish()
+            elif self.config.stop_at is not None and self.step >= self.config.stop_at:
+                self.state = STOPPED  # as a Stop would, but a UI's trainer then waits for a Reinit or quit
                 self._finish()
             elif self._layers:
                 self._publish()

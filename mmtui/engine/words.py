@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -71,6 +72,11 @@ class Vocab:
 
     def stoi(self) -> dict[str, int]:
         return {self.END: 0} | {ch: i + 1 for i, ch in enumerate(self.chars)}
+
+
+def words_digest(words: list[str]) -> str:
+    """SHA-256 of the word list in its order: a checkpoint resumes only on the words it was trained on."""
+    return hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()
 
 
 def split_words(words: list[str]) -> tuple[list[str], list[str], list[str]]:
