@@ -31,7 +31,8 @@ def run_case(case: str, data: str, steps: int, **extra) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
-    parser.add_argument("--steps", type=int, default=20_000, help="training steps per case and round")
+    parser.add_argument("--steps", type=int, default=20_000, help="training steps per MLP case and round")
+    parser.add_argument("--deep-steps", type=int, default=5_000, help="training steps per deep-bn case and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the interleaved cases (medians reported)")
     parser.add_argument("--cases", default="bare,headless,tui,tui-thread,bare-deep-bn,headless-deep-bn,tui-deep-bn",
                         help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
@@ -43,7 +44,7 @@ def main() -> None:
     rounds: dict[str, list[dict]] = {case: [] for case in cases}
     for number in range(args.rounds):
         for case in cases:  # interleaved, so drifts in machine load hit every case alike
-            result = run_case(case, args.data, args.steps)
+            result = run_case(case, args.data, args.deep_steps if case.endswith("deep-bn") else args.steps)
             rounds[case].append(result)
             print(f"round {number + 1} {case:>16}: {result['steps_per_s']:7.0f} steps/s", file=sys.stderr)
 
@@ -55,8 +56,9 @@ def main() -> None:
     ratios = {f"{case}/{_baseline(case)}": summary[case]["steps_per_s"] / summary[_baseline(case)]["steps_per_s"]
               for case in cases if not case.startswith("bare") and _baseline(case) in summary}
     memory = run_case("memory", args.data, args.memory_steps) if args.memory_steps else None
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or ''} "
-              f"{_cores()} cores, Python {platform.python_version()}", "steps": args.steps, "rounds": args.rounds,
+    report = {"date": time.strftime("%Y-%m-%d"),
+              "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
+              "steps": args.steps, "deep_steps": args.deep_steps, "rounds": args.rounds,
               "median": summary, "ratios": ratios, "memory": memory, "all_rounds": rounds}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 

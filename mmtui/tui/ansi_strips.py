@@ -26,6 +26,7 @@ def _truecolor(code: int | None) -> Color | None:
     return None if code is None else Color.from_triplet(Color.from_ansi(code).get_truecolor())
 
 
+@lru_cache(maxsize=1024)  # a plot repeats a handful of codes thousands of times: parse each once
 def _apply(codes: str, state: tuple[int | None, int | None, bool]) -> tuple[int | None, int | None, bool]:
     foreground, background, bold = state
     parts = [int(p) for p in codes.split(";") if p] or [0]

@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 import gc
+import math
 import time
 from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer
 from textual.worker import get_current_worker
 
 from mmtui.engine.commands import Command, Reinit, TogglePause
-from mmtui.engine.config import PRESETS, TrainConfig
+from mmtui.engine.config import BATCHNORM_TWIN, GAINS, MODELS, PRESETS, TrainConfig
 from mmtui.engine.host import EngineFailure, TrainerHost
 from mmtui.engine.snapshot import DONE
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.settings import tui_config
 from mmtui.tui.messages import EngineFailed, SnapshotsArrived
-from mmtui.tui.widgets.activation_histogram import ActivationHistogram
 from mmtui.tui.widgets.help_screen import HelpScreen
-from mmtui.tui.widgets.loss_plot import LossPlot
-from mmtui.tui.widgets.samples_panel import SamplesPanel
-from mmtui.tui.widgets.saturation_panel import SaturationPanel
-from mmtui.tui.widgets.status_line import StatusLine
+from mmtui.tui.widgets.layers_view import LayersView
+from mmtui.tui.widgets.overview_view import OverviewView
+from mmtui.tui.widgets.parameters_view import ParametersView
+from mmtui.tui.widgets.status_line import StatusLine, gain_label
 
-REDRAW_INTERVAL_S = 0.25  # plots redraw at most this often, and only when their data changed
+REDRAW_INTERVAL_S = 0.25  # the overview redraws at most this often, and only when its data changed
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
+# One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status
+# line names the preset in use; ? lists every key.
+PRESET_KEYS = Binding.Group("presets")
+W1_KEYS = Binding.Group("W1 ÷2 ×2")
 
 
 class MmtuiApp(App[int]):
@@ -38,17 +42,24 @@ class MmtuiApp(App[int]):
     TITLE = "mmtui"
     CSS = """
     Screen { layout: vertical; }
-    #panels { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 2fr 1fr; height: 1fr; }
-    #panels > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
-    .narrow #panels { grid-size: 1; grid-columns: 1fr; grid-rows: 2fr 2fr 1fr 1fr; }
+    #views { height: 1fr; }
+    #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
     """
-    BINDINGS = [Binding(str(number), f"preset('{name}')", name) for number, name in enumerate(PRESETS, 1)] + [
-        Binding("left_square_bracket", "scale(0.5)", "W1 ÷2", key_display="["),
-        Binding("right_square_bracket", "scale(2)", "W1 ×2", key_display="]"),
+    BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
+                for number, name in enumerate(PRESETS, 1)] + [
+        Binding("left_square_bracket", "scale(0.5)", "W1 ÷2", key_display="[", group=W1_KEYS),
+        Binding("right_square_bracket", "scale(2)", "W1 ×2", key_display="]", group=W1_KEYS),
         Binding("r", "reseed", "new seed"),
+        Binding("b", "batchnorm", "BatchNorm"),
+        Binding("g", "gain", "gain"),
+        Binding("m", "model", "model"),
+        Binding("o", "view('overview')", "overview"),
+        Binding("y", "view('layers')", "layers"),
+        Binding("p", "view('parameters')", "params"),
+        Binding("n", "next_map_layer", "map layer"),
         Binding("space", "toggle_pause", "pause"),
         Binding("l", "toggle_log", "log/lin"),
-        Binding("s", "screenshot", "screenshot"),
+        Binding("s", "screenshot", "screenshot", show=False),  # the footer is full at 160 columns; ? lists it
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+q", "quit", "quit", show=False),
@@ -57,6 +68,11 @@ class MmtuiApp(App[int]):
         ("1 2 3 4", "reinit with the presets lecture / fix-logits / fix-tanh / kaiming"),
         ("[  ]", "halve / double the hidden weight scale W1 and reinit"),
         ("r", "reinit with the current setting and the next seed"),
+        ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn"),
+        ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit"),
+        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit"),
+        ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view"),
+        ("n", "layers view: the dead-neuron map's next layer"),
         ("space", "pause / resume"),
         ("l", "log10 or linear loss axis"),
         ("s", "save an SVG screenshot"),
@@ -77,26 +93,25 @@ class MmtuiApp(App[int]):
         self.history = History()
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
-        self._drawn_version = -1
-        self._drawn_samples = -1
+        self._drawn_version = -1  # the history version, view and time last drawn
+        self._drawn_view: Widget | None = None
+        self._drawn_at = 0.0
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
         self._state_when_sent: str | None = None  # the trainer's state when that command was sent
         # Held, not queried: queries search the active screen, which is the help screen while it is open.
-        self.loss_plot = LossPlot(id="loss")
-        self.activations = ActivationHistogram(id="activations")
-        self.saturation = SaturationPanel(id="saturation")
-        self.samples = SamplesPanel(id="samples")
+        self.overview = OverviewView(id="overview")
+        self.layers_view = LayersView(id="layers")
+        self.parameters_view = ParametersView(id="parameters")
+        self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, id="views",
+                                     initial="overview")
+        self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
 
     def compose(self) -> ComposeResult:
-        with Grid(id="panels"):
-            yield self.loss_plot
-            yield self.activations
-            yield self.saturation
-            yield self.samples
+        yield self.views
         yield self.status_line
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer's room goes to mmtui's keys
 
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: fewer pauses mid-frame
@@ -148,20 +163,21 @@ class MmtuiApp(App[int]):
 
     # ---- drawing
 
-    def redraw(self, force: bool = False) -> None:
-        if not self.loss_plot.is_attached:  # a tick during shutdown
-            return
-        if not force and self.history.version == self._drawn_version:
-            return
-        self._drawn_version = self.history.version
-        run = self.history.run
-        self.loss_plot.draw(self.history)
-        self.activations.draw(run.stats if run else None)
-        self.saturation.draw(run)
-        if self.history.samples_version != self._drawn_samples:
-            self._drawn_samples = self.history.samples_version
-            self.samples.draw(self.history.samples)
+    def redraw(self, force: bool = False) -> bool:
+        """Draw the visible view, if its data changed and its REDRAW_S has passed; the hidden views catch up
+        when shown. Returns whether it drew."""
+        if not self.status_line.is_attached:  # a tick during shutdown
+            return False
+        view = self.views.visible_content
+        now = time.monotonic()
+        drawn = self.history.version == self._drawn_version and view is self._drawn_view
+        due = now - self._drawn_at >= view.REDRAW_S - REDRAW_INTERVAL_S / 2  # half a tick of timer jitter
+        if not force and (drawn or not due):
+            return False
+        self._drawn_version, self._drawn_view, self._drawn_at = self.history.version, view, now
+        view.draw(self.history)
         self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
+        return True
 
     # ---- keys
 
@@ -180,12 +196,38 @@ class MmtuiApp(App[int]):
     def action_reseed(self) -> None:
         self._send(Reinit(new_seed=True), "reinit: next seed…")
 
+    def action_batchnorm(self) -> None:
+        model = BATCHNORM_TWIN[self._run_setting()[0]]
+        self._send(Reinit(model=model), f"reinit: {model}…")
+
+    def action_gain(self) -> None:
+        gain = next_gain(self._run_setting()[1])
+        self._send(Reinit(gain=gain), f"reinit: gain {gain_label(gain)}…")
+
+    def action_model(self) -> None:
+        model = MODELS[(MODELS.index(self._run_setting()[0]) + 1) % len(MODELS)]
+        self._send(Reinit(model=model), f"reinit: {model}…")
+
+    def _run_setting(self) -> tuple[str, float]:
+        """The current run's model and gain: the keys step from what is training, not from what was asked."""
+        info = self.history.run.info if self.history.run else None
+        return (info.model, info.gain) if info else (self.config.model, self.config.gain)
+
     def action_toggle_pause(self) -> None:
         self._send(TogglePause(), "pause/resume…")
 
     def action_toggle_log(self) -> None:
         self.loss_plot.log_scale = not self.loss_plot.log_scale
         self.loss_plot.draw(self.history)
+
+    def action_view(self, name: str) -> None:
+        # The footer stays as it is: hiding the keys of other views' panels (check_action) rebuilt it on
+        # every switch, ~100 ms.
+        self.views.current = name
+        self.redraw(force=True)
+
+    def action_next_map_layer(self) -> None:
+        self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
         path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
@@ -209,3 +251,8 @@ class MmtuiApp(App[int]):
         self.save_screenshot(filename=path.name, path=str(path.parent or "."))
         self.exit(0)
 
+
+def next_gain(gain: float) -> float:
+    """The gain after `gain` in config.GAINS; the first one when `gain` is not among them."""
+    index = next((i for i, g in enumerate(GAINS) if math.isclose(g, gain)), -1)
+    return GAINS[(index + 1) % len(GAINS)]

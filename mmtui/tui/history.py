@@ -6,10 +6,10 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.engine.snapshot import RUNNING, ActivationStats, EvalResult, RunInfo, Snapshot
+from mmtui.engine.snapshot import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Snapshot
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
-MAX_POINTS = 2048  # a loss series never holds more points; full buckets merge pairwise
+MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
 SATURATION_TREND = 120  # saturation readings kept for the sparkline
 SAMPLE_LINES = 200  # sampled names kept for the samples panel
 
@@ -51,9 +51,51 @@ class LossSeries:
 
     def downsampled(self, width: int) -> tuple[list[int], list[float], list[float]]:
         """At most `width` points (steps, raw, smooth), so a plot's cost does not grow with the run."""
-        stride = max(1, math.ceil(len(self.steps) / max(width, 1)))
-        picked = slice(len(self.steps) - 1 - (len(self.steps) - 1) // stride * stride, None, stride)  # ends at the latest
+        picked = _latest_first_stride(len(self.steps), width)
         return self.steps[picked], self.raw[picked], self.smooth[picked]
+
+
+class RatioSeries:
+    """log10 update:data ratio of every 2-D weight, one reading in every `bucket` snapshots with stats.
+
+    Readings arrive about ten times a second; like LossSeries, memory is bounded by MAX_POINTS whatever
+    the run's length, and points are samples, not means.
+    """
+
+    def __init__(self) -> None:
+        self.bucket = 1  # readings per point; doubles whenever the points fill up
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {}  # per weight name, aligned with steps; NaN where one was missing
+        self._count = 0
+
+    def add(self, step: int, params: tuple[ParamStats, ...]) -> None:
+        if not params:
+            return
+        self._count += 1
+        if self._count < self.bucket:
+            return
+        self._count = 0
+        if not self.values:
+            self.values = {p.name: [] for p in params}  # a run's weights never change
+        readings = {p.name: p.update_ratio_log10 for p in params}
+        self.steps.append(step)
+        for name, values in self.values.items():
+            values.append(readings.get(name, math.nan))
+        if len(self.steps) >= MAX_POINTS:
+            self.steps = self.steps[1::2]
+            self.values = {name: values[1::2] for name, values in self.values.items()}
+            self.bucket *= 2
+
+    def downsampled(self, width: int) -> tuple[list[int], dict[str, list[float]]]:
+        """At most `width` points per weight, ending at the latest."""
+        picked = _latest_first_stride(len(self.steps), width)
+        return self.steps[picked], {name: values[picked] for name, values in self.values.items()}
+
+
+def _latest_first_stride(length: int, width: int) -> slice:
+    """Every n-th of `length` points, at most `width` of them, counted back from the latest."""
+    stride = max(1, math.ceil(length / max(width, 1)))
+    return slice(length - 1 - (length - 1) // stride * stride, None, stride)
 
 
 @dataclass
@@ -64,7 +106,10 @@ class RunHistory:
     losses: LossSeries = field(default_factory=LossSeries)
     evals: list[EvalResult] = field(default_factory=list)
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
-    stats: ActivationStats | None = None
+    stats: ActivationStats | None = None  # the first Tanh layer: the overview's panels
+    layers: tuple[ActivationStats, ...] = ()  # every Tanh layer, input side first, of the latest stats
+    params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
+    update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
 
 
@@ -92,7 +137,11 @@ class History:
         run.evals.extend(snapshot.evals)
         if snapshot.stats is not None:
             run.stats = snapshot.stats
+            run.layers = snapshot.layers
             run.saturation.append(snapshot.stats.saturation)
+        if snapshot.params:
+            run.params = snapshot.params
+            run.update_ratios.add(snapshot.step, snapshot.params)
         run.init_loss = snapshot.init_loss
         if snapshot.samples:
             for name in reversed(snapshot.samples):

@@ -43,6 +43,7 @@ class ActivationHistogram(Widget):
 
     def on_resize(self) -> None:
         self._build()
+        self.refresh()  # a view just shown may have painted its lines before this event
 
     def render_line(self, y: int) -> Strip:
         return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)

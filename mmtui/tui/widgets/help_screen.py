@@ -1,15 +1,15 @@
-"""The help screen: every key, and which lesson of the lecture it re-runs."""
+"""The help screen: every key, the init presets and the models, and which lesson of the lecture each re-runs."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from mmtui.engine.config import PRESET_HELP
+from mmtui.engine.config import MODEL_HELP, PRESET_HELP
 
 
 class HelpScreen(ModalScreen[None]):
@@ -17,8 +17,8 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: auto; max-width: 100; height: auto; border: thick $accent; padding: 1 2;
-                            background: $surface; }
+    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 100%;
+                                  border: thick $accent; padding: 1 2; background: $surface; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "close help")]
 
@@ -27,19 +27,21 @@ class HelpScreen(ModalScreen[None]):
         self.key_rows = bindings
 
     def compose(self) -> ComposeResult:
-        keys = Table.grid(padding=(0, 2))
-        keys.add_column(style="bold cyan", no_wrap=True)
-        keys.add_column()
-        for key, description in self.key_rows:
-            keys.add_row(key, description)
-        presets = Table.grid(padding=(0, 2))
-        presets.add_column(style="bold", no_wrap=True)
-        presets.add_column()
-        for name, text in PRESET_HELP.items():
-            presets.add_row(name, text)
-        with Vertical():
+        # A fixed width: with width auto, the 1fr texts inside had none and the box collapsed to a dot.
+        with VerticalScroll():
             yield Static("[b]mmtui keys[/b]\n")
-            yield Static(keys)
+            yield Static(_grid(self.key_rows, "bold cyan"))
             yield Static("\n[b]init presets[/b] (the lecture's experiments, in order)\n")
-            yield Static(presets)
+            yield Static(_grid(list(PRESET_HELP.items()), "bold"))
+            yield Static("\n[b]models[/b] (m cycles them, b toggles BatchNorm, g the deep nets' gain)\n")
+            yield Static(_grid(list(MODEL_HELP.items()), "bold"))
             yield Static("\n[dim]escape, ? or q closes this screen[/dim]")
+
+
+def _grid(rows: list[tuple[str, str]], key_style: str) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style=key_style, no_wrap=True)
+    table.add_column()
+    for key, text in rows:
+        table.add_row(key, text)
+    return table

@@ -5,15 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from textual.strip import Strip
-from textual.widget import Widget
 from textual_plotext.plot import Plot
 
-from mmtui.tui.ansi_strips import ansi_to_strips
 from mmtui.tui.history import History, RunHistory
+from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 
 LOG_TICKS = (1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)  # loss values labelled on the log axis
-Y_LABEL_WIDTH = 10  # columns plotext takes for the y axis; the rest holds one point per column
 
 
 @dataclass(frozen=True)
@@ -28,47 +25,20 @@ class Series:
     points: bool = False  # scatter instead of a line
 
 
-class LossPlot(Widget):
-    """A plotext figure, built only by draw() and served line by line as strips.
-
-    textual-plotext's PlotextPlot rebuilt the figure and sent it through Rich text on every render, about
-    60 ms a frame; here the figure is built once per data change and parsed in a few ms.
-    """
-
-    DEFAULT_CSS = """
-    LossPlot { width: 1fr; height: 1fr; }
-    """
+class LossPlot(PlotStrips):
+    """Loss against step on a log10 or linear axis, with the expected step-0 loss as a green guide line."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Loss"
         self.log_scale = True
-        self.plt = Plot()
         self._history: History | None = None
-        self._strips: list[Strip] = []
 
     def draw(self, history: History) -> None:
         self._history = history
-        self._build()
-        self.refresh()
+        self.rebuild()
 
-    def on_resize(self) -> None:
-        if self._history is not None:
-            self._build()
-
-    def render_line(self, y: int) -> Strip:
-        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
-
-    def _build(self) -> None:
-        width, height = self.size.width, self.size.height
-        if width < 10 or height < 5:
-            self._strips = []
-            return
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.theme("clear")  # the panel's own colours behind the plot: fewer codes to parse
-        plt.plotsize(width, height)
+    def plot(self, plt: Plot, width: int, height: int) -> None:
         series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale)
         for line in series:
             plot = plt.scatter if line.points else plt.plot
@@ -88,7 +58,6 @@ class LossPlot(Widget):
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
         plt.xlabel("step")
         plt.ylabel("loss (log axis)" if self.log_scale else "loss")
-        self._strips = ansi_to_strips(plt.build(), width)
 
 
 def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
@@ -117,12 +86,5 @@ def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, 
 
 
 def _name(run: RunHistory) -> str:
-    return f"{run.info.init} x{run.info.w1_scale:g}"
+    return f"{run.info.model} {run.info.init} x{run.info.w1_scale:g}"
 
-
-def step_ticks(last: int, count: int = 5) -> list[int]:
-    """About `count` round step numbers from 0 to last."""
-    raw = max(last / count, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    spacing = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [int(i * spacing) for i in range(int(last // spacing) + 1)]

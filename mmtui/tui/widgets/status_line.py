@@ -1,6 +1,8 @@
-"""The status line: step, speed, learning rate, init preset and scale, and the trainer's state."""
+"""The status line: step, speed, learning rate, model, gain, init preset and scale, and the trainer's state."""
 
 from __future__ import annotations
+
+import math
 
 from rich.text import Text
 from textual.widgets import Static
@@ -30,6 +32,10 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None)
     text = Text()
     text.append(f"step {snapshot.step:,} / {info.total_steps:,}", "bold")
     text.append(f"  ·  {steps_per_s:,.0f} steps/s  ·  lr {snapshot.lr:g}  ·  ")
+    text.append(f"model {info.model}", "bold")
+    text.append("  ·  ")
+    text.append(f"gain {gain_label(info.gain)}", None if info.model.startswith("deep") else "dim")  # the MLPs ignore it
+    text.append("  ·  ")
     text.append(f"init {info.init}", "bold")
     text.append(f"  ·  W1 scale x{info.w1_scale:g}  ·  seed {info.seed}  ·  ")
     text.append(snapshot.state, STATE_STYLES.get(snapshot.state, "bold"))
@@ -38,3 +44,8 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None)
     if pending:
         text.append(f"  ·  {pending}", "italic")
     return text
+
+
+def gain_label(gain: float) -> str:
+    """5/3 as the lecture writes it, other gains as numbers."""
+    return "5/3" if math.isclose(gain, 5 / 3) else f"{gain:g}"

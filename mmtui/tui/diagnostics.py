@@ -1,0 +1,117 @@
+"""The deep-net diagnostics as the panels show them: tables and histogram curves built from a snapshot's stats."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+
+from mmtui.engine.snapshot import ActivationStats, ParamStats
+
+# 256-colour codes (the only kind ansi_strips parses), near matplotlib's default cycle as the lecture's plots use it
+PALETTE = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)
+HEADER = Style(bold=True, dim=True)
+ALARM = Style(color="#ff3b3b", bold=True)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One histogram as a line: bin centres against density, so layers of any size compare. No plot legend: it
+    would hide the saturated tails at the top left; each table row, in its line's colour, is the legend."""
+
+    color: int  # a 256-colour code
+    x: list[float]
+    y: list[float]
+
+
+def line_color(index: int) -> int:
+    """The colour of the index-th layer or weight, the same in its table row and its plotted lines."""
+    return PALETTE[index % len(PALETTE)]
+
+
+def swatch(index: int) -> Style:
+    return Style(color=Color.from_triplet(Color.from_ansi(line_color(index)).get_truecolor()), bold=True)
+
+
+def histogram_curve(edges: tuple[float, ...], counts: tuple[int, ...], color: int) -> Curve | None:
+    """Density per bin centre, as the lecture's torch.histogram(t, density=True); None when there is nothing to
+    draw (plotext raises on NaN and inf)."""
+    total = sum(counts)
+    if not counts or len(edges) != len(counts) + 1 or total <= 0:
+        return None
+    points = [((lo + hi) / 2, n / (total * (hi - lo))) for lo, hi, n in zip(edges, edges[1:], counts) if hi > lo]
+    points = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
+    if not points:
+        return None
+    return Curve(color, [x for x, _ in points], [y for _, y in points])
+
+
+def _curves(candidates: list[Curve | None]) -> list[Curve]:
+    return [curve for curve in candidates if curve is not None]
+
+
+# ---- activations of every Tanh layer
+
+def activation_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
+    return _curves([histogram_curve(s.hist_edges, s.hist_counts, line_color(i)) for i, s in enumerate(layers)])
+
+
+def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
+    """mean, std and saturated % per layer, as the lecture prints them, and dead units."""
+    text = Text(f"   {'layer':<9}{'mean':>8}{'std':>7}{'saturated':>11}{'dead units':>12}", HEADER)
+    for i, s in enumerate(layers):
+        text.append("\n━━ ", swatch(i))
+        text.append(f"{f'layer {s.layer}':<9}{s.mean:>+8.2f}{s.std:>7.2f}")
+        text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > 50 else None)
+        text.append(f"{f'{s.dead_units}/{s.units}':>12}", ALARM if s.dead_units else None)
+    return text
+
+
+# ---- gradients reaching every Tanh output
+
+def gradient_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
+    return _curves([histogram_curve(s.grad_hist_edges, s.grad_hist_counts, line_color(i))
+                    for i, s in enumerate(layers)])
+
+
+def gradient_table(layers: tuple[ActivationStats, ...]) -> Text:
+    text = Text(f"   {'layer':<9}{'grad mean':>12}{'grad std':>11}", HEADER)
+    for i, s in enumerate(layers):
+        text.append("\n━━ ", swatch(i))
+        text.append(f"{f'layer {s.layer}':<9}{_sci(s.grad_mean, signed=True):>12}{_sci(s.grad_std):>11}")
+    return text
+
+
+# ---- every 2-D weight
+
+def param_curves(params: tuple[ParamStats, ...]) -> list[Curve]:
+    return _curves([histogram_curve(p.grad_hist_edges, p.grad_hist_counts, line_color(i))
+                    for i, p in enumerate(params)])
+
+
+def param_table(params: tuple[ParamStats, ...]) -> Text:
+    """Shape, gradient mean and std, grad:data ratio (the largest flagged: the output layer's at init) and the
+    latest log10 update:data ratio per weight."""
+    ratios = [p.grad_data_ratio for p in params if math.isfinite(p.grad_data_ratio)]
+    largest = max(ratios) if ratios else None
+    text = Text(f"   {'weight':<16}{'shape':>11}{'grad mean':>12}{'grad std':>11}{'grad:data':>11}"
+                f"{'log10 update:data':>19}", HEADER)
+    for i, p in enumerate(params):
+        text.append("\n━━ ", swatch(i))
+        shape = " x ".join(str(n) for n in p.shape)
+        text.append(f"{p.name:<16.16}{shape:>11}{_sci(p.grad_mean, signed=True):>12}{_sci(p.grad_std):>11}")
+        flagged = len(ratios) > 1 and p.grad_data_ratio == largest
+        text.append(f"{_sci(p.grad_data_ratio):>11}", ALARM if flagged else None)
+        text.append(f"{p.update_ratio_log10:>+19.2f}")
+        if flagged:
+            text.append("  ◀ largest grad:data", ALARM)
+    return text
+
+
+def _sci(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2e}" if signed else f"{value:.2e}"

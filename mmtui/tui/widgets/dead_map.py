@@ -1,0 +1,108 @@
+"""The Dead-neuron map: the lecture's |t| > 0.99 image of one Tanh layer, examples down, units across."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from mmtui.engine.snapshot import ActivationStats
+
+HALVES = " ▄▀█"  # index (top << 1) | bottom: two examples per text row, one unit per column
+# index tl << 3 | tr << 2 | bl << 1 | br: two units per column where one unit per column would not fit
+QUADRANTS = " ▗▖▄▝▐▞▟▘▚▌▙▀▜▛█"
+WHITE = Style(color="#ffffff", bgcolor="#000000")  # the lecture's imshow: white = |t| > 0.99 on black
+DEAD = Style(color="#ff3b3b", bgcolor="#000000")
+DIM = Style(dim=True)
+NOTE = Style(color="#ff3b3b", bold=True)
+
+
+class DeadNeuronMap(Widget):
+    """Built as strips once per snapshot: a Rich Text with a style per cell cost tens of ms a frame."""
+
+    DEFAULT_CSS = """
+    DeadNeuronMap { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Dead neurons: |t| > 0.99"
+        self.stats: ActivationStats | None = None
+        self._strips: list[Strip] = []
+
+    def draw(self, stats: ActivationStats | None) -> None:
+        self.stats = stats
+        self._build()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._build()
+        self.refresh()  # a view just shown may have painted its lines before this event
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def _build(self) -> None:
+        width = self.size.width
+        if self.stats is None:
+            lines = [Strip([Segment("waiting for the first step…")])]
+        elif not self.stats.white_rows:
+            lines = [Strip([Segment(f"layer {self.stats.layer}: no saturation image in this snapshot")])]
+        else:
+            lines = dead_map_lines(self.stats, width)
+        self._strips = [line.adjust_cell_length(width) for line in lines]
+
+
+def dead_columns(white_rows: tuple[int, ...]) -> int:
+    """Bit u set when unit u is white for every example: a dead neuron, its gradient zero through the tanh."""
+    mask = -1 if white_rows else 0
+    for row in white_rows:
+        mask &= row
+    return mask
+
+
+def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
+    """A title line, the image (two examples per row; two units per column when one per column would not fit
+    `width`), and an axis line. Dead columns are red."""
+    rows, units = stats.white_rows, stats.units
+    dead = dead_columns(rows)
+    per_column = 1 if units <= width else 2
+    columns = -(-units // per_column)
+    column_dead = [any(_bit(dead, u) for u in range(c * per_column, min((c + 1) * per_column, units)))
+                   for c in range(columns)]
+    dead_count = bin(dead & ((1 << units) - 1)).count("1")
+    lines = [Strip([Segment(f"layer {stats.layer} · step {stats.step:,}: "),
+                    Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", NOTE if dead_count else None),
+                    Segment(f" of {units} (red: white for all {len(rows)} examples) · "
+                            f"{stats.share_99:.1f}% white · n: next layer", DIM)])]
+    for top in range(0, len(rows), 2):
+        upper = rows[top]
+        lower = rows[top + 1] if top + 1 < len(rows) else 0
+        cells = [_cell(upper, lower, c * per_column, per_column) for c in range(columns)]
+        lines.append(Strip(_runs(cells, column_dead)))
+    span = f"units 0 → {units - 1} across, examples 0 → {len(rows) - 1} down, 2 per row"
+    lines.append(Strip([Segment(span + (", 2 units per column" if per_column == 2 else ""), DIM)]))
+    return lines
+
+
+def _cell(upper: int, lower: int, unit: int, per_column: int) -> str:
+    """Bits past the last unit are 0, so an odd unit count leaves the last column's right half black."""
+    if per_column == 1:
+        return HALVES[_bit(upper, unit) << 1 | _bit(lower, unit)]
+    return QUADRANTS[_bit(upper, unit) << 3 | _bit(upper, unit + 1) << 2 | _bit(lower, unit) << 1
+                     | _bit(lower, unit + 1)]
+
+
+def _bit(row: int, unit: int) -> int:
+    return row >> unit & 1
+
+
+def _runs(cells: list[str], dead: list[bool]) -> list[Segment]:
+    """One segment per run of live or dead columns, not one per cell."""
+    segments, start = [], 0
+    for column in range(1, len(cells) + 1):
+        if column == len(cells) or dead[column] != dead[start]:
+            segments.append(Segment("".join(cells[start:column]), DEAD if dead[start] else WHITE))
+            start = column
+    return segments

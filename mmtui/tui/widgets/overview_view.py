@@ -1,0 +1,45 @@
+"""The overview: loss, the first Tanh layer's histogram and saturation, and sampled names."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+
+from mmtui.tui.history import History
+from mmtui.tui.widgets.activation_histogram import ActivationHistogram
+from mmtui.tui.widgets.loss_plot import LossPlot
+from mmtui.tui.widgets.samples_panel import SamplesPanel
+from mmtui.tui.widgets.saturation_panel import SaturationPanel
+
+
+class OverviewView(Grid):
+    """The lecture's first experiments at a glance; the view the app starts in."""
+
+    DEFAULT_CSS = """
+    OverviewView { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 2fr 1fr; }
+    .narrow OverviewView { grid-size: 1; grid-columns: 1fr; grid-rows: 2fr 2fr 1fr 1fr; }
+    """
+    REDRAW_S = 0.25  # least seconds between two draws
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.loss_plot = LossPlot(id="loss")
+        self.activations = ActivationHistogram(id="activations")
+        self.saturation = SaturationPanel(id="saturation")
+        self.samples = SamplesPanel(id="samples")
+        self._drawn_samples = -1
+
+    def compose(self) -> ComposeResult:
+        yield self.loss_plot
+        yield self.activations
+        yield self.saturation
+        yield self.samples
+
+    def draw(self, history: History) -> None:
+        run = history.run
+        self.loss_plot.draw(history)
+        self.activations.draw(run.stats if run else None)
+        self.saturation.draw(run)
+        if history.samples_version != self._drawn_samples:
+            self._drawn_samples = history.samples_version
+            self.samples.draw(history.samples)
