@@ -210,7 +210,7 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
     from mmtui.tui.app import MmtuiApp
 
     app = MmtuiApp(config, words, host=host, key_script=key_script,
-                   screenshot=Path(screenshot) if screenshot else None)
+                   screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     return app.return_code or result or 0
 

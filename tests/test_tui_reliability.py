@@ -61,3 +61,47 @@ async def test_thirty_resizes_from_40x12_to_250x70_mid_training_raise_nothing():
         await pilot.resize_terminal(40, 12)
         await pilot.pause(0.3)
         assert app.is_running
+
+
+async def test_below_the_minimum_size_the_app_says_so_and_recovers_when_larger():
+    app = make_app()
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause(0.2)
+        assert app.has_class("too-small")
+        assert app.query_one("#too-small").display and not app.views.display
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.2)
+        assert not app.has_class("too-small") and app.views.display
+
+
+async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 200, timeout=30)
+        await pilot.press("e")
+        await pilot.pause(0.2)
+    (path,) = tmp_path.glob("mmtui-mlp-*.csv")
+    header, *rows = path.read_text().splitlines()
+    assert header.split(",")[:4] == ["step", "loss", "smoothed_loss", "val_loss"]
+    assert {"update_ratio_log10_W1", "update_ratio_log10_W2"} <= set(header.split(","))
+    steps = [int(row.split(",")[0]) for row in rows]
+    assert steps == sorted(steps) and steps[0] == 0 and len(steps) > 200
+
+
+async def test_w_saves_a_checkpoint_and_says_where(tmp_path):
+    from mmtui.engine.config import RunFiles
+    from mmtui.engine.host import TrainerHost
+    from mmtui.tui.settings import tui_config
+
+    words = read_words(None)[:2000]
+    config = TrainConfig(steps=1_000_000, eval_every=0)
+    target = tmp_path / "run.pt"
+    host = TrainerHost(tui_config(config), words, files=RunFiles(save=str(target)))
+    host.start()
+    app = MmtuiApp(config, words, host=host)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=30)
+        await pilot.press("w")
+        await wait_until(pilot, lambda: target.exists())
+        await wait_until(pilot, lambda: any("checkpoint saved" in str(n.message) for n in app._notifications))

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
+import signal
 import time
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import get_current_worker
 
-from mmtui.engine.commands import Command, Reinit, TogglePause
+from mmtui.engine.commands import Command, Reinit, Save, TogglePause
 from mmtui.engine.config import BATCHNORM_TWIN, GAINS, MODELS, PRESETS, TrainConfig
 from mmtui.engine.host import EngineFailure, TrainerHost
-from mmtui.engine.snapshot import DONE
+from mmtui.engine.snapshot import DONE, STOPPED
+from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.settings import tui_config
@@ -28,6 +31,8 @@ from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine, gain_label
 
+MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
+SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 REDRAW_INTERVAL_S = 0.25  # the overview redraws at most this often, and only when its data changed
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status
@@ -42,6 +47,9 @@ class MmtuiApp(App[int]):
     TITLE = "mmtui"
     CSS = """
     Screen { layout: vertical; }
+    #too-small { display: none; height: 1fr; content-align: center middle; text-style: bold; }
+    .too-small #too-small { display: block; }
+    .too-small #views, .too-small #status, .too-small Footer { display: none; }
     #views { height: 1fr; }
     #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
     """
@@ -59,7 +67,10 @@ class MmtuiApp(App[int]):
         Binding("n", "next_map_layer", "map layer"),
         Binding("space", "toggle_pause", "pause"),
         Binding("l", "toggle_log", "log/lin"),
-        Binding("s", "screenshot", "screenshot", show=False),  # the footer is full at 160 columns; ? lists it
+        # The footer is full at 160 columns; ? lists these.
+        Binding("s", "screenshot", "screenshot", show=False),
+        Binding("w", "save_checkpoint", "save", show=False),
+        Binding("e", "export_csv", "export CSV", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+q", "quit", "quit", show=False),
@@ -76,15 +87,18 @@ class MmtuiApp(App[int]):
         ("space", "pause / resume"),
         ("l", "log10 or linear loss axis"),
         ("s", "save an SVG screenshot"),
+        ("w", "save a checkpoint to the --save file"),
+        ("e", "export the current run's losses and update:data ratios as CSV"),
         ("?", "this help"),
         ("q, ctrl+q", "quit"),
     ]
 
     def __init__(self, config: TrainConfig, words: list[str], *, host: TrainerHost | None = None,
                  in_process: bool = False, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None):
+                 screenshot: Path | None = None, exit_when_done: bool = False):
         """`host`: a trainer already started for tui_config(config), or None to start one here (in a child
-        process, or in a thread with in_process)."""
+        process, or in a thread with in_process). `exit_when_done`: the unattended mode (--no-terminal) ends
+        when the run does, after the key script and with the screenshot, if one is asked for."""
         super().__init__()
         self.config = tui_config(config)
         self.host = host or TrainerHost(self.config, words, process=not in_process)
@@ -93,6 +107,7 @@ class MmtuiApp(App[int]):
         self.history = History()
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
+        self.exit_when_done = exit_when_done
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
         self._drawn_at = 0.0
@@ -109,18 +124,23 @@ class MmtuiApp(App[int]):
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
 
     def compose(self) -> ComposeResult:
+        yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
         yield self.views
         yield self.status_line
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer's room goes to mmtui's keys
 
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: fewer pauses mid-frame
+        # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
         self.set_interval(REDRAW_INTERVAL_S, self.redraw)
         self.redraw(force=True)
 
-    def on_resize(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
+    def on_resize(self, event: events.Resize) -> None:
+        size = event.size  # self.size still holds the old size while this runs
+        self.set_class(size.width < 100, "narrow")
+        self.set_class(size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1], "too-small")
 
     # ---- the worker: the app's one contact with the trainer
 
@@ -149,6 +169,11 @@ class MmtuiApp(App[int]):
         elif self._pending and self.history.latest.state != self._state_when_sent:
             self._pending = None
             self.status_line.draw(self.history.latest, self.history.steps_per_s)  # paused or resumed: at once
+        for snapshot in message.snapshots:
+            if snapshot.saved:
+                self.notify(f"checkpoint saved: {snapshot.saved}")
+            if snapshot.save_error:
+                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
         self._run_key_script()
 
     def on_engine_failed(self, message: EngineFailed) -> None:
@@ -233,6 +258,16 @@ class MmtuiApp(App[int]):
         path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
         self.notify(f"screenshot saved: {path}")
 
+    def action_save_checkpoint(self) -> None:
+        self.host.send(Save())  # the trainer answers in a snapshot: saved, or why not
+
+    def action_export_csv(self) -> None:
+        if self.history.run is None:
+            return
+        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
+        path.write_text(run_csv(self.history.run))
+        self.notify(f"CSV saved: {path}")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP_ROWS))
 
@@ -242,13 +277,13 @@ class MmtuiApp(App[int]):
         latest = self.history.latest
         while self.key_script and self._steps_before_run + latest.step >= self.key_script[0].step:
             self.simulate_key(self.key_script.pop(0).key)
-        if self.final_screenshot is not None and latest.state == DONE and not self.key_script:
+        if self.exit_when_done and latest.state in (DONE, STOPPED) and not self.key_script:
             self.redraw(force=True)
-            self.call_after_refresh(self._save_final_screenshot)
+            self.call_after_refresh(self._finish_unattended)
 
-    def _save_final_screenshot(self) -> None:
-        path = self.final_screenshot
-        self.save_screenshot(filename=path.name, path=str(path.parent or "."))
+    def _finish_unattended(self) -> None:
+        if self.final_screenshot is not None:
+            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
         self.exit(0)
 
 
