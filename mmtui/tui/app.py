@@ -33,7 +33,7 @@ from mmtui.tui.widgets.status_line import StatusLine, gain_label
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
-REDRAW_INTERVAL_S = 0.25  # the overview redraws at most this often, and only when its data changed
+REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status
 # line names the preset in use; ? lists every key.
@@ -110,6 +110,7 @@ class MmtuiApp(App[int]):
         self.exit_when_done = exit_when_done
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
+        self._status_version = -1  # the history version the status line shows
         self._drawn_at = 0.0
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
         self._state_when_sent: str | None = None  # the trainer's state when that command was sent
@@ -189,10 +190,13 @@ class MmtuiApp(App[int]):
     # ---- drawing
 
     def redraw(self, force: bool = False) -> bool:
-        """Draw the visible view, if its data changed and its REDRAW_S has passed; the hidden views catch up
-        when shown. Returns whether it drew."""
+        """Every tick the status line, when the data changed; the visible view when, besides, its REDRAW_S has
+        passed (the hidden views catch up when shown). Returns whether the view drew."""
         if not self.status_line.is_attached:  # a tick during shutdown
             return False
+        if force or self.history.version != self._status_version:
+            self._status_version = self.history.version
+            self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
         view = self.views.visible_content
         now = time.monotonic()
         drawn = self.history.version == self._drawn_version and view is self._drawn_view
@@ -201,7 +205,6 @@ class MmtuiApp(App[int]):
             return False
         self._drawn_version, self._drawn_view, self._drawn_at = self.history.version, view, now
         view.draw(self.history)
-        self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
         return True
 
     # ---- keys

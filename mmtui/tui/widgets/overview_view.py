@@ -19,7 +19,7 @@ class OverviewView(Grid):
     OverviewView { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 2fr 1fr; }
     .narrow OverviewView { grid-size: 1; grid-columns: 1fr; grid-rows: 2fr 2fr 1fr 1fr; }
     """
-    REDRAW_S = 0.25  # least seconds between two draws
+    REDRAW_S = 0.5  # least seconds between two draws: at 4 a second its ~40 ms frames took CPU from the trainer
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
