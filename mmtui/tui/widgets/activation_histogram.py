@@ -7,9 +7,9 @@ import math
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
 from mmtui.engine.snapshot import ActivationStats
+from mmtui.tui.widgets.strips_widget import StripsWidget
 
 SATURATED = 0.97  # the lecture's |h| > 0.97; bins beyond it are the tails
 BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of a cell: bars rise in 1/8-row steps
@@ -19,41 +19,26 @@ DIM = Style(dim=True)
 AXIS_WIDTH = 7  # the count labels left of the bars
 
 
-class ActivationHistogram(Widget):
+class ActivationHistogram(StripsWidget):
     """Counts of h per bin on [-1, 1], as the lecture's plt.hist(h.view(-1).tolist(), 50).
 
-    Drawn with block characters as strips, built once per snapshot: a plotext bar chart of 50 bins cost
-    about 28 ms to build and as much again for Textual to lay out, every frame.
-    """
-
-    DEFAULT_CSS = """
-    ActivationHistogram { width: 1fr; height: 1fr; }
+    Drawn with block characters: a plotext bar chart of 50 bins cost about 28 ms to build and as much again
+    for Textual to lay out, every frame.
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Activations: hidden tanh h"
         self.stats: ActivationStats | None = None
-        self._strips: list[Strip] = []
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self._build()
-        self.refresh()
+        self.rebuild()
 
-    def on_resize(self) -> None:
-        self._build()
-        self.refresh()  # a view just shown may have painted its lines before this event
-
-    def render_line(self, y: int) -> Strip:
-        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
-
-    def _build(self) -> None:
-        width, height = self.size.width, self.size.height
+    def lines(self, width: int, height: int) -> list[Strip]:
         if self.stats is None:
-            self._strips = [Strip([Segment("waiting for the first step…")]).adjust_cell_length(width)]
-        else:
-            self._strips = [line.adjust_cell_length(width) for line in histogram_lines(self.stats, width, height)]
+            return [Strip([Segment("waiting for the first step…")])]
+        return histogram_lines(self.stats, width, height)
 
 
 def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Strip]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
 from mmtui.engine.snapshot import ActivationStats
+from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HALVES = " ▄▀█"  # index (top << 1) | bottom: two examples per text row, one unit per column
 # index tl << 3 | tr << 2 | bl << 1 | br: two units per column where one unit per column would not fit
@@ -18,40 +18,24 @@ DIM = Style(dim=True)
 NOTE = Style(color="#ff3b3b", bold=True)
 
 
-class DeadNeuronMap(Widget):
-    """Built as strips once per snapshot: a Rich Text with a style per cell cost tens of ms a frame."""
-
-    DEFAULT_CSS = """
-    DeadNeuronMap { width: 1fr; height: 1fr; }
-    """
+class DeadNeuronMap(StripsWidget):
+    """The image of the chosen layer; a Rich Text with a style per cell cost tens of ms a frame."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Dead neurons: |t| > 0.99"
         self.stats: ActivationStats | None = None
-        self._strips: list[Strip] = []
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self._build()
-        self.refresh()
+        self.rebuild()
 
-    def on_resize(self) -> None:
-        self._build()
-        self.refresh()  # a view just shown may have painted its lines before this event
-
-    def render_line(self, y: int) -> Strip:
-        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
-
-    def _build(self) -> None:
-        width = self.size.width
+    def lines(self, width: int, height: int) -> list[Strip]:
         if self.stats is None:
-            lines = [Strip([Segment("waiting for the first step…")])]
-        elif not self.stats.white_rows:
-            lines = [Strip([Segment(f"layer {self.stats.layer}: no saturation image in this snapshot")])]
-        else:
-            lines = dead_map_lines(self.stats, width)
-        self._strips = [line.adjust_cell_length(width) for line in lines]
+            return [Strip([Segment("waiting for the first step…")])]
+        if not self.stats.white_rows:
+            return [Strip([Segment(f"layer {self.stats.layer}: no saturation image in this snapshot")])]
+        return dead_map_lines(self.stats, width)
 
 
 def dead_columns(white_rows: tuple[int, ...]) -> int:

@@ -5,56 +5,44 @@ from __future__ import annotations
 import math
 
 from textual.strip import Strip
-from textual.widget import Widget
 from textual_plotext.plot import Plot
 
 from mmtui.tui.ansi_strips import ansi_to_strips
+from mmtui.tui.widgets.strips_widget import StripsWidget
 
 Y_LABEL_WIDTH = 10  # columns plotext takes for the y axis; the rest holds one point per column
 
 
-class PlotStrips(Widget):
-    """A plotext figure, built only by rebuild() and on a resize, and served line by line as strips.
+class PlotStrips(StripsWidget):
+    """A plotext figure, built only on new data or a resize, its colour codes parsed straight into strips.
 
     textual-plotext's PlotextPlot rebuilt the figure and sent it through Rich text on every render, about
-    60 ms a frame; here the figure is built once per data change and parsed in a few ms. Subclasses keep
-    their data, call rebuild() when it changes, and fill the figure in plot().
-    """
-
-    DEFAULT_CSS = """
-    PlotStrips { width: 1fr; height: 1fr; }
+    60 ms a frame. Subclasses keep their data, call rebuild() when it changes, and fill the figure in plot().
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.plt = Plot()
-        self._strips: list[Strip] = []
         self._has_data = False  # a resize before the first data has nothing to draw
 
     def rebuild(self) -> None:
         self._has_data = True
-        self._build()
-        self.refresh()
+        super().rebuild()
 
     def on_resize(self) -> None:
         if self._has_data:
-            self.rebuild()  # with a refresh: a view just shown may have painted its lines before this event
+            super().on_resize()
 
-    def render_line(self, y: int) -> Strip:
-        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
-
-    def _build(self) -> None:
-        width, height = self.size.width, self.size.height
+    def lines(self, width: int, height: int) -> list[Strip]:
         if width < 10 or height < 5:  # hidden, or too small for axes: plotext would raise
-            self._strips = []
-            return
+            return []
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.theme("clear")  # the panel's own colours behind the plot: fewer codes to parse
         plt.plotsize(width, height)
         self.plot(plt, width, height)
-        self._strips = ansi_to_strips(plt.build(), width)
+        return ansi_to_strips(plt.build(), width)
 
     def plot(self, plt: Plot, width: int, height: int) -> None:
         """Add the data, axes and labels to the cleared figure; colours as 256-colour codes (ansi_strips)."""
