@@ -11,6 +11,7 @@ from mmtui.engine.config import TrainConfig
 from mmtui.engine.snapshot import DIVERGED, PAUSED
 from mmtui.engine.words import read_words
 from mmtui.tui.app import MmtuiApp
+from pilot_wait import wait_until
 
 SIZE = (160, 48)
 
@@ -23,14 +24,6 @@ def words() -> list[str]:
 def make_app(words, process: bool = False, **config) -> MmtuiApp:
     settings = dict(steps=100_000, eval_every=0, sample_interval_s=0.5) | config
     return MmtuiApp(TrainConfig(**settings), words, in_process=not process)
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def status_text(app: MmtuiApp) -> str:

@@ -17,6 +17,7 @@ from mmtui.tui.history import MAX_POINTS, History, RatioSeries
 from mmtui.tui.widgets.dead_map import DEAD, WHITE, dead_columns, dead_map_lines
 from mmtui.tui.widgets.status_line import gain_label
 from mmtui.tui.widgets.update_ratio_plot import ratio_lines
+from pilot_wait import wait_until
 
 SIZE = (160, 48)
 
@@ -185,14 +186,6 @@ class ScriptedHost:
 def screen_text(app: MmtuiApp) -> str:
     """What the terminal shows, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def test_views_switch_and_draw_tables_map_and_ratios():

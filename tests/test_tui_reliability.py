@@ -9,16 +9,10 @@ from mmtui.engine.config import TrainConfig
 from mmtui.engine.snapshot import PAUSED, RUNNING
 from mmtui.engine.words import read_words
 from mmtui.tui.app import MmtuiApp
+from pilot_wait import wait_until
 
 STORM_KEYS = ["1", "2", "3", "4", "left_square_bracket", "right_square_bracket", "r", "space", "l", "b", "g", "m",
               "question_mark", "escape", "o", "y", "p", "n"]
-
-
-async def wait_until(pilot, condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def make_app() -> MmtuiApp:
@@ -38,7 +32,7 @@ async def test_a_storm_of_500_keys_leaves_the_app_consistent_and_q_still_quits_a
             await pilot.press("escape")
         if app.history.latest.state == PAUSED:
             await pilot.press("space")
-        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and app.history.latest.step > 20)
+        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and app.history.latest.step > 20, timeout=15)
         await pilot.pause(0.5)
         latest = app.history.latest
         assert app.history.run.info == latest.run  # the panels draw the run the engine reports
@@ -54,7 +48,7 @@ async def test_thirty_resizes_from_40x12_to_250x70_mid_training_raise_nothing():
     app = make_app()
     sizes = random.Random(1)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100)
+        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=15)
         for _ in range(30):
             await pilot.resize_terminal(sizes.randint(40, 250), sizes.randint(12, 70))
             await pilot.pause(0.05)
@@ -103,5 +97,5 @@ async def test_w_saves_a_checkpoint_and_says_where(tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=30)
         await pilot.press("w")
-        await wait_until(pilot, lambda: target.exists())
-        await wait_until(pilot, lambda: any("checkpoint saved" in str(n.message) for n in app._notifications))
+        await wait_until(pilot, lambda: target.exists(), timeout=15)
+        await wait_until(pilot, lambda: any("checkpoint saved" in str(n.message) for n in app._notifications), timeout=15)
