@@ -121,7 +121,7 @@ def bare_deep_bn(data: str, steps: int) -> dict:
     parameters = [C] + [p for layer in layers for p in layer.parameters()]
     for p in parameters:
         p.requires_grad = True
-    lossi, ud = [], []
+    lossi = []
     warm = int(steps * WARMUP_FRACTION)
     for i in range(steps):
         if i == warm:
