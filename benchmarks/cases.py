@@ -171,7 +171,7 @@ def headless(data: str, steps: int, model: str) -> dict:
             event = json.loads(line)
             if event["event"] == "step":
                 arrivals.append((time.perf_counter(), event["step"]))
-    (t0, s0), (t1, s1) = next(a for a in arrivals if a[1] >= steps * WARMUP_FRACTION), arrivals[-1]
+    (t0, s0), (t1, s1) = _measured_span(arrivals, steps)
     return {"steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
@@ -235,15 +235,21 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
                 await pilot.pause(0.3)
 
     asyncio.run(drive())
-    start = next(s for s in samples if s[1] >= steps * WARMUP_FRACTION)
-    end = max((s for s in samples if s[2] == start[2]), key=lambda s: s[1])
+    (t0, s0), (t1, s1) = _measured_span([(at, step) for at, step, run_id in samples if run_id == samples[0][2]], steps)
     frames = sorted(app.frames)
-    return {"steps_per_s": (end[1] - start[1]) / (end[0] - start[0]),
+    return {"steps_per_s": (s1 - s0) / (t1 - t0),
             "frame_p50_ms": 1000 * statistics.median(frames),
             "frame_p95_ms": 1000 * frames[int(0.95 * (len(frames) - 1))],
             "frames": len(frames),
             "key_latency_ms": 1000 * max(app.key_latencies) if app.key_latencies else None,
             "first_paint_s": app.first_paint, "first_frame_s": app.first_frame}
+
+
+def _measured_span(arrivals: list[tuple[float, int]], steps: int) -> tuple[tuple[float, int], tuple[float, int]]:
+    """The first (time, step) past the warm-up and the last before the final step, whose arrival waits for the
+    final evaluation of both splits and the samples."""
+    start = next(a for a in arrivals if a[1] >= steps * WARMUP_FRACTION)
+    return start, max((a for a in arrivals if a[1] < steps), key=lambda a: a[1])
 
 
 def memory(data: str, steps: int, checkpoint: int) -> dict:

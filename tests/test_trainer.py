@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmtui.engine.commands import Pause, Reinit, Resume, Stop, TogglePause
 from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
 from mmtui.engine.snapshot import DIVERGED, DONE, PAUSED, RUNNING, STOPPED
-from mmtui.engine.trainer import Trainer
+from mmtui.engine.trainer import COMMAND_POLL_STEPS, Trainer
 
 # Small, quick runs: no periodic evaluations, few samples, a snapshot after steps 0, 10, 20, ... (whose .step,
 # the count of updates done, reads 1, 11, 21, ...).
@@ -190,10 +190,12 @@ def test_reinit_with_a_preset_restarts_at_step_0_with_that_presets_loss(small_da
 
 def test_reinit_back_to_the_lecture_preset_gives_a_large_step_0_loss_again(small_dataset):
     commands = queue.Queue()
+    sent = []
 
     def reinit_once(snapshot):
-        if snapshot.run.run_id == 0 and snapshot.step >= 100 and commands.empty():
+        if snapshot.run.run_id == 0 and snapshot.step >= 100 and not sent:
             commands.put(Reinit(init="lecture"))
+            sent.append(snapshot.step)
 
     _, snapshots = run_trainer(replace(QUICK, init="fix-logits", steps=150), small_dataset, reinit_once, commands)
     new = [s for s in snapshots if s.run.run_id == 1]
@@ -217,10 +219,12 @@ def test_reinit_with_w1_factor_2_doubles_the_hidden_weight_scale(small_dataset):
 
 def test_reinit_with_new_seed_draws_with_the_next_seed(small_dataset):
     commands = queue.Queue()
+    sent = []
 
     def reinit_once(snapshot):
-        if snapshot.run.run_id == 0 and snapshot.step >= 30 and commands.empty():
+        if snapshot.run.run_id == 0 and snapshot.step >= 30 and not sent:
             commands.put(Reinit(new_seed=True))
+            sent.append(snapshot.step)
 
     config = replace(QUICK, init="kaiming", seed=1000, steps=60)
     _, snapshots = run_trainer(config, small_dataset, reinit_once, commands)
@@ -383,6 +387,40 @@ def test_learning_rate_drops_tenfold_for_the_second_half(small_dataset):
 
 
 # ---- snapshots
+
+
+def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_dataset):
+    config = replace(QUICK, steps=400, hidden=50, snapshot_every=0, snapshot_interval_s=0.0)  # every step
+    _, rarely = run_trainer(replace(config, stats_interval_s=3600.0), small_dataset)
+    _, always = run_trainer(replace(config, stats_interval_s=0.0), small_dataset)
+    assert len(rarely) == len(always) == 400
+    assert [bool(s.layers) for s in rarely] == [True] + [False] * 399  # step 0's, then none within the hour
+    assert [bool(s.params) for s in rarely] == [True] + [False] * 399
+    assert all(s.layers and s.params for s in always)
+    assert all_losses(rarely) == all_losses(always)  # statistics never change the training
+
+
+def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(small_dataset):
+    commands = queue.Queue()
+    applied = []
+
+    def stop_once_paused(snapshot):
+        if snapshot.state == PAUSED:
+            applied.append(snapshot.step)
+            commands.put(Stop())
+
+    trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1000), small_dataset, stop_once_paused,
+                      commands=commands)
+    original_step = trainer._train_step
+
+    def step_then_send(with_stats):
+        original_step(with_stats)
+        if trainer.step == COMMAND_POLL_STEPS + 1:  # between two snapshots: nothing makes the trainer look at once
+            commands.put(Pause())
+
+    trainer._train_step = step_then_send
+    assert trainer.run(exit_when_done=False) == STOPPED
+    assert applied == [2 * COMMAND_POLL_STEPS]  # the next look, at a multiple of COMMAND_POLL_STEPS
 
 
 def test_snapshots_are_rate_limited_and_drop_no_loss(small_dataset):

@@ -61,6 +61,8 @@ class TrainConfig:
     sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
     snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
     snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
+    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry statistics:
+    # the UI draws its panels at this pace, and a deep net's statistics cost ~6 ms of the trainer's time each
 
     def lr_at(self, step: int) -> float:
         """The lecture's schedules: lr, then lr / 10 for the second half (the MLPs) or the last quarter (deep)."""
