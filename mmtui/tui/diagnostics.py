@@ -11,7 +11,7 @@ from rich.text import Text
 
 from mmtui.engine.snapshot import ActivationStats, ParamStats
 
-# 256-colour codes (the only kind ansi_strips parses), near matplotlib's default cycle as the lecture's plots use it
+# 256-colour codes (the only kind plotext_strips parses), near matplotlib's default cycle as the lecture's plots use it
 PALETTE = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)
 HEADER = Style(bold=True, dim=True)
 ALARM = Style(color="#ff3b3b", bold=True)

@@ -7,7 +7,7 @@ import math
 from textual.strip import Strip
 from textual_plotext.plot import Plot
 
-from mmtui.tui.ansi_strips import ansi_to_strips
+from mmtui.tui.plotext_strips import figure_strips
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 Y_LABEL_WIDTH = 10  # columns plotext takes for the y axis; the rest holds one point per column
@@ -17,7 +17,7 @@ class PlotStrips(StripsWidget):
     """A plotext figure, built only on new data or a resize, its colour codes parsed straight into strips.
 
     textual-plotext's PlotextPlot rebuilt the figure and sent it through Rich text on every render, about
-    60 ms a frame. Subclasses keep their data, call rebuild() when it changes, and fill the figure in plot().
+    60 ms a frame; this builds it once per change and reads its matrices (plotext_strips). Subclasses keep their data, call rebuild() when it changes, and fill the figure in plot().
     """
 
     def __init__(self, **kwargs) -> None:
@@ -42,10 +42,10 @@ class PlotStrips(StripsWidget):
         plt.theme("clear")  # the panel's own colours behind the plot: fewer codes to parse
         plt.plotsize(width, height)
         self.plot(plt, width, height)
-        return ansi_to_strips(plt.build(), width)
+        return figure_strips(plt, width)
 
     def plot(self, plt: Plot, width: int, height: int) -> None:
-        """Add the data, axes and labels to the cleared figure; colours as 256-colour codes (ansi_strips)."""
+        """Add the data, axes and labels to the cleared figure; colours as 256-colour codes (plotext_strips)."""
         raise NotImplementedError
 
 

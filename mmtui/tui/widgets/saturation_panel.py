@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from mmtui.tui.history import RunHistory
+from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
 CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
+# Saturation % from which a reading turns yellow, then red; RGB: Textual re-maps ANSI colours on every frame
+WARN_AT, ALARM_AT = 10, 50
+OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in ("#00c853", "#ffd600", "#ff3b3b"))
+
+
+def saturation_style(percent: float) -> Style:
+    return ALARM_STYLE if percent > ALARM_AT else WARN_STYLE if percent > WARN_AT else OK_STYLE
 
 
 class SaturationPanel(Vertical):
     """Figures of the latest batch, with a sparkline of saturation % over the run."""
 
     DEFAULT_CSS = """
-    SaturationPanel Sparkline { height: 3; margin: 0 1; }
+    SaturationPanel TrendSparkline { height: 3; margin: 0 1; }
     SaturationPanel Static { padding: 0 1; height: 7; }
     """
 
@@ -26,7 +35,7 @@ class SaturationPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="saturation-figures")
-        yield Sparkline([], id="saturation-trend")
+        yield TrendSparkline(saturation_style, unit="%", id="saturation-trend")
 
     def draw(self, run: RunHistory | None) -> None:
         figures = self.query_one("#saturation-figures", Static)  # a fixed height: no layout pass needed
@@ -34,7 +43,7 @@ class SaturationPanel(Vertical):
             figures.update("waiting for the first step…", layout=False)
             return
         figures.update(describe(run), layout=False)
-        self.query_one("#saturation-trend", Sparkline).data = list(run.saturation)
+        self.query_one("#saturation-trend", TrendSparkline).draw(run.saturation)
 
 
 def describe(run: RunHistory) -> Text:
@@ -42,8 +51,7 @@ def describe(run: RunHistory) -> Text:
     text = Text()
     stats = run.stats
     if stats is not None:
-        style = "bold red" if stats.saturation > 50 else "bold yellow" if stats.saturation > 10 else "bold green"
-        text.append(f"{stats.saturation:5.1f}%", style)
+        text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
         text.append(" of h saturated (|h| > 0.97)\n")
         text.append(f"{stats.share_99:5.1f}%", "bold")
         text.append(" white pixels (|h| > 0.99)\n")
