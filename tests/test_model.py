@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
+from mmtui.engine.layer_net import BatchNorm1d
 from mmtui.engine.model import UnknownPreset, build_model
 
 
@@ -151,3 +152,23 @@ def test_batchnorm_nets_sample_with_running_statistics():
     Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
     net.step(X, Y, record=False)  # training mode moves the running statistics
     assert not torch.allclose(one, net.forward(X[:1]))
+
+
+def test_batchnorm_matches_the_lectures_formula_and_its_gradients():
+    """The lecture's BatchNorm1d, written as in the notebook, against ours: output, gradients, running stats."""
+    x = (torch.randn(32, 100, generator=torch.Generator().manual_seed(3)) * 2 + 0.5).requires_grad_()
+    norm = BatchNorm1d(100)
+    gamma = (torch.rand(100, generator=torch.Generator().manual_seed(4)) + 0.5).requires_grad_()
+    beta = torch.randn(100, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    norm.gamma, norm.beta = gamma, beta
+    out = norm(x, training=True)
+    xmean, xvar = x.mean(0, keepdim=True), x.var(0, keepdim=True)
+    expected = gamma * (x - xmean) / torch.sqrt(xvar + 1e-5) + beta
+    torch.testing.assert_close(out, expected)
+    upstream = torch.randn(32, 100, generator=torch.Generator().manual_seed(6))
+    ours = torch.autograd.grad(out, [x, gamma, beta], upstream)
+    lectures = torch.autograd.grad(expected, [x, gamma, beta], upstream)
+    for got, want in zip(ours, lectures):
+        torch.testing.assert_close(got, want)
+    torch.testing.assert_close(norm.running_mean, 0.9 * torch.zeros(100) + 0.1 * xmean.detach().squeeze(0))
+    torch.testing.assert_close(norm.running_var, 0.9 * torch.ones(100) + 0.1 * xvar.detach().squeeze(0))
