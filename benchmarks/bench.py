@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
     parser.add_argument("--steps", type=int, default=20_000, help="training steps per MLP case and round")
     parser.add_argument("--deep-steps", type=int, default=5_000, help="training steps per deep-bn case and round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the interleaved cases (medians reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved cases (medians reported)")
     parser.add_argument("--cases", default="bare,headless,tui,tui-thread,bare-deep-bn,headless-deep-bn,tui-deep-bn",
                         help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
     parser.add_argument("--memory-steps", type=int, default=200_000, help="steps of the memory run (0: skip it)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import LECTURE_SEED, MODELS, PRESETS, RUN_FIELDS, RunFiles, TrainConfig
+from mmtui.engine.config import DEVICES, LECTURE_SEED, MODELS, PRESETS, RUN_FIELDS, DeviceError, RunFiles, TrainConfig
 from mmtui.tui.key_script import parse_key_script
 
 if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
@@ -115,6 +115,9 @@ POSITIVE_FLOAT = PositiveFloat()
               help="Seed of the generator that draws the weights and then every minibatch.")
 @click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
               help="Torch CPU threads; one is fastest for this small net.")
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+              help="Where to train: cpu, cuda, or auto (CUDA when torch finds a device). These nets are small "
+                   "enough that a step is bound by kernel launches: the CPU is usually faster.")
 @click.option("--eval-every", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Steps between full train/val evaluations (0: only at the end).")
 @click.option("--diverge-at", type=POSITIVE_FLOAT, default=None,
@@ -237,7 +240,7 @@ def _run_engine_safely(run) -> int:
 
     try:
         return run()
-    except DataError as error:
+    except (DataError, DeviceError) as error:
         click.echo(f"mmtui: error: {error}", err=True)
         return 2
     except BrokenPipeError:  # the reader of stdout went away (`| head`): not an error of ours

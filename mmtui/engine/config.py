@@ -14,6 +14,7 @@ PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
 MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn")
 BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
 GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
+DEVICES: tuple[str, ...] = ("cpu", "auto", "cuda")  # --device; auto: CUDA when torch finds a device
 
 MODEL_HELP: dict[str, str] = {
     "mlp": "the lecture's starting MLP: embedding, one tanh layer of --hidden units",
@@ -28,6 +29,10 @@ PRESET_HELP: dict[str, str] = {
     "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
     "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
 }
+
+
+class DeviceError(ValueError):
+    """A --device that torch cannot use here."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class TrainConfig:
     batch_size: int = 32  # examples per minibatch
     lr: float = 0.1  # learning rate; divided by 10 from the second half of the steps on
     threads: int = 1  # torch.set_num_threads: one thread is fastest for this tiny net
+    device: str = "cpu"  # one of DEVICES; the weights are drawn on the CPU either way, so a seed gives the same
+    # init everywhere. These nets are launch-bound: ~10 tiny kernels a step run faster on a CPU thread
     diverge_at: float | None = None  # a loss above this counts as diverged; None = 100 x -ln(1/V)
     # monitoring
     eval_every: int = 10_000  # steps between full train/val evaluations (0 = only at the end)

@@ -66,7 +66,7 @@ class MLP:
         1.35x faster than autograd, which spends most of a step on bookkeeping.
         """
         B = X.shape[0]
-        rows = torch.arange(B)
+        rows = torch.arange(B, device=X.device)
         emb = F.embedding(X, self.C).view(B, -1)  # (B, block_size * embed)
         h = torch.addmm(self.b1, emb, self.W1).tanh_()  # (B, hidden)
         logits = torch.addmm(self.b2, h, self.W2)  # (B, V)

@@ -13,14 +13,18 @@ MAX_LENGTH = 50  # a net that never emits the end token still stops
 
 @torch.no_grad()
 def sample_names(model: Model, vocab: Vocab, block_size: int, count: int, generator: torch.Generator) -> list[str]:
-    """Start from an all-'.' context, draw each next character from softmax(logits), stop at '.'."""
+    """Start from an all-'.' context, draw each next character from softmax(logits), stop at '.'.
+
+    The draw is on the CPU with the CPU generator, wherever the model is: a seed gives the same names.
+    """
+    device = model.parameters()[0].device
     names = []
     for _ in range(count):
         context = [0] * block_size
         chars = []
         for _ in range(MAX_LENGTH):
-            logits = model.forward(torch.tensor([context]))  # (1, V)
-            probs = F.softmax(logits, dim=1)
+            logits = model.forward(torch.tensor([context], device=device))  # (1, V)
+            probs = F.softmax(logits, dim=1).cpu()
             index = torch.multinomial(probs, num_samples=1, generator=generator).item()
             if index == 0:
                 break

@@ -39,6 +39,7 @@ def _white_rows(white: torch.Tensor) -> tuple[int, ...]:
 @torch.no_grad()
 def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, layer: int) -> ActivationStats:
     """Saturation, dead units, histograms of one Tanh layer's outputs t (batch x units) and of their gradient."""
+    t, grad = t.cpu(), grad.cpu() if grad is not None else None  # a batch's worth; no copy on the CPU
     magnitude = t.abs()
     white = magnitude > WHITE  # (B, units)
     edges, counts = _histogram(t, -1.0, 1.0)
@@ -74,7 +75,7 @@ def param_stats(weights: dict[str, int], params: list[torch.Tensor], grads: list
     """Each 2-D weight's gradient statistics and update:data ratio, as the lecture's parameter plots."""
     stats = []
     for name, index in weights.items():
-        p, g = params[index], grads[index]
+        p, g = params[index].cpu(), grads[index].cpu()
         data_std, grad_std = p.std().item(), g.std().item()
         update = lr * grad_std / data_std if data_std > 0 else math.inf
         edges, counts = _symmetric_histogram(g)

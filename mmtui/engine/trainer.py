@@ -16,6 +16,7 @@ from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable
 from mmtui.engine.commands import Command, Pause, Reinit, Resume, Save, Stop, TogglePause
 from mmtui.engine.config import TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
+from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.snapshot import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, EvalResult,
@@ -55,7 +56,8 @@ class Trainer:
         """`save_path`: where a run's checkpoint goes (see save()); `resume`: a checkpoint to continue, whose
         run `config` must extend (check_resumable)."""
         self.config = config
-        self.dataset = dataset
+        self.device = resolve_device(config.device)
+        self.dataset = dataset_on(dataset, self.device)
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
         self.cancel = cancel
@@ -78,6 +80,7 @@ class Trainer:
         self._run_id += 1
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model: Model = build_model(config, self.vocab_size, self.generator)
+        move_tensors(self.model.parameters() + self.model.buffers(), self.device)
         self.params = self.model.parameters()
         self.sample_generator = torch.Generator().manual_seed(config.seed + SAMPLE_SEED_OFFSET)
         self.run_info = RunInfo(self._run_id, config.init, config.model, config.gain, config.w1_scale, config.seed,
@@ -109,7 +112,7 @@ class Trainer:
         self._block_state = self.generator.get_state()
         count = min(INDEX_BLOCK, self.config.steps - start)
         self._batches = torch.randint(0, self.dataset.Xtr.shape[0], (count, self.config.batch_size),
-                                      generator=self.generator)  # (count, B)
+                                      generator=self.generator).to(self.device)  # (count, B)
         self._batch_pos = 0
 
     def _next_batch(self) -> torch.Tensor:
