@@ -7,6 +7,7 @@ import re
 from rich.style import Style
 from textual_plotext.plot import Plot
 
+from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
 from mmtui.tui.plotext_strips import figure_strips
 from mmtui.tui.widgets.saturation_panel import ALARM_STYLE, OK_STYLE, WARN_STYLE, saturation_style
 from mmtui.tui.widgets.trend_sparkline import BLOCKS, LABEL_WIDTH, sparkline_lines
@@ -52,3 +53,28 @@ def test_figure_strips_pad_and_crop_to_the_panel_width():
     plt.plot([1, 2, 3], [1, 4, 9])
     assert {strip.cell_length for strip in figure_strips(plt, 40)} == {40}
     assert {strip.cell_length for strip in figure_strips(plt, 20)} == {20}
+
+
+def test_braille_line_runs_corner_to_corner_with_its_ticks_and_colour():
+    red = Style(color="#ff0000")
+    strips = line_plot([PlotLine([0.0, 1.0], [0.0, 1.0], red)], width=12, height=6,
+                       x=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")], "x"), y=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")]),
+                       title="diagonal")
+    title, top, middle, bottom, axis, labels = strips
+    assert "diagonal" in title.text
+    # 12 columns: a y label and a space, the axis, then 9 braille cells (18 x 12 dots)
+    assert top.text.startswith("1 ┤") and bottom.text.startswith("0 ┤") and middle.text.startswith("  │")
+    assert (ord(bottom.text[3]) - 0x2800) & 0x40  # the start: the bottom-left dot of the bottom-left cell
+    assert (ord(top.text[-1]) - 0x2800) & 0x08  # the end: the top-right dot of the top-right cell
+    assert top.text[3] == " " and bottom.text[-1] == " "  # and nothing in the other corners
+    assert axis.text == "  └┬───────┬" and labels.text.startswith("   0") and labels.text.rstrip().endswith("1")
+    assert {segment.style for segment in list(bottom)[1:] if segment.text.strip()} == {red}
+
+
+def test_braille_points_outside_the_axes_are_clipped_and_guides_cross_the_canvas():
+    grey = Style(color="#bcbcbc")
+    strips = line_plot([PlotLine([-5.0, 5.0], [9.0, 9.0], Style())], width=10, height=5, x=Axis(0.0, 1.0),
+                       y=Axis(0.0, 1.0), guides=[(0.0, grey)])
+    top, bottom = (strip.text[3:] for strip in strips[1:-2])  # two rows of 7 cells
+    assert top == " " * 7  # the line lies above the range: nothing drawn
+    assert set(bottom) == {chr(0x2800 + 0x40 + 0x80)}  # the guide at 0, on the bottom dot row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.color import Color
 from rich.style import Style
@@ -11,7 +12,7 @@ from rich.text import Text
 
 from mmtui.engine.snapshot import ActivationStats, ParamStats
 
-# 256-colour codes (the only kind plotext_strips parses), near matplotlib's default cycle as the lecture's plots use it
+# 256-colour codes, near matplotlib's default cycle as the lecture's plots use it
 PALETTE = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)
 HEADER = Style(bold=True, dim=True)
 ALARM = Style(color="#ff3b3b", bold=True)
@@ -32,13 +33,19 @@ def line_color(index: int) -> int:
     return PALETTE[index % len(PALETTE)]
 
 
+@lru_cache(maxsize=64)
+def code_style(code: int) -> Style:
+    """A 256-colour code as fixed RGB: Textual would otherwise map ANSI colours to RGB again on every frame."""
+    return Style(color=Color.from_triplet(Color.from_ansi(code).get_truecolor()))
+
+
 def swatch(index: int) -> Style:
-    return Style(color=Color.from_triplet(Color.from_ansi(line_color(index)).get_truecolor()), bold=True)
+    return code_style(line_color(index)) + Style(bold=True)
 
 
 def histogram_curve(edges: tuple[float, ...], counts: tuple[int, ...], color: int) -> Curve | None:
     """Density per bin centre, as the lecture's torch.histogram(t, density=True); None when there is nothing to
-    draw (plotext raises on NaN and inf)."""
+    draw (NaN and inf have no place on a plot)."""
     total = sum(counts)
     if not counts or len(edges) != len(counts) + 1 or total <= 0:
         return None

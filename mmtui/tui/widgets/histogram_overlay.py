@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from textual_plotext.plot import Plot
+from rich.segment import Segment
+from textual.strip import Strip
 
-from mmtui.tui.diagnostics import Curve
-from mmtui.tui.widgets.plot_strips import PlotStrips
+from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
+from mmtui.tui.diagnostics import Curve, code_style
+from mmtui.tui.widgets.strips_widget import StripsWidget
+
+HEADROOM = 1.05  # the tallest curve's peak stays below the top edge
 
 
-class HistogramOverlay(PlotStrips):
+class HistogramOverlay(StripsWidget):
     """Density against value for every curve on one pair of axes; a fixed x range, or one symmetric about 0."""
 
     def __init__(self, xlabel: str, x_range: tuple[float, float] | None = None, **kwargs) -> None:
@@ -24,18 +28,21 @@ class HistogramOverlay(PlotStrips):
         self._empty = empty
         self.rebuild()
 
-    def plot(self, plt: Plot, width: int, height: int) -> None:
-        for curve in self._curves:
-            plt.plot(curve.x, curve.y, color=curve.color, marker="braille")
-        if self.x_range is not None:
-            plt.xlim(*self.x_range)
-        elif self._curves:
-            limit = max(abs(x) for curve in self._curves for x in curve.x)
-            if limit > 0:
-                ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
-                plt.xlim(-limit, limit)
-                plt.xticks(ticks, [f"{t:.1e}" if t else "0" for t in ticks])
+    def lines(self, width: int, height: int) -> list[Strip]:
         if not self._curves:
-            plt.title(self._empty)
-        plt.xlabel(self.xlabel)
-        plt.ylabel("density")
+            return [Strip([Segment(self._empty)])]
+        return line_plot([PlotLine(c.x, c.y, code_style(c.color)) for c in self._curves], width, height,
+                         self._x_axis(), self._y_axis())
+
+    def _x_axis(self) -> Axis:
+        if self.x_range is not None:
+            low, high = self.x_range
+            ticks = [low + (high - low) * i / 4 for i in range(5)]
+            return Axis(low, high, [(t, f"{t:g}") for t in ticks], self.xlabel)
+        limit = max(abs(x) for curve in self._curves for x in curve.x) or 1.0
+        ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
+        return Axis(-limit, limit, [(t, f"{t:.1e}" if t else "0") for t in ticks], self.xlabel)
+
+    def _y_axis(self) -> Axis:
+        top = max(max(curve.y) for curve in self._curves) * HEADROOM or 1.0
+        return Axis(0.0, top, [(0.0, "0"), (top / 2, f"{top / 2:.3g}"), (top, f"{top:.3g}")], "density")

@@ -23,7 +23,7 @@ class LayersView(Grid):
     .narrow LayersView {{ grid-size: 1; grid-columns: 1fr; grid-rows: 1fr 1fr {MAP_HEIGHT}; }}
     .narrow LayersView > DeadNeuronMap {{ column-span: 1; }}
     """
-    REDRAW_S = 0.5  # two plotext figures of 5-7 lines cost ~40 ms a draw: twice a second is enough to read
+    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -18,7 +18,7 @@ class ParametersView(Grid):
     DEFAULT_CSS = """
     ParametersView { grid-size: 1 2; grid-rows: 1fr 1fr; }
     """
-    REDRAW_S = 0.5  # two plotext figures of 5-7 lines cost ~40 ms a draw: twice a second is enough to read
+    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import math
 
-from textual_plotext.plot import Plot
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 
-from mmtui.tui.diagnostics import line_color
+from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
+from mmtui.tui.diagnostics import code_style, line_color
 from mmtui.tui.history import RunHistory
-from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
+from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, step_ticks
+from mmtui.tui.widgets.strips_widget import StripsWidget
 
 GUIDE = -3.0  # the lecture's rough healthy level: updates about 1/1000 of the data
-GUIDE_COLOR = 250  # light grey, a 256-colour code
-COLUMNS_PER_POINT = 3  # plotext's cost grows with the pixels its lines cross: 7 noisy lines of one point per
-# column in half-block cells cost ~70 ms a figure, of one point per 3 columns ~20 ms
+GUIDE_STYLE = Style(color="#bcbcbc")  # light grey
+MARGIN = 0.25  # log10 units above and below the lines and the guide
 
 
-class UpdateRatioPlot(PlotStrips):
+class UpdateRatioPlot(StripsWidget):
     """One line per weight, in its colour in the parameter table, and a guide line at -3."""
 
     def __init__(self, **kwargs) -> None:
@@ -28,21 +31,18 @@ class UpdateRatioPlot(PlotStrips):
         self._run = run
         self.rebuild()
 
-    def plot(self, plt: Plot, width: int, height: int) -> None:
-        lines = ratio_lines(self._run, max(width - Y_LABEL_WIDTH, 10) // COLUMNS_PER_POINT)
+    def lines(self, width: int, height: int) -> list[Strip]:
+        lines = ratio_lines(self._run, max(width - Y_LABEL_WIDTH, 10) * 2)  # a point per braille dot column
         if not lines:
-            plt.title("waiting for update:data ratios…")
-            return
-        for color, steps, values in lines:
-            plt.plot(steps, values, color=color, marker="hd")  # braille cost half as much again
+            return [Strip([Segment("waiting for update:data ratios…")])]
         values = [v for _, _, line in lines for v in line]
-        plt.hline(GUIDE, GUIDE_COLOR)
-        plt.ylim(min(min(values), GUIDE) - 0.25, max(max(values), GUIDE) + 0.25)  # the guide always in view
-        ticks = step_ticks(max(line[1][-1] for line in lines))
-        plt.xticks(ticks, [f"{t:,}" for t in ticks])
-        plt.title(f"grey line: {GUIDE:g} (updates ~1/1000 of the data); far above: lr too high, far below: too low")
-        plt.xlabel("step")
-        plt.ylabel("log10 update:data")
+        low, high = min(min(values), GUIDE) - MARGIN, max(max(values), GUIDE) + MARGIN  # the guide always in view
+        last = max(steps[-1] for _, steps, _ in lines)
+        x = Axis(0, last, [(t, f"{t:,}") for t in step_ticks(last)], "step")
+        y = Axis(low, high, [(v, f"{v:g}") for v in range(math.ceil(low), math.floor(high) + 1)], "log10 update:data")
+        plotted = [PlotLine(steps, values, code_style(color)) for color, steps, values in lines]
+        return line_plot(plotted, width, height, x, y, f"grey line: {GUIDE:g} (updates ~1/1000 of the data); far "
+                         "above: lr too high, far below: too low", guides=[(GUIDE, GUIDE_STYLE)])
 
 
 def ratio_lines(run: RunHistory | None, width: int) -> list[tuple[int, list[int], list[float]]]:
@@ -52,7 +52,7 @@ def ratio_lines(run: RunHistory | None, width: int) -> list[tuple[int, list[int]
     steps, series = run.update_ratios.downsampled(width)
     lines = []
     for index, values in enumerate(series.values()):
-        kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]  # plotext raises on NaN and inf
+        kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]  # the plot cannot place NaN and inf
         if kept:
             lines.append((line_color(index), [s for s, _ in kept], [v for _, v in kept]))
     return lines
