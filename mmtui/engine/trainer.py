@@ -104,7 +104,7 @@ class Trainer:
         self._params: tuple[ParamStats, ...] = ()
         now = time.perf_counter()
         self._last_emit = self._rate_t0 = self._last_sample = now
-        self._last_stats = -math.inf
+        self._last_stats = -math.inf  # a run's first snapshot always carries statistics
         self._rate_step0 = 0
 
     def _draw_block(self, start: int) -> None:
@@ -234,7 +234,7 @@ class Trainer:
 
     def _stats_due(self, now: float) -> bool:
         """Whether a due snapshot carries statistics: every one counted in steps, time-based ones at the UI's pace."""
-        if self.step == 0 or self.config.snapshot_every or now - self._last_stats >= self.config.stats_interval_s:
+        if self.config.snapshot_every or now - self._last_stats >= self.config.stats_interval_s:
             self._last_stats = now
             return True
         return False
