@@ -106,7 +106,7 @@ def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = Non
 
     def on_signal(signum, _frame):
         received.append(signum)
-        cancel.set()  # the loop checks it every step; nothing here may block
+        cancel.set()  # the loop looks every few steps; nothing here may block
 
     save_errors: list[str] = []
 

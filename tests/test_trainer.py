@@ -331,7 +331,7 @@ def test_stop_while_paused_still_finishes_the_run(small_dataset):
 
 
 @pytest.mark.parametrize("cancel_at", [1, 137])
-def test_cancel_stops_within_one_step(small_dataset, cancel_at):
+def test_cancel_stops_right_after_a_snapshot(small_dataset, cancel_at):
     cancel = threading.Event()
     snapshots = []
 
@@ -343,8 +343,24 @@ def test_cancel_stops_within_one_step(small_dataset, cancel_at):
     trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1), small_dataset, emit, cancel=cancel)
     state = trainer.run(exit_when_done=False)
     assert state == STOPPED
-    assert cancel_at <= trainer.step <= cancel_at + 1
+    assert trainer.step == cancel_at
     assert snapshots[-1].state == RUNNING  # no final evaluation unless asked for
+
+
+def test_cancel_between_snapshots_stops_at_the_next_look(small_dataset):
+    cancel = threading.Event()
+    trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1000), small_dataset, lambda _: None,
+                      cancel=cancel)
+    original_step = trainer._train_step
+
+    def step_then_cancel(with_stats):
+        original_step(with_stats)
+        if trainer.step == COMMAND_POLL_STEPS + 1:
+            cancel.set()
+
+    trainer._train_step = step_then_cancel
+    assert trainer.run(exit_when_done=False) == STOPPED
+    assert trainer.step == 2 * COMMAND_POLL_STEPS
 
 
 def test_cancel_with_finish_on_cancel_emits_a_final_stopped_snapshot(small_dataset):
