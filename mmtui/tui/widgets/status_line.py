@@ -22,7 +22,7 @@ class StatusLine(Static):
     def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None) -> None:
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
-            self.update(pending or "starting the trainer…", layout=False)
+            self.update(pending or "starting the trainer: loading torch…", layout=False)
             return
         self.update(describe(snapshot, steps_per_s, pending), layout=False)
 
