@@ -34,7 +34,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000, help="training steps per MLP case and round")
     parser.add_argument("--deep-steps", type=int, default=5_000, help="training steps per deep-bn case and round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved cases (medians reported)")
-    parser.add_argument("--cases", default="bare,headless,tui,tui-thread,bare-deep-bn,headless-deep-bn,tui-deep-bn",
+    parser.add_argument("--cases", default="bare,headless,tui-trainer,tui,tui-thread,bare-deep-bn,headless-deep-bn,"
+                        "tui-deep-bn",
                         help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
     parser.add_argument("--memory-steps", type=int, default=200_000, help="steps of the memory run (0: skip it)")
     parser.add_argument("--out", default="benchmarks/results.json", help="where to write the JSON results")
@@ -43,7 +44,9 @@ def main() -> None:
     cases = args.cases.split(",")
     rounds: dict[str, list[dict]] = {case: [] for case in cases}
     for number in range(args.rounds):
-        for case in cases:  # interleaved, so drifts in machine load hit every case alike
+        # Interleaved, so that drifts in machine load hit every case alike, and in reverse order every other
+        # round, so that a steady drift favours no case.
+        for case in cases if number % 2 == 0 else cases[::-1]:
             result = run_case(case, args.data, args.deep_steps if case.endswith("deep-bn") else args.steps)
             rounds[case].append(result)
             print(f"round {number + 1} {case:>16}: {result['steps_per_s']:7.0f} steps/s", file=sys.stderr)
@@ -53,20 +56,30 @@ def main() -> None:
         return statistics.median(values) if values else None
 
     summary = {case: {key: median(case, key) for key in rounds[case][0] if key != "case"} for case in cases}
-    ratios = {f"{case}/{_baseline(case)}": summary[case]["steps_per_s"] / summary[_baseline(case)]["steps_per_s"]
-              for case in cases if not case.startswith("bare") and _baseline(case) in summary}
+    pairs = [(case, _baseline(case)) for case in cases if not case.startswith("bare")]
+    pairs += [(case, _headless_twin(case)) for case in cases if case.startswith("tui")]
+    ratios = {f"{case}/{base}": summary[case]["steps_per_s"] / summary[base]["steps_per_s"]
+              for case, base in pairs if base in summary}
+    # The same ratio per round (its two cases ran minutes apart at most), then the median: a second estimate.
+    paired_ratios = {f"{case}/{base}": statistics.median(a["steps_per_s"] / b["steps_per_s"]
+                                                          for a, b in zip(rounds[case], rounds[base]))
+                     for case, base in pairs if base in summary}
     memory = run_case("memory", args.data, args.memory_steps) if args.memory_steps else None
     report = {"date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
               "steps": args.steps, "deep_steps": args.deep_steps, "rounds": args.rounds,
-              "median": summary, "ratios": ratios, "memory": memory, "all_rounds": rounds}
+              "median": summary, "ratios": ratios,
+              "paired_ratios": paired_ratios, "memory": memory, "all_rounds": rounds}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"\n{'case':>16}  {'steps/s':>8}  ratio to its bare loop")
     for case in cases:
         ratio = ratios.get(f"{case}/{_baseline(case)}")
         print(f"{case:>16}  {summary[case]['steps_per_s']:8.0f}  {'' if ratio is None else f'{ratio:6.2f}'}")
-    for case in (c for c in cases if c.startswith("tui")):
+    for name, ratio in ratios.items():
+        if name.startswith("tui"):
+            print(f"{name}: {ratio:.2f} (median of the rounds' own ratios: {paired_ratios[name]:.2f})")
+    for case in (c for c in cases if c.startswith("tui") and "frame_p50_ms" in summary[c]):
         s = summary[case]
         print(f"{case}: frame p50 {s['frame_p50_ms']:.1f} ms, p95 {s['frame_p95_ms']:.1f} ms; "
               f"reinit key to screen {s['key_latency_ms']:.0f} ms; first paint {s['first_paint_s']:.2f} s, "
@@ -80,6 +93,10 @@ def main() -> None:
 
 def _baseline(case: str) -> str:
     return "bare-deep-bn" if case.endswith("deep-bn") else "bare"
+
+
+def _headless_twin(case: str) -> str:
+    return "headless-deep-bn" if case.endswith("deep-bn") else "headless"
 
 
 def _cores() -> int:

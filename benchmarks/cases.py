@@ -175,10 +175,37 @@ def headless(data: str, steps: int, model: str) -> dict:
     return {"steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
+def tui_trainer(data: str, steps: int) -> dict:
+    """The TUI's trainer process with no app: a loop that only collects its snapshots. Against `headless` it
+    prices the child process and the TUI's settings; against `tui`, the live app."""
+    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.host import TrainerHost
+    from mmtui.engine.words import read_words
+    from mmtui.tui.settings import tui_config
+
+    host = TrainerHost(tui_config(TrainConfig(data=data, init="fix-tanh", steps=steps)), read_words(data))
+    host.start()
+    arrivals = []
+    try:
+        while not arrivals or arrivals[-1][1] < steps:
+            arrivals += [(time.perf_counter(), snapshot.step) for snapshot in host.receive(0.1)]
+    finally:
+        host.close()
+    (t0, s0), (t1, s1) = _measured_span(arrivals, steps)
+    return {"steps_per_s": (s1 - s0) / (t1 - t0)}
+
+
 def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dict:
     """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
     from mmtui.engine.config import TrainConfig
+    from mmtui.engine.host import TrainerHost
     from mmtui.engine.words import read_words
+    from mmtui.tui.settings import tui_config
+
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model)
+    words = read_words(data)
+    host = TrainerHost(tui_config(config), words, process=trainer == "process")
+    host.start()  # as the CLI does: the trainer imports torch while this process imports Textual
     from mmtui.tui.app import MmtuiApp
 
     class MeasuredApp(MmtuiApp):
@@ -212,8 +239,7 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
             self._key_at = time.perf_counter()
             super().action_preset(preset)
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model)
-    app = MeasuredApp(config, read_words(data), in_process=trainer == "thread")
+    app = MeasuredApp(config, words, host=host)
     views = VIEW_KEYS if model.startswith("deep") else ()  # the deep nets' per-layer views, then back
     shown = 0
     samples = []
@@ -285,7 +311,7 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("case", choices=["bare", "headless", "tui", "tui-thread", "bare-deep-bn", "headless-deep-bn",
+    parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn", "headless-deep-bn",
                                          "tui-deep-bn", "memory"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
@@ -296,6 +322,7 @@ def main() -> None:
     result = {
         "bare": lambda: bare(args.data, args.steps),
         "headless": lambda: headless(args.data, args.steps, "mlp"),
+        "tui-trainer": lambda: tui_trainer(args.data, args.steps),
         "tui": lambda: tui(args.data, args.steps, "process", launched, "mlp"),
         "tui-thread": lambda: tui(args.data, args.steps, "thread", launched, "mlp"),
         "bare-deep-bn": lambda: bare_deep_bn(args.data, args.steps),
@@ -303,7 +330,10 @@ def main() -> None:
         "tui-deep-bn": lambda: tui(args.data, args.steps, "process", launched, "deep-bn"),
         "memory": lambda: memory(args.data, args.steps, args.checkpoint),
     }[args.case]()
-    print(json.dumps({"case": args.case, **result}))
+    print(json.dumps({"case": args.case, **result}), flush=True)
+    # As the CLI does: no interpreter teardown, which aborts now and then when a daemon trainer thread (the
+    # tui-thread case) is still inside torch.
+    os._exit(0)
 
 
 if __name__ == "__main__":
