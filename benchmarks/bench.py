@@ -2,8 +2,9 @@
 
     python benchmarks/bench.py --data ../shared/data/names.txt
 
-Prints steps/s per case, the ratios headless/bare and tui/bare, the TUI's frame times, key latency,
-time to the first frame with data, and memory growth; writes them all to --out as JSON.
+Prints steps/s per case, the ratios headless/bare, tui/bare and tui/headless, the TUI's frame times, key
+latency, time to the first frame with data, tui/headless once more from a run where the two take turns, and
+memory growth; writes them all to --out as JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ CASES = Path(__file__).with_name("cases.py")
 def run_case(case: str, data: str, steps: int, **extra) -> dict:
     command = [sys.executable, str(CASES), case, "--data", data, "--steps", str(steps), "--launched", str(time.time())]
     for name, value in extra.items():
-        command += [f"--{name}", str(value)]
+        command += [f"--{name.replace('_', '-')}", str(value)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -33,10 +34,13 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
     parser.add_argument("--steps", type=int, default=20_000, help="training steps per MLP case and round")
     parser.add_argument("--deep-steps", type=int, default=5_000, help="training steps per deep-bn case and round")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved cases (medians reported)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of the interleaved cases (medians reported)")
     parser.add_argument("--cases", default="bare,headless,tui-trainer,tui,tui-thread,bare-deep-bn,headless-deep-bn,"
                         "tui-deep-bn",
                         help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
+    parser.add_argument("--turns", type=int, default=30,
+                        help="turns each of headless and tui in the alternating run (0: skip it)")
+    parser.add_argument("--turn-s", type=float, default=3.0, help="seconds of one turn of the alternating run")
     parser.add_argument("--memory-steps", type=int, default=200_000, help="steps of the memory run (0: skip it)")
     parser.add_argument("--out", default="benchmarks/results.json", help="where to write the JSON results")
     args = parser.parse_args()
@@ -64,12 +68,14 @@ def main() -> None:
     paired_ratios = {f"{case}/{base}": statistics.median(a["steps_per_s"] / b["steps_per_s"]
                                                           for a, b in zip(rounds[case], rounds[base]))
                      for case, base in pairs if base in summary}
+    alternating = (run_case("alternating", args.data, 0, turns=args.turns, turn_s=args.turn_s)
+                   if args.turns else None)
     memory = run_case("memory", args.data, args.memory_steps) if args.memory_steps else None
     report = {"date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
               "steps": args.steps, "deep_steps": args.deep_steps, "rounds": args.rounds,
               "median": summary, "ratios": ratios,
-              "paired_ratios": paired_ratios, "memory": memory, "all_rounds": rounds}
+              "paired_ratios": paired_ratios, "alternating": alternating, "memory": memory, "all_rounds": rounds}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"\n{'case':>16}  {'steps/s':>8}  ratio to its bare loop")
@@ -77,13 +83,18 @@ def main() -> None:
         ratio = ratios.get(f"{case}/{_baseline(case)}")
         print(f"{case:>16}  {summary[case]['steps_per_s']:8.0f}  {'' if ratio is None else f'{ratio:6.2f}'}")
     for name, ratio in ratios.items():
-        if name.startswith("tui"):
+        if name.startswith("tui") and "/headless" in name:
             print(f"{name}: {ratio:.2f} (median of the rounds' own ratios: {paired_ratios[name]:.2f})")
     for case in (c for c in cases if c.startswith("tui") and "frame_p50_ms" in summary[c]):
         s = summary[case]
         print(f"{case}: frame p50 {s['frame_p50_ms']:.1f} ms, p95 {s['frame_p95_ms']:.1f} ms; "
               f"reinit key to screen {s['key_latency_ms']:.0f} ms; first paint {s['first_paint_s']:.2f} s, "
               f"first frame with data {s['first_frame_s']:.2f} s")
+    if alternating:
+        a = alternating
+        print(f"alternating, {args.turns} turns of {args.turn_s:g} s each: headless {a['headless_steps_per_s']:.0f}, "
+              f"tui {a['tui_steps_per_s']:.0f} steps/s: tui/headless {a['ratio']:.2f} "
+              f"(median of the turns' own ratios {statistics.median(a['turn_ratios']):.2f})")
     if memory:
         print(f"memory: app {memory['app_rss_mb'][0]:.0f} -> {memory['app_rss_mb'][1]:.0f} MB, trainer "
               f"{memory['trainer_rss_mb'][0]:.0f} -> {memory['trainer_rss_mb'][1]:.0f} MB between 10,000 and "

@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 WARMUP_FRACTION = 0.1  # steps/s is measured after this share of the steps, past start-up and step 0
 VIEW_KEYS = ("y", "p", "o")  # the TUI's layers, parameters and overview views
+SETTLE_S = 0.3  # alternating: a turn is measured from this long after it starts, once the resumed trainer runs
 
 
 def bare(data: str, steps: int) -> dict:
@@ -271,6 +272,71 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
             "first_paint_s": app.first_paint, "first_frame_s": app.first_frame}
 
 
+def alternating(data: str, turns: int, turn_s: float) -> dict:
+    """`mmtui --headless` and the live TUI side by side, the CPU theirs in turns: while one trains for turn_s
+    seconds the other's trainer is stopped (SIGSTOP). Both are measured in the same minutes of this shared
+    machine, so that its drifts, which move one case by ±15% between rounds, cancel out of their ratio. The
+    TUI's app stays live throughout; the headless process prints a line every 1,000 steps, as in `headless`."""
+    import signal
+    import threading
+
+    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.host import TrainerHost
+    from mmtui.engine.words import read_words
+    from mmtui.tui.settings import tui_config
+
+    endless = 10**9  # neither run ends during the measurement
+    command = [sys.executable, "-m", "mmtui", "--headless", "--init", "fix-tanh", "--data", data,
+               "--steps", str(endless), "--every", "1000", "--eval-every", "0"]
+    headless_process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    arrivals: dict[str, list[tuple[float, int]]] = {"headless": [], "tui": []}
+
+    def read_headless() -> None:
+        for line in headless_process.stdout:
+            event = json.loads(line)
+            if event["event"] == "step":
+                arrivals["headless"].append((time.perf_counter(), event["step"]))
+
+    threading.Thread(target=read_headless, daemon=True).start()
+    config = TrainConfig(data=data, init="fix-tanh", steps=endless)
+    words = read_words(data)
+    host = TrainerHost(tui_config(config), words)
+    host.start()
+    from mmtui.tui.app import MmtuiApp
+
+    app = MmtuiApp(config, words, host=host)
+    spans: dict[str, list[tuple[float, int]]] = {"headless": [], "tui": []}  # (seconds, steps) of each turn
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            while not arrivals["headless"] or app.history.latest is None:
+                await pilot.pause(0.1)
+            pids = {"headless": headless_process.pid, "tui": host._runner.pid}
+            for turn in range(2 * turns):
+                running, stopped = ("tui", "headless") if turn % 2 == 0 else ("headless", "tui")
+                os.kill(pids[stopped], signal.SIGSTOP)
+                os.kill(pids[running], signal.SIGCONT)
+                started = time.perf_counter()
+                while time.perf_counter() - started < turn_s:
+                    await pilot.pause(0.1)
+                    arrivals["tui"].append((time.perf_counter(), app.history.latest.step))
+                inside = [a for a in arrivals[running] if a[0] >= started + SETTLE_S]
+                (t0, s0), (t1, s1) = inside[0], inside[-1]
+                spans[running].append((t1 - t0, s1 - s0))
+            os.kill(pids["headless"], signal.SIGCONT)
+            os.kill(pids["tui"], signal.SIGCONT)  # so that quitting reaches it
+
+    try:
+        asyncio.run(drive())
+    finally:
+        headless_process.kill()
+    speeds = {case: sum(steps for _, steps in spans[case]) / sum(seconds for seconds, _ in spans[case])
+              for case in spans}
+    per_turn = [(b[1] / b[0]) / (a[1] / a[0]) for a, b in zip(spans["headless"], spans["tui"])]
+    return {"headless_steps_per_s": speeds["headless"], "tui_steps_per_s": speeds["tui"],
+            "ratio": speeds["tui"] / speeds["headless"], "turn_ratios": per_turn}
+
+
 def _measured_span(arrivals: list[tuple[float, int]], steps: int) -> tuple[tuple[float, int], tuple[float, int]]:
     """The first (time, step) past the warm-up and the last before the final step, whose arrival waits for the
     final evaluation of both splits and the samples."""
@@ -312,11 +378,13 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn", "headless-deep-bn",
-                                         "tui-deep-bn", "memory"])
+                                         "tui-deep-bn", "memory", "alternating"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
     parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
     parser.add_argument("--launched", type=float, default=None, help="tui: time.time() when the case was started")
+    parser.add_argument("--turns", type=int, default=10, help="alternating: turns of each case")
+    parser.add_argument("--turn-s", type=float, default=3.0, help="alternating: seconds of one turn")
     args = parser.parse_args()
     launched = args.launched or time.time()
     result = {
@@ -329,6 +397,7 @@ def main() -> None:
         "headless-deep-bn": lambda: headless(args.data, args.steps, "deep-bn"),
         "tui-deep-bn": lambda: tui(args.data, args.steps, "process", launched, "deep-bn"),
         "memory": lambda: memory(args.data, args.steps, args.checkpoint),
+        "alternating": lambda: alternating(args.data, args.turns, args.turn_s),
     }[args.case]()
     print(json.dumps({"case": args.case, **result}), flush=True)
     # As the CLI does: no interpreter teardown, which aborts now and then when a daemon trainer thread (the
