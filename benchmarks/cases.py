@@ -176,16 +176,23 @@ def headless(data: str, steps: int, model: str) -> dict:
     return {"steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
+def _start_tui_trainer(config, words: list[str], process: bool = True):
+    """The TUI's trainer, started as the CLI starts it: before Textual is imported, which it overlaps."""
+    from mmtui.engine.host import TrainerHost
+    from mmtui.tui.settings import tui_config
+
+    host = TrainerHost(tui_config(config), words, process=process)
+    host.start()
+    return host
+
+
 def tui_trainer(data: str, steps: int) -> dict:
     """The TUI's trainer process with no app: a loop that only collects its snapshots. Against `headless` it
     prices the child process and the TUI's settings; against `tui`, the live app."""
     from mmtui.engine.config import TrainConfig
-    from mmtui.engine.host import TrainerHost
     from mmtui.engine.words import read_words
-    from mmtui.tui.settings import tui_config
 
-    host = TrainerHost(tui_config(TrainConfig(data=data, init="fix-tanh", steps=steps)), read_words(data))
-    host.start()
+    host = _start_tui_trainer(TrainConfig(data=data, init="fix-tanh", steps=steps), read_words(data))
     arrivals = []
     try:
         while not arrivals or arrivals[-1][1] < steps:
@@ -199,14 +206,11 @@ def tui_trainer(data: str, steps: int) -> dict:
 def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dict:
     """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
     from mmtui.engine.config import TrainConfig
-    from mmtui.engine.host import TrainerHost
     from mmtui.engine.words import read_words
-    from mmtui.tui.settings import tui_config
 
     config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model)
     words = read_words(data)
-    host = TrainerHost(tui_config(config), words, process=trainer == "process")
-    host.start()  # as the CLI does: the trainer imports torch while this process imports Textual
+    host = _start_tui_trainer(config, words, process=trainer == "process")
     from mmtui.tui.app import MmtuiApp
 
     class MeasuredApp(MmtuiApp):
@@ -281,9 +285,7 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
     import threading
 
     from mmtui.engine.config import TrainConfig
-    from mmtui.engine.host import TrainerHost
     from mmtui.engine.words import read_words
-    from mmtui.tui.settings import tui_config
 
     endless = 10**9  # neither run ends during the measurement
     command = [sys.executable, "-m", "mmtui", "--headless", "--init", "fix-tanh", "--data", data,
@@ -300,8 +302,7 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
     threading.Thread(target=read_headless, daemon=True).start()
     config = TrainConfig(data=data, init="fix-tanh", steps=endless)
     words = read_words(data)
-    host = TrainerHost(tui_config(config), words)
-    host.start()
+    host = _start_tui_trainer(config, words)
     from mmtui.tui.app import MmtuiApp
 
     app = MmtuiApp(config, words, host=host)
@@ -312,19 +313,21 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
             while not arrivals["headless"] or app.history.latest is None:
                 await pilot.pause(0.1)
             pids = {"headless": headless_process.pid, "tui": host._runner.pid}
-            for turn in range(2 * turns):
-                running, stopped = ("tui", "headless") if turn % 2 == 0 else ("headless", "tui")
-                os.kill(pids[stopped], signal.SIGSTOP)
-                os.kill(pids[running], signal.SIGCONT)
-                started = time.perf_counter()
-                while time.perf_counter() - started < turn_s:
-                    await pilot.pause(0.1)
-                    arrivals["tui"].append((time.perf_counter(), app.history.latest.step))
-                inside = [a for a in arrivals[running] if a[0] >= started + SETTLE_S]
-                (t0, s0), (t1, s1) = inside[0], inside[-1]
-                spans[running].append((t1 - t0, s1 - s0))
-            os.kill(pids["headless"], signal.SIGCONT)
-            os.kill(pids["tui"], signal.SIGCONT)  # so that quitting reaches it
+            try:
+                for turn in range(2 * turns):
+                    running, stopped = ("tui", "headless") if turn % 2 == 0 else ("headless", "tui")
+                    os.kill(pids[stopped], signal.SIGSTOP)
+                    os.kill(pids[running], signal.SIGCONT)
+                    started = time.perf_counter()
+                    while time.perf_counter() - started < turn_s:
+                        await pilot.pause(0.1)
+                        arrivals["tui"].append((time.perf_counter(), app.history.latest.step))
+                    inside = [a for a in arrivals[running] if a[0] >= started + SETTLE_S]
+                    (t0, s0), (t1, s1) = inside[0], inside[-1]
+                    spans[running].append((t1 - t0, s1 - s0))
+            finally:  # a stopped trainer would not see the app's cancel, nor a terminate
+                for pid in pids.values():
+                    os.kill(pid, signal.SIGCONT)
 
     try:
         asyncio.run(drive())
@@ -377,13 +380,13 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn", "headless-deep-bn",
-                                         "tui-deep-bn", "memory", "alternating"])
+    parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn",
+                                         "headless-deep-bn", "tui-deep-bn", "memory", "alternating"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
     parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
     parser.add_argument("--launched", type=float, default=None, help="tui: time.time() when the case was started")
-    parser.add_argument("--turns", type=int, default=10, help="alternating: turns of each case")
+    parser.add_argument("--turns", type=int, default=30, help="alternating: turns of each case")
     parser.add_argument("--turn-s", type=float, default=3.0, help="alternating: seconds of one turn")
     args = parser.parse_args()
     launched = args.launched or time.time()
