@@ -67,7 +67,8 @@ def test_braille_line_runs_corner_to_corner_with_its_ticks_and_colour():
     assert (ord(bottom.text[3]) - 0x2800) & 0x40  # the start: the bottom-left dot of the bottom-left cell
     assert (ord(top.text[-1]) - 0x2800) & 0x08  # the end: the top-right dot of the top-right cell
     assert top.text[3] == " " and bottom.text[-1] == " "  # and nothing in the other corners
-    assert axis.text == "  └┬───────┬" and labels.text.startswith("   0") and labels.text.rstrip().endswith("1")
+    assert axis.text == "  └┬───────┬"
+    assert labels.text.startswith("   0") and labels.text.rstrip().endswith("1")
     assert {segment.style for segment in list(bottom)[1:] if segment.text.strip()} == {red}
 
 

@@ -64,7 +64,7 @@ class Trainer:
         self.cancel = cancel
         self.save_path = save_path
         self._stop_requested = False  # a Stop command arrived: finish the run (unless finished) and return
-        self._poll_due = True  # look at the command queue before the next step
+        self._poll_due = True  # look at the cancel flag and the command queue before the next step
         self.vocab_size = dataset.vocab.size
         self.expected_init_loss = expected_init_loss(self.vocab_size)
         self.diverge_at = config.diverge_at or DIVERGE_FACTOR * self.expected_init_loss

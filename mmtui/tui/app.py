@@ -218,8 +218,9 @@ class MmtuiApp(App[int]):
     def _collect_garbage_if_due(self) -> None:
         """Textual's strips keep themselves in their own caches, so every frame leaves reference cycles that only
         a full collection frees (~25 ms): run one after a painted frame, where it delays no frame."""
-        if time.monotonic() - self._collected_at >= FULL_GC_INTERVAL_S:
-            self._collected_at = time.monotonic()
+        now = time.monotonic()
+        if now - self._collected_at >= FULL_GC_INTERVAL_S:
+            self._collected_at = now
             self.call_later(gc.collect)  # after this refresh's other callbacks
 
     # ---- keys

@@ -17,7 +17,8 @@ class PlotStrips(StripsWidget):
     """A plotext figure, built only on new data or a resize, its colour codes parsed straight into strips.
 
     textual-plotext's PlotextPlot rebuilt the figure and sent it through Rich text on every render, about
-    60 ms a frame; this builds it once per change and reads its matrices (plotext_strips). Subclasses keep their data, call rebuild() when it changes, and fill the figure in plot().
+    60 ms a frame; this builds it once per change and reads its matrices (plotext_strips). Subclasses keep
+    their data, call rebuild() when it changes, and fill the figure in plot().
     """
 
     def __init__(self, **kwargs) -> None:
