@@ -178,12 +178,11 @@ def headless(data: str, steps: int, model: str) -> dict:
 
 def _start_tui_trainer(config, words: list[str], process: bool = True):
     """The TUI's trainer, started as the CLI starts it: before Textual is imported, which it overlaps."""
-    from mmtui.engine.host import TrainerHost
-    from mmtui.tui.settings import tui_config
+    from mmtui.sources.trainer import TrainerSource
 
-    host = TrainerHost(tui_config(config), words, process=process)
-    host.start()
-    return host
+    source = TrainerSource(config, words, process=process)
+    source.start()
+    return source
 
 
 def tui_trainer(data: str, steps: int) -> dict:
@@ -196,7 +195,7 @@ def tui_trainer(data: str, steps: int) -> dict:
     arrivals = []
     try:
         while not arrivals or arrivals[-1][1] < steps:
-            arrivals += [(time.perf_counter(), snapshot.step) for snapshot in host.receive(0.1)]
+            arrivals += [(time.perf_counter(), item.step) for item in host.receive(0.1) if hasattr(item, "step")]
     finally:
         host.close()
     (t0, s0), (t1, s1) = _measured_span(arrivals, steps)
@@ -244,7 +243,7 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
             self._key_at = time.perf_counter()
             super().action_preset(preset)
 
-    app = MeasuredApp(config, words, host=host)
+    app = MeasuredApp(host)
     views = VIEW_KEYS if model.startswith("deep") else ()  # the deep nets' per-layer views, then back
     shown = 0
     samples = []
@@ -305,14 +304,14 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
     host = _start_tui_trainer(config, words)
     from mmtui.tui.app import MmtuiApp
 
-    app = MmtuiApp(config, words, host=host)
+    app = MmtuiApp(host)
     spans: dict[str, list[tuple[float, int]]] = {"headless": [], "tui": []}  # (seconds, steps) of each turn
 
     async def drive() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
             while not arrivals["headless"] or app.history.latest is None:
                 await pilot.pause(0.1)
-            pids = {"headless": headless_process.pid, "tui": host._runner.pid}
+            pids = {"headless": headless_process.pid, "tui": host.pid}
             try:
                 for turn in range(2 * turns):
                     running, stopped = ("tui", "headless") if turn % 2 == 0 else ("headless", "tui")
@@ -358,12 +357,12 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
     config = TrainConfig(data=data, init="fix-tanh", steps=steps)
-    app = MmtuiApp(config, read_words(data))
+    app = MmtuiApp(_start_tui_trainer(config, read_words(data)))
     readings = {}
 
     async def drive() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
-            child = app.host._runner.pid
+            child = app.source.pid
             while app.history.latest is None or app.history.latest.state != "done":
                 await pilot.pause(0.2)
                 step = app.history.latest.step if app.history.latest else 0

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import DEVICES, LECTURE_SEED, MODELS, PRESETS, RUN_FIELDS, DeviceError, RunFiles, TrainConfig
+from mmtui.engine.config import DEVICES, RUN_FIELDS, DeviceError, Pacing, RunFiles, TrainConfig
+from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.tui.key_script import parse_key_script
 
 if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
@@ -164,8 +165,8 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
                                f"defines the run (only --steps may change it)")
     files = RunFiles(save=save, load=load, log=log)
     if headless:
-        config = TrainConfig(**options, snapshot_every=every)
-        sys.exit(_run_engine_safely(lambda: _headless(config, files, given)))
+        config = TrainConfig(**options)
+        sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     config = TrainConfig(**options)
     _exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
                                               screenshot, size)))
@@ -200,19 +201,18 @@ def _check_stop_at(config: TrainConfig) -> None:
 
 def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
          screenshot: str | None, size: tuple[int, int]) -> int:
-    from mmtui.engine.host import TrainerHost
-    from mmtui.tui.settings import tui_config
+    from mmtui.sources.trainer import TrainerSource
 
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
     # in its own process.
     config, words, _ = _read_run(config, files.load, given)
     if not no_terminal and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
-    host = TrainerHost(tui_config(config), words, process=not in_process, files=files)
-    host.start()  # the trainer imports torch (~2 s) while this process imports Textual
+    source = TrainerSource(config, words, process=not in_process, files=files)
+    source.start()  # the trainer imports torch (~2 s) while this process imports Textual
     from mmtui.tui.app import MmtuiApp
 
-    app = MmtuiApp(config, words, host=host, key_script=key_script,
+    app = MmtuiApp(source, key_script=key_script,
                    screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     return app.return_code or result or 0
@@ -225,12 +225,12 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _headless(config: TrainConfig, files: RunFiles, given: set[str]) -> int:
+def _headless(config: TrainConfig, files: RunFiles, given: set[str], pacing: Pacing) -> int:
     # Without --load the words are read before torch's import: a bad file is reported at once.
     config, words, checkpoint = _read_run(config, files.load, given)
     from mmtui.headless import run_headless
 
-    return run_headless(config, words, files=files, resume=checkpoint)
+    return run_headless(config, words, files=files, resume=checkpoint, pacing=pacing)
 
 
 def _run_engine_safely(run) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from mmtui.engine.config import RUN_FIELDS, TrainConfig
+from mmtui.engine.config import FORMER_PACING_FIELDS, RUN_FIELDS, TrainConfig
 from mmtui.engine.model import build_model
 from mmtui.engine.words import DataError
 
@@ -124,6 +124,7 @@ def _parse(data, path: Path) -> Checkpoint:
 
 def _config(stored: dict, path: Path) -> TrainConfig:
     hints = typing.get_type_hints(TrainConfig)
+    stored = {name: value for name, value in stored.items() if name not in FORMER_PACING_FIELDS}
     if set(stored) != set(hints):
         raise CheckpointError(f"checkpoint {path} has other config fields than this mmtui's TrainConfig")
     for name, value in stored.items():

@@ -1,34 +1,13 @@
-"""The run's settings and the init presets' names; plain Python, so UI code may import it without torch."""
+"""The run's settings, the watcher's pacing and the run's files; plain Python, so the CLI reads them without torch."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-LECTURE_SEED = 2147483647
+from mmtui.experiments import LECTURE_SEED
 
-# Init presets in the lecture's order; each key of the TUI (1-4) picks one.
-PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
-
-# Models (--model, the TUI's m key); b toggles BatchNorm: mlp <-> mlp-bn, deep <-> deep-bn.
-MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn")
-BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
-GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
 DEVICES: tuple[str, ...] = ("cpu", "auto", "cuda")  # --device; auto: CUDA when torch finds a device
-
-MODEL_HELP: dict[str, str] = {
-    "mlp": "the lecture's starting MLP: embedding, one tanh layer of --hidden units",
-    "mlp-bn": "the same with BatchNorm on the pre-activations (no b1)",
-    "deep": "5 Linear -> Tanh blocks of 100 units; hidden weights x gain, output weight x 0.1",
-    "deep-bn": "5 Linear -> BatchNorm -> Tanh blocks; the last BatchNorm's gamma x 0.1",
-}
-
-PRESET_HELP: dict[str, str] = {
-    "lecture": "raw randn everywhere: confidently wrong at init (step-0 loss ~27)",
-    "fix-logits": "W2 *= 0.01, b2 *= 0: step-0 loss near -ln(1/V)",
-    "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
-    "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
-}
 
 
 class DeviceError(ValueError):
@@ -62,14 +41,7 @@ class TrainConfig:
     diverge_at: float | None = None  # a loss above this counts as diverged; None = 100 x -ln(1/V)
     # monitoring
     eval_every: int = 10_000  # steps between full train/val evaluations (0 = only at the end)
-    eval_train_every: bool = True  # also the train split at those intervals; the TUI plots val only and skips
-    # it, since the train split is 8x the val split (~0.7 s of a 6 s interval on the lecture's names)
     num_samples: int = 10  # names sampled for each sample event and at the end
-    sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
-    snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
-    snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
-    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry statistics:
-    # the UI draws its panels at this pace, and a deep net's statistics cost ~6 ms of the trainer's time each
 
     def lr_at(self, step: int) -> float:
         """The lecture's schedules: lr, then lr / 10 for the second half (the MLPs) or the last quarter (deep)."""
@@ -80,6 +52,25 @@ class TrainConfig:
 # The fields that fix a run's numbers besides its length: a checkpoint's values are the ones a resumed run uses.
 RUN_FIELDS: tuple[str, ...] = ("block_size", "model", "gain", "embed", "hidden", "init", "w1_scale", "seed",
                                "batch_size", "lr")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How often a trainer reports, which its watcher (a UI, a script) sets: not part of the run, nor of its
+    checkpoint, so a run resumed under another pace repeats the same numbers."""
+
+    snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
+    snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
+    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry statistics:
+    # the UI draws its panels at this pace, and a deep net's statistics cost ~6 ms of the trainer's time each
+    sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
+    eval_train_every: bool = True  # also the train split at the eval_every intervals; the TUI plots val only and
+    # skips it, since the train split is 8x the val split (~0.7 s of a 6 s interval on the lecture's names)
+
+
+# The fields a checkpoint of an earlier mmtui may hold that are now the watcher's Pacing: ignored when read.
+FORMER_PACING_FIELDS: frozenset[str] = frozenset({"snapshot_every", "snapshot_interval_s", "stats_interval_s",
+                                                  "sample_interval_s", "eval_train_every"})
 
 
 @dataclass(frozen=True)

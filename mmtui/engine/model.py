@@ -8,9 +8,10 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.config import MODELS, PRESETS, TrainConfig
+from mmtui.engine.config import TrainConfig
 from mmtui.engine.layer_net import build_deep, build_mlp_bn
 from mmtui.engine.step import StepResult
+from mmtui.experiments import MODELS, PRESETS
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh
 DEEP_HIDDEN, DEEP_BLOCKS = 100, 5  # the lecture's deep net: 5 tanh blocks of 100 units

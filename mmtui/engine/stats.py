@@ -6,12 +6,10 @@ import math
 
 import torch
 
-from mmtui.engine.snapshot import ActivationStats, ParamStats
 from mmtui.engine.step import StepResult
+from mmtui.records import SATURATED_AT, WHITE_AT, ActivationStats, ParamStats
 
 HIST_BINS = 50  # the lecture's histograms: 50 bins
-SATURATED = 0.97  # |t| above this counts as saturated
-WHITE = 0.99  # |t| above this is a white pixel of the lecture's saturation image
 BIT_VALUES = 2 ** torch.arange(8)  # packs 8 units into a byte, unit 0 in the lowest bit
 
 
@@ -41,12 +39,12 @@ def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, laye
     """Saturation, dead units, histograms of one Tanh layer's outputs t (batch x units) and of their gradient."""
     t, grad = t.cpu(), grad.cpu() if grad is not None else None  # a batch's worth; no copy on the CPU
     magnitude = t.abs()
-    white = magnitude > WHITE  # (B, units)
+    white = magnitude > WHITE_AT  # (B, units)
     edges, counts = _histogram(t, -1.0, 1.0)
     grad_edges, grad_counts = _symmetric_histogram(grad) if grad is not None else ((), ())
     return ActivationStats(
         step=step,
-        saturation=(magnitude > SATURATED).float().mean().item() * 100,
+        saturation=(magnitude > SATURATED_AT).float().mean().item() * 100,
         share_99=white.float().mean().item() * 100,
         dead_units=int(white.all(dim=0).sum().item()),
         units=t.shape[1],

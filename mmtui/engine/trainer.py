@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import time
@@ -13,15 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
-from mmtui.engine.commands import Command, Pause, Reinit, Resume, Save, Stop, TogglePause
-from mmtui.engine.config import TrainConfig, expected_init_loss
+from mmtui.engine.config import Pacing, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
-from mmtui.engine.snapshot import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, EvalResult,
-                                   ParamStats, RunInfo, Snapshot)
 from mmtui.engine.stats import layer_stats, param_stats
+from mmtui.experiments import run_name
+from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, Command, EvalResult, ParamStats,
+                           Pause, Reinit, Resume, RunInfo, Save, Snapshot, Stop, TogglePause)
 
 INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
 COMMAND_POLL_STEPS = 8  # steps between two looks at the cancel flag and the command queue (and one right after
@@ -53,10 +54,14 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[Snapshot], None],
                  commands: CommandSource | None = None, cancel: CancelFlag | None = None,
-                 save_path: str | None = None, resume: Checkpoint | None = None):
+                 save_path: str | None = None, resume: Checkpoint | None = None, pacing: Pacing = Pacing()):
         """`save_path`: where a run's checkpoint goes (see save()); `resume`: a checkpoint to continue, whose
-        run `config` must extend (check_resumable)."""
+        run `config` must extend (check_resumable); `pacing`: how often to report."""
         self.config = config
+        self.pacing = pacing
+        # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
+        self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
+                            "val_examples": len(dataset.Ydev)}
         self.device = resolve_device(config.device)
         self.dataset = dataset_on(dataset, self.device)
         self.emit = emit
@@ -84,8 +89,11 @@ class Trainer:
         move_tensors(self.model.parameters() + self.model.buffers(), self.device)
         self.params = self.model.parameters()
         self.sample_generator = torch.Generator().manual_seed(config.seed + SAMPLE_SEED_OFFSET)
-        self.run_info = RunInfo(self._run_id, config.init, config.model, config.gain, config.w1_scale, config.seed,
-                                config.steps, self.vocab_size, self.model.num_params(), self.expected_init_loss)
+        self.run_info = RunInfo(
+            run_id=self._run_id, name=run_name(config.model, config.init, config.w1_scale, config.gain),
+            model=config.model, settings={**dataclasses.asdict(config), **self._data_facts},
+            total_steps=config.steps, num_params=self.model.num_params(), vocab_size=self.vocab_size,
+            expected_init_loss=self.expected_init_loss)
         self.step = 0  # updates done
         self.state = RUNNING
         self.init_loss: float | None = None
@@ -226,16 +234,16 @@ class Trainer:
         self._poll_due = True
 
     def _snapshot_due(self, now: float) -> bool:
-        cfg = self.config
+        pacing = self.pacing
         if self.step == 0:
             return True
-        if cfg.snapshot_every:
-            return self.step % cfg.snapshot_every == 0
-        return now - self._last_emit >= cfg.snapshot_interval_s
+        if pacing.snapshot_every:
+            return self.step % pacing.snapshot_every == 0
+        return now - self._last_emit >= pacing.snapshot_interval_s
 
     def _stats_due(self, now: float) -> bool:
         """Whether a due snapshot carries statistics: every one counted in steps, time-based ones at the UI's pace."""
-        if self.config.snapshot_every or now - self._last_stats >= self.config.stats_interval_s:
+        if self.pacing.snapshot_every or now - self._last_stats >= self.pacing.stats_interval_s:
             self._last_stats = now
             return True
         return False
@@ -322,8 +330,8 @@ class Trainer:
                 continue
             every = self.config.eval_every
             if every and self.step % every == 0 and self.step < self.config.steps:
-                self._evals.append(self.evaluate(train=self.config.eval_train_every))
-            interval = self.config.sample_interval_s
+                self._evals.append(self.evaluate(train=self.pacing.eval_train_every))
+            interval = self.pacing.sample_interval_s
             if interval and now - self._last_sample >= interval:
                 self._samples.extend(self.sample())
                 self._last_sample = now

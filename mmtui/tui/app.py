@@ -1,10 +1,9 @@
-"""The Textual app: panels fed by the trainer's snapshots, keys that send it commands."""
+"""The Textual app: panels fed by a source's snapshots, and keys for the commands that source takes."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import math
 import signal
 import time
 from pathlib import Path
@@ -13,23 +12,21 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from mmtui.engine.commands import Command, Reinit, Save, TogglePause
-from mmtui.engine.config import BATCHNORM_TWIN, GAINS, MODELS, PRESETS, TrainConfig
-from mmtui.engine.host import EngineFailure, TrainerHost
-from mmtui.engine.snapshot import DONE, STOPPED
+from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
+from mmtui.records import (DONE, STOPPED, Command, EngineFailure, Reinit, Save, Snapshot, Source, SourceStatus,
+                           TogglePause)
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
-from mmtui.tui.settings import tui_config
-from mmtui.tui.messages import EngineFailed, SnapshotsArrived
+from mmtui.tui.messages import EngineFailed, SnapshotsArrived, SourceStatusChanged
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
-from mmtui.tui.widgets.status_line import StatusLine, gain_label
+from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
@@ -44,10 +41,14 @@ FULL_GC_INTERVAL_S = 2.0
 # line names the preset in use; ? lists every key.
 PRESET_KEYS = Binding.Group("presets")
 W1_KEYS = Binding.Group("W1 ÷2 ×2")
+# The command each action sends: its key is bound, shown and listed only where the source takes that command.
+ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
+                                    "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
+                                    "save_checkpoint": Save}
 
 
 class MmtuiApp(App[int]):
-    """Trains in a TrainerHost; the worker thread is the app's one contact with it."""
+    """Draws what a Source sends; the worker thread is the app's one reader of it."""
 
     TITLE = "mmtui"
     CSS = """
@@ -56,6 +57,8 @@ class MmtuiApp(App[int]):
     .too-small #too-small { display: block; }
     .too-small #views, .too-small #status, .too-small Footer { display: none; }
     #views { height: 1fr; }
+    #loading { display: none; height: 1; padding: 0 1; }
+    .loading #loading { display: block; }
     #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
     """
     BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
@@ -80,35 +83,31 @@ class MmtuiApp(App[int]):
         Binding("q", "quit", "quit"),
         Binding("ctrl+q", "quit", "quit", show=False),
     ]
-    HELP_ROWS = [
-        ("1 2 3 4", "reinit with the presets lecture / fix-logits / fix-tanh / kaiming"),
-        ("[  ]", "halve / double the hidden weight scale W1 and reinit"),
-        ("r", "reinit with the current setting and the next seed"),
-        ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn"),
-        ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit"),
-        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit"),
-        ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view"),
-        ("n", "layers view: the dead-neuron map's next layer"),
-        ("space", "pause / resume"),
-        ("l", "log10 or linear loss axis"),
-        ("s", "save an SVG screenshot"),
-        ("w", "save a checkpoint to the --save file"),
-        ("e", "export the current run's losses and update:data ratios as CSV"),
-        ("?", "this help"),
-        ("q, ctrl+q", "quit"),
+    HELP_ROWS: list[tuple[str, str, type | None]] = [  # keys, what they do, the command they send
+        ("1 2 3 4", "reinit with the presets lecture / fix-logits / fix-tanh / kaiming", Reinit),
+        ("[  ]", "halve / double the hidden weight scale W1 and reinit", Reinit),
+        ("r", "reinit with the current setting and the next seed", Reinit),
+        ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn", Reinit),
+        ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit", Reinit),
+        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
+        ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
+        ("n", "layers view: the dead-neuron map's next layer", None),
+        ("space", "pause / resume", TogglePause),
+        ("l", "log10 or linear loss axis", None),
+        ("s", "save an SVG screenshot", None),
+        ("w", "save a checkpoint to the --save file", Save),
+        ("e", "export the current run's losses and update:data ratios as CSV", None),
+        ("?", "this help", None),
+        ("q, ctrl+q", "quit", None),
     ]
 
-    def __init__(self, config: TrainConfig, words: list[str], *, host: TrainerHost | None = None,
-                 in_process: bool = False, key_script: list[ScriptedKey] | None = None,
+    def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
                  screenshot: Path | None = None, exit_when_done: bool = False):
-        """`host`: a trainer already started for tui_config(config), or None to start one here (in a child
-        process, or in a thread with in_process). `exit_when_done`: the unattended mode (--no-terminal) ends
-        when the run does, after the key script and with the screenshot, if one is asked for."""
+        """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
+        ends when the run does, after the key script and with the screenshot, if one is asked for."""
         super().__init__()
-        self.config = tui_config(config)
-        self.host = host or TrainerHost(self.config, words, process=not in_process)
-        if host is None:
-            self.host.start()
+        self.source = source
+        self.source_status: SourceStatus | None = None  # the latest the source said of itself
         self.history = History()
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
@@ -133,6 +132,7 @@ class MmtuiApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
         yield self.views
+        yield ProgressBar(total=1.0, show_eta=False, id="loading")
         yield self.status_line
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer's room goes to mmtui's keys
 
@@ -150,20 +150,38 @@ class MmtuiApp(App[int]):
         self.set_class(size.width < 100, "narrow")
         self.set_class(size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1], "too-small")
 
-    # ---- the worker: the app's one contact with the trainer
+    # ---- the worker: the app's one reader of the source
 
-    @work(thread=True, exclusive=True, name="trainer-link")
+    @work(thread=True, exclusive=True, name="source-link")
     def pump_snapshots(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            items = self.host.receive(POLL_TIMEOUT_S)
-            snapshots = [item for item in items if not isinstance(item, EngineFailure)]
+            snapshots = []
+            for item in self.source.receive(POLL_TIMEOUT_S):
+                if isinstance(item, Snapshot):
+                    snapshots.append(item)
+                    continue
+                if snapshots:  # in order: a status after snapshots describes them
+                    self.post_message(SnapshotsArrived(snapshots))
+                    snapshots = []
+                if isinstance(item, EngineFailure):
+                    self.post_message(EngineFailed(item))
+                    return
+                self.post_message(SourceStatusChanged(item))
             if snapshots:
                 self.post_message(SnapshotsArrived(snapshots))
-            failures = [item for item in items if isinstance(item, EngineFailure)]
-            if failures:
-                self.post_message(EngineFailed(failures[0]))
-                return
+
+    def on_source_status_changed(self, message: SourceStatusChanged) -> None:
+        self.source_status = message.status
+        progress = message.status.progress
+        self.set_class(progress is not None, "loading")
+        if progress is not None:
+            self.query_one("#loading", ProgressBar).update(progress=progress)
+        self._draw_status()
+
+    def _draw_status(self, pending: str | None = None) -> None:
+        self.status_line.draw(self.history.latest, self.history.steps_per_s, pending, self.source_status,
+                              reinit_hint=Reinit in self.source.commands)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         run_version = self.history.run_version
@@ -176,7 +194,7 @@ class MmtuiApp(App[int]):
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
         elif self._pending and self.history.latest.state != self._state_when_sent:
             self._pending = None
-            self.status_line.draw(self.history.latest, self.history.steps_per_s)  # paused or resumed: at once
+            self._draw_status()  # paused or resumed: at once
         for snapshot in message.snapshots:
             if snapshot.saved:
                 self.notify(f"checkpoint saved: {snapshot.saved}")
@@ -185,14 +203,19 @@ class MmtuiApp(App[int]):
         self._run_key_script()
 
     def on_engine_failed(self, message: EngineFailed) -> None:
-        self.exit(1, message=f"mmtui: the trainer failed: {message.failure.message}\n{message.failure.details}")
+        self.exit(1, message=f"mmtui: {message.failure.message}\n{message.failure.details}")
 
     async def action_quit(self) -> None:
-        self.host.cancel()  # the trainer winds down while Textual tears the screen down
+        self.source.cancel()  # the source winds down while Textual tears the screen down
         await super().action_quit()
 
     def on_unmount(self) -> None:
-        self.host.close()
+        self.source.close()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key whose command the source does not take is neither bound nor shown in the Footer."""
+        command = ACTION_COMMANDS.get(action)
+        return command is None or command in self.source.commands
 
     # ---- drawing
 
@@ -203,7 +226,7 @@ class MmtuiApp(App[int]):
             return False
         if force or self.history.version != self._status_version:
             self._status_version = self.history.version
-            self.status_line.draw(self.history.latest, self.history.steps_per_s, self._pending)
+            self._draw_status(self._pending)
         view = self.views.visible_content
         now = time.monotonic()
         drawn = self.history.version == self._drawn_version and view is self._drawn_view
@@ -226,10 +249,10 @@ class MmtuiApp(App[int]):
     # ---- keys
 
     def _send(self, command: Command, pending: str) -> None:
-        self.host.send(command)
+        self.source.send(command)
         self._pending = pending
         self._state_when_sent = self.history.latest.state if self.history.latest else None
-        self.status_line.draw(self.history.latest, self.history.steps_per_s, pending)
+        self._draw_status(pending)
 
     def action_preset(self, preset: str) -> None:
         self._send(Reinit(init=preset), f"reinit: {preset}…")
@@ -241,21 +264,22 @@ class MmtuiApp(App[int]):
         self._send(Reinit(new_seed=True), "reinit: next seed…")
 
     def action_batchnorm(self) -> None:
-        model = BATCHNORM_TWIN[self._run_setting()[0]]
+        model = BATCHNORM_TWIN.get(self._run_setting()[0], MODELS[0])
         self._send(Reinit(model=model), f"reinit: {model}…")
 
     def action_gain(self) -> None:
-        gain = next_gain(self._run_setting()[1])
+        gain = next_gain(self._run_setting()[1] or 0.0)
         self._send(Reinit(gain=gain), f"reinit: gain {gain_label(gain)}…")
 
     def action_model(self) -> None:
-        model = MODELS[(MODELS.index(self._run_setting()[0]) + 1) % len(MODELS)]
+        model = self._run_setting()[0]
+        model = MODELS[(MODELS.index(model) + 1) % len(MODELS)] if model in MODELS else MODELS[0]
         self._send(Reinit(model=model), f"reinit: {model}…")
 
-    def _run_setting(self) -> tuple[str, float]:
+    def _run_setting(self) -> tuple[str, float | None]:
         """The current run's model and gain: the keys step from what is training, not from what was asked."""
         info = self.history.run.info if self.history.run else None
-        return (info.model, info.gain) if info else (self.config.model, self.config.gain)
+        return (info.model, info.settings.get("gain")) if info else ("", None)
 
     def action_toggle_pause(self) -> None:
         self._send(TogglePause(), "pause/resume…")
@@ -278,7 +302,7 @@ class MmtuiApp(App[int]):
         self.notify(f"screenshot saved: {path}")
 
     def action_save_checkpoint(self) -> None:
-        self.host.send(Save())  # the trainer answers in a snapshot: saved, or why not
+        self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
 
     def action_export_csv(self) -> None:
         if self.history.run is None:
@@ -288,7 +312,9 @@ class MmtuiApp(App[int]):
         self.notify(f"CSV saved: {path}")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.HELP_ROWS))
+        rows = [(keys, text) for keys, text, command in self.HELP_ROWS
+                if command is None or command in self.source.commands]
+        self.push_screen(HelpScreen(rows, experiments=Reinit in self.source.commands))
 
     # ---- the headless app mode's key script
 
@@ -305,8 +331,3 @@ class MmtuiApp(App[int]):
             self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
         self.exit(0)
 
-
-def next_gain(gain: float) -> float:
-    """The gain after `gain` in config.GAINS; the first one when `gain` is not among them."""
-    index = next((i for i, g in enumerate(GAINS) if math.isclose(g, gain)), -1)
-    return GAINS[(index + 1) % len(GAINS)]

@@ -10,7 +10,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from mmtui.engine.snapshot import ActivationStats, ParamStats
+from mmtui.records import ActivationStats, ParamStats
 
 # 256-colour codes, near matplotlib's default cycle as the lecture's plots use it
 PALETTE = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)

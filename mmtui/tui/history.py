@@ -6,7 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.engine.snapshot import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Snapshot
+from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Snapshot
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -146,7 +146,7 @@ class History:
         if snapshot.samples:
             for name in reversed(snapshot.samples):
                 self.samples.appendleft(name or "(empty)")
-            self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.init} ──")
+            self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.name} ──")
             self.samples_version += 1
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s

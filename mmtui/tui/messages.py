@@ -1,4 +1,4 @@
-"""Messages from the trainer's worker thread to the app: small dataclasses, posted, never awaited."""
+"""Messages from the source's worker thread to the app: small dataclasses, posted, never awaited."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from mmtui.engine.host import EngineFailure
-from mmtui.engine.snapshot import Snapshot
+from mmtui.records import EngineFailure, Snapshot, SourceStatus
 
 
 @dataclass
@@ -18,7 +17,14 @@ class SnapshotsArrived(Message):
 
 
 @dataclass
+class SourceStatusChanged(Message):
+    """The source said something of itself: the status line shows the latest."""
+
+    status: SourceStatus
+
+
+@dataclass
 class EngineFailed(Message):
-    """The trainer raised; the app shows it and exits."""
+    """The source broke for good (the trainer raised); the app shows it and exits."""
 
     failure: EngineFailure

@@ -8,10 +8,9 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from mmtui.engine.snapshot import ActivationStats
+from mmtui.records import ActivationStats
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
-SATURATED = 0.97  # the lecture's |h| > 0.97; bins beyond it are the tails
 BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of a cell: bars rise in 1/8-row steps
 BODY = Style(color="#00b8d4")  # RGB, not ANSI names: Textual re-maps ANSI colours on every frame
 TAIL = Style(color="#ff3b3b", bold=True)
@@ -44,13 +43,13 @@ class ActivationHistogram(StripsWidget):
 def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Strip]:
     """A title line, bars `height - 3` rows high, an axis line and the labels -1, 0, 1."""
     lines = [Strip([Segment(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "),
-                    Segment(f"█ |h| > {SATURATED}", TAIL)])]
+                    Segment(f"█ |h| > {stats.saturated_at:g}", TAIL)])]
     rows = max(height - 3, 1)
     counts, centers = merged_bins(stats, max(width - AXIS_WIDTH, 1))
     column = max((width - AXIS_WIDTH) // len(counts), 1)
     top = max(counts) or 1
     eighths = [round(n / top * rows * 8) for n in counts]  # bar heights in eighths of a row
-    tails = [abs(center) > SATURATED for center in centers]
+    tails = [abs(center) > stats.saturated_at for center in centers]
     for row in range(rows, 0, -1):
         label = f"{top:>6,} " if row == rows else f"{0:>6} " if row == 1 else " " * AXIS_WIDTH
         segments = [Segment(label, DIM)]

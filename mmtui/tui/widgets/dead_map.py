@@ -1,4 +1,4 @@
-"""The Dead-neuron map: the lecture's |t| > 0.99 image of one Tanh layer, examples down, units across."""
+"""The Dead-neuron map: the lecture's |t| > 0.99 (white_at) image of one Tanh layer, examples down, units across."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from mmtui.engine.snapshot import ActivationStats
+from mmtui.records import ActivationStats
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HALVES = " ▄▀█"  # index (top << 1) | bottom: two examples per text row, one unit per column
 # index tl << 3 | tr << 2 | bl << 1 | br: two units per column where one unit per column would not fit
 QUADRANTS = " ▗▖▄▝▐▞▟▘▚▌▙▀▜▛█"
-WHITE = Style(color="#ffffff", bgcolor="#000000")  # the lecture's imshow: white = |t| > 0.99 on black
+WHITE = Style(color="#ffffff", bgcolor="#000000")  # the lecture's imshow: white = saturated, on black
 DEAD = Style(color="#ff3b3b", bgcolor="#000000")
 DIM = Style(dim=True)
 NOTE = Style(color="#ff3b3b", bold=True)
@@ -23,11 +23,12 @@ class DeadNeuronMap(StripsWidget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.border_title = "Dead neurons: |t| > 0.99"
+        self.border_title = "Dead neurons"
         self.stats: ActivationStats | None = None
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
+        self.border_title = f"Dead neurons: |t| > {stats.white_at:g}" if stats else "Dead neurons"
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from mmtui.engine.config import MODEL_HELP, PRESET_HELP
+from mmtui.experiments import MODEL_HELP, PRESET_HELP
 
 
 class HelpScreen(ModalScreen[None]):
@@ -22,19 +22,22 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "close help")]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(self, bindings: list[tuple[str, str]], experiments: bool) -> None:
+        """`experiments`: the source reinits, so the presets and models are listed too."""
         super().__init__()
         self.key_rows = bindings
+        self.experiments = experiments
 
     def compose(self) -> ComposeResult:
         # A fixed width: with width auto, the 1fr texts inside had none and the box collapsed to a dot.
         with VerticalScroll():
             yield Static("[b]mmtui keys[/b]\n")
             yield Static(_grid(self.key_rows, "bold cyan"))
-            yield Static("\n[b]init presets[/b] (the lecture's experiments, in order)\n")
-            yield Static(_grid(list(PRESET_HELP.items()), "bold"))
-            yield Static("\n[b]models[/b] (m cycles them, b toggles BatchNorm, g the deep nets' gain)\n")
-            yield Static(_grid(list(MODEL_HELP.items()), "bold"))
+            if self.experiments:
+                yield Static("\n[b]init presets[/b] (the lecture's experiments, in order)\n")
+                yield Static(_grid(list(PRESET_HELP.items()), "bold"))
+                yield Static("\n[b]models[/b] (m cycles them, b toggles BatchNorm, g the deep nets' gain)\n")
+                yield Static(_grid(list(MODEL_HELP.items()), "bold"))
             yield Static("\n[dim]escape, ? or q closes this screen[/dim]")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Grid
 
-from mmtui.engine.snapshot import ActivationStats
+from mmtui.records import ActivationStats
 from mmtui.tui.diagnostics import activation_curves, activation_table, gradient_curves, gradient_table
 from mmtui.tui.history import History
 from mmtui.tui.widgets.dead_map import DeadNeuronMap

@@ -44,8 +44,8 @@ class LossPlot(PlotStrips):
             plot = plt.scatter if line.points else plt.plot
             plot(line.steps, line.values, color=line.color, marker=line.marker, label=line.label)
         run = self._history.run
-        if run is not None and run.init_loss is not None:
-            expected = run.info.expected_init_loss
+        expected = run.info.expected_init_loss if run is not None else None
+        if run is not None and run.init_loss is not None and expected is not None:
             plt.hline(math.log10(expected) if self.log_scale else expected, "green")
             plt.title(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = {expected:.2f} (green line)")
         if series:
@@ -86,5 +86,5 @@ def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, 
 
 
 def _name(run: RunHistory) -> str:
-    return f"{run.info.model} {run.info.init} x{run.info.w1_scale:g}"
+    return run.info.name
 

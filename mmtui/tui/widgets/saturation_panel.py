@@ -52,13 +52,13 @@ def describe(run: RunHistory) -> Text:
     stats = run.stats
     if stats is not None:
         text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
-        text.append(" of h saturated (|h| > 0.97)\n")
+        text.append(f" of h saturated (|h| > {stats.saturated_at:g})\n")
         text.append(f"{stats.share_99:5.1f}%", "bold")
-        text.append(" white pixels (|h| > 0.99)\n")
+        text.append(f" white pixels (|h| > {stats.white_at:g})\n")
         text.append(f"{stats.dead_units:5d}", "bold red" if stats.dead_units else "bold")
         text.append(f" dead units of {stats.units} (white for the whole batch)\n")
     expected = run.info.expected_init_loss
-    if run.init_loss is not None:
+    if run.init_loss is not None and expected is not None:
         text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
         if run.init_loss > expected + CONFIDENTLY_WRONG:
             text.append("⚠ confidently wrong at init: the logits are too large", "bold red")

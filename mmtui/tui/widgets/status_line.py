@@ -1,51 +1,66 @@
-"""The status line: step, speed, learning rate, model, gain, init preset and scale, and the trainer's state."""
+"""The status line: the run's state and experiment first, then step, speed, learning rate and settings."""
 
 from __future__ import annotations
-
-import math
 
 from rich.text import Text
 from textual.widgets import Static
 
-from mmtui.engine.snapshot import DIVERGED, DONE, PAUSED, RUNNING, Snapshot
+from mmtui.experiments import gain_label
+from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, Snapshot, SourceStatus
 
 STATE_STYLES = {RUNNING: "bold green", PAUSED: "bold yellow", DONE: "bold cyan", DIVERGED: "bold white on red"}
+SEPARATOR = "  ·  "
 
 
 class StatusLine(Static):
-    """One line, always visible above the footer."""
+    """One line, always visible above the footer; what matters most comes first, so a narrow terminal cuts the
+    least telling figures off its end."""
 
     DEFAULT_CSS = """
     StatusLine { height: 1; padding: 0 1; background: $boost; }
     """
 
-    def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None) -> None:
+    def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None,
+             status: SourceStatus | None = None, reinit_hint: bool = False) -> None:
+        """`status`: what the source says of itself; `reinit_hint`: a diverged run may be reinit with a key."""
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
-            self.update(pending or "starting the trainer: loading torch…", layout=False)
+            waiting = status.text if status and status.text else "waiting for the first snapshot…"
+            self.update(pending or waiting, layout=False)
             return
-        self.update(describe(snapshot, steps_per_s, pending), layout=False)
+        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint), layout=False)
 
 
-def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None) -> Text:
-    info = snapshot.run
+def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
+             status: SourceStatus | None = None, reinit_hint: bool = False) -> Text:
+    info, settings = snapshot.run, snapshot.run.settings
+    deep = info.model.startswith("deep")
     text = Text()
-    text.append(f"step {snapshot.step:,} / {info.total_steps:,}", "bold")
-    text.append(f"  ·  {steps_per_s:,.0f} steps/s  ·  lr {snapshot.lr:g}  ·  ")
-    text.append(f"model {info.model}", "bold")
-    text.append("  ·  ")
-    text.append(f"gain {gain_label(info.gain)}", None if info.model.startswith("deep") else "dim")  # the MLPs ignore it
-    text.append("  ·  ")
-    text.append(f"init {info.init}", "bold")
-    text.append(f"  ·  W1 scale x{info.w1_scale:g}  ·  seed {info.seed}  ·  ")
     text.append(snapshot.state, STATE_STYLES.get(snapshot.state, "bold"))
     if snapshot.state == DIVERGED:
-        text.append(f"  loss {snapshot.diverged_loss:.3g}: press 1-4 or r to reinit", "bold red")
+        hint = ": press 1-4 or r to reinit" if reinit_hint else ""
+        text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", "bold red")
     if pending:
-        text.append(f"  ·  {pending}", "italic")
+        text.append(f"{SEPARATOR}{pending}", "italic")
+    # The experiment: the init preset for the MLPs, the gain for the deep nets, which ignore the preset.
+    if deep and "gain" in settings:
+        text.append(f"{SEPARATOR}gain {gain_label(settings['gain'])}", "bold")
+    elif "init" in settings:
+        text.append(f"{SEPARATOR}init {settings['init']}", "bold")
+    total = f" / {info.total_steps:,}" if info.total_steps else ""
+    text.append(f"{SEPARATOR}step {snapshot.step:,}{total}", "bold")
+    text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s")
+    if snapshot.lr is not None:
+        text.append(f"{SEPARATOR}lr {snapshot.lr:g}")
+    text.append(f"{SEPARATOR}model {info.model}", "bold")
+    if "w1_scale" in settings and not deep:
+        text.append(f"{SEPARATOR}W1 x{settings['w1_scale']:g}")
+    if "gain" in settings and not deep:
+        text.append(f"{SEPARATOR}gain {gain_label(settings['gain'])}", "dim")  # the MLPs ignore it
+    if "init" in settings and deep:
+        text.append(f"{SEPARATOR}init {settings['init']}", "dim")
+    if "seed" in settings:
+        text.append(f"{SEPARATOR}seed {settings['seed']}")
+    if status is not None and status.text:
+        text.append(f"{SEPARATOR}{status.text}", "bold yellow" if status.warning else "dim")
     return text
-
-
-def gain_label(gain: float) -> str:
-    """5/3 as the lecture writes it, other gains as numbers."""
-    return "5/3" if math.isclose(gain, 5 / 3) else f"{gain:g}"

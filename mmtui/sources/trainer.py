@@ -1,4 +1,4 @@
-"""Where a UI's trainer runs: a child process (training never waits for the UI's GIL) or a thread, one interface."""
+"""The lecture's trainer as a source: a child process (training never waits for the UI's GIL) or a thread."""
 
 from __future__ import annotations
 
@@ -6,86 +6,94 @@ import contextlib
 import multiprocessing
 import queue
 import threading
-import time
 import traceback
-from dataclasses import dataclass
 
-from mmtui.engine.commands import Command
-from mmtui.engine.config import RunFiles, TrainConfig
-from mmtui.engine.snapshot import Snapshot
+from mmtui.engine.config import Pacing, RunFiles, TrainConfig
+from mmtui.records import (Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop,
+                           TogglePause)
+from mmtui.runfile import RunFileWriter, open_run_file
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 SAVE_JOIN_TIMEOUT_S = 10.0  # the same with a --save file: the trainer finishes its step (or evaluation) and saves
+SAMPLE_INTERVAL_S = 5.0  # seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
+# The run as a UI watches it: names sampled every few seconds, and interval evaluations of the val split only,
+# which is all the Loss panel plots (the train split is 8x larger: ~0.7 s of every 10,000 steps on the lecture's
+# names). Snapshots and statistics come at Pacing's default, time-based pace.
+UI_PACING = Pacing(sample_interval_s=SAMPLE_INTERVAL_S, eval_train_every=False)
+STARTING = SourceStatus("starting the trainer: loading torch…")  # the ~2 s before the first step
+STARTED = SourceStatus("")
 
 
-@dataclass(frozen=True)
-class EngineFailure:
-    """An exception in the trainer, sent to the UI in place of a snapshot."""
-
-    message: str  # one line for people
-    details: str  # the traceback, for a log
-
-
-def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles) -> None:
+def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles, pacing: Pacing) -> None:
     """Build the dataset (and resume files.load) and train until cancelled; every snapshot and any failure goes to
-    the outbox, and every snapshot to the files.log JSON lines, written here so that a busy UI delays none."""
+    the outbox, and every snapshot to the files.log run file, written here so that a busy UI delays none."""
     try:
         from mmtui.engine.checkpoint import load_checkpoint
         from mmtui.engine.data import dataset_from_words
         from mmtui.engine.trainer import Trainer
-        from mmtui.headless import JsonLines, open_log
 
         with contextlib.ExitStack() as stack:
-            lines = JsonLines([stack.enter_context(open_log(files.log))], time.perf_counter()) if files.log else None
+            run_file = RunFileWriter(stack.enter_context(open_run_file(files.log))) if files.log else None
 
             def emit(snapshot: Snapshot) -> None:
                 outbox.put(snapshot)
-                if lines is not None:
-                    lines.follow(trainer, snapshot)  # a reinit's run gets its own "start" line
+                if run_file is not None:
+                    run_file.write(snapshot)
 
             resume = load_checkpoint(files.load) if files.load else None
             trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
-                              cancel=cancel, save_path=files.save, resume=resume)
-            if lines is not None:
-                lines.start(trainer)
+                              cancel=cancel, save_path=files.save, resume=resume, pacing=pacing)
             trainer.run(exit_when_done=False)
     except Exception as error:  # noqa: BLE001 - any failure must reach the UI rather than die silently
-        outbox.put(EngineFailure(f"{type(error).__name__}: {error}", traceback.format_exc()))
+        outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def _serve_in_child(config, words, commands, outbox, cancel, files) -> None:
+def _serve_in_child(config, words, commands, outbox, cancel, files, pacing) -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
     outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
-    serve(config, words, commands, outbox, cancel, files)
+    serve(config, words, commands, outbox, cancel, files, pacing)
 
 
-class TrainerHost:
+class TrainerSource:
     """Starts a trainer, takes commands for it, hands back what it emitted; safe to call from any thread."""
 
-    def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles()):
-        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the JSON-lines log."""
+    commands = frozenset({Reinit, Pause, Resume, TogglePause, Stop, Save})
+
+    def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles(),
+                 pacing: Pacing = UI_PACING):
+        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to write."""
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
+        self._said: SourceStatus | None = None  # STARTING before the first snapshot, STARTED after it
         self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
+        args = (config, words, files, pacing)
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
             self._runner = context.Process(target=_serve_in_child, name="mmtui-trainer", daemon=True,
-                                           args=(config, words, self._commands, self._outbox, self._cancel, files))
+                                           args=self._serve_args(*args))
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
             self._runner = threading.Thread(target=serve, name="mmtui-trainer", daemon=True,
-                                            args=(config, words, self._commands, self._outbox, self._cancel, files))
+                                            args=self._serve_args(*args))
+
+    def _serve_args(self, config, words, files, pacing) -> tuple:
+        return config, words, self._commands, self._outbox, self._cancel, files, pacing
 
     def start(self) -> None:
         self._runner.start()
+
+    @property
+    def pid(self) -> int | None:
+        """The trainer process's id once started; None for a thread."""
+        return getattr(self._runner, "pid", None)
 
     def send(self, command: Command) -> None:
         if self._commands is not None:  # a key during shutdown goes nowhere
             self._commands.put(command)
 
-    def receive(self, timeout: float) -> list[Snapshot | EngineFailure]:
+    def receive(self, timeout: float) -> list[Arrival]:
         """Everything emitted so far, waiting up to timeout for the first item."""
         items = []
         with self._receiving:
@@ -93,7 +101,10 @@ class TrainerHost:
                 return items  # closed
             return self._receive(items, timeout)
 
-    def _receive(self, items: list, timeout: float) -> list[Snapshot | EngineFailure]:
+    def _receive(self, items: list, timeout: float) -> list[Arrival]:
+        if self._said is None:
+            self._said = STARTING
+            return [STARTING]
         try:
             items.append(self._outbox.get(timeout=timeout))
             while True:
@@ -101,6 +112,9 @@ class TrainerHost:
         except queue.Empty:
             if not items and not self._runner.is_alive() and not self._cancel.is_set():
                 items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
+            if self._said is STARTING and any(isinstance(item, Snapshot) for item in items):
+                self._said = STARTED
+                items.append(STARTED)
             return items
 
     def _exitcode(self) -> int | None:

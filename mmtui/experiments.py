@@ -1,0 +1,48 @@
+"""The lecture's experiments by name: init presets, models, gains; plain values the engine, the TUI's keys and the
+CLI share."""
+
+from __future__ import annotations
+
+import math
+
+LECTURE_SEED = 2147483647
+
+# Init presets in the lecture's order; each key of the TUI (1-4) picks one.
+PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
+
+# Models (--model, the TUI's m key); b toggles BatchNorm: mlp <-> mlp-bn, deep <-> deep-bn.
+MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn")
+BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
+GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
+
+MODEL_HELP: dict[str, str] = {
+    "mlp": "the lecture's starting MLP: embedding, one tanh layer of --hidden units",
+    "mlp-bn": "the same with BatchNorm on the pre-activations (no b1)",
+    "deep": "5 Linear -> Tanh blocks of 100 units; hidden weights x gain, output weight x 0.1",
+    "deep-bn": "5 Linear -> BatchNorm -> Tanh blocks; the last BatchNorm's gamma x 0.1",
+}
+
+PRESET_HELP: dict[str, str] = {
+    "lecture": "raw randn everywhere: confidently wrong at init (step-0 loss ~27)",
+    "fix-logits": "W2 *= 0.01, b2 *= 0: step-0 loss near -ln(1/V)",
+    "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
+    "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
+}
+
+
+def gain_label(gain: float) -> str:
+    """5/3 as the lecture writes it, other gains as numbers."""
+    return "5/3" if math.isclose(gain, 5 / 3) else f"{gain:g}"
+
+
+def next_gain(gain: float) -> float:
+    """The gain after `gain` in GAINS; the first one when `gain` is not among them."""
+    index = next((i for i, g in enumerate(GAINS) if math.isclose(g, gain)), -1)
+    return GAINS[(index + 1) % len(GAINS)]
+
+
+def run_name(model: str, init: str, w1_scale: float, gain: float) -> str:
+    """How a lecture run is named in legends: the settings that tell its experiments apart."""
+    if model.startswith("deep"):
+        return f"{model} gain {gain_label(gain)}"
+    return f"{model} {init} x{w1_scale:g}"

@@ -1,0 +1,195 @@
+"""The records every layer shares: snapshots of a run, the commands a UI sends, and the Source seam between them.
+
+Plain dataclasses of Python values: neither torch nor textual, so a trainer, a run file, a watched script and the
+TUI all speak them, across threads and processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# A run's states, as the status line shows them.
+RUNNING, PAUSED, DONE, DIVERGED, STOPPED = "running", "paused", "done", "diverged", "stopped"
+
+SATURATED_AT = 0.97  # |t| above this counts as saturated: the lecture's saturation measure
+WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation image
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """Statistics of one activation layer's outputs t (batch x units) on one batch, and of their gradients."""
+
+    step: int  # the step whose forward pass produced t
+    saturation: float  # percent of |t| > saturated_at
+    share_99: float  # percent of |t| > white_at: the white pixels of the lecture's saturation image
+    dead_units: int  # units white for every example of the batch: they never learn
+    units: int  # units in the layer
+    mean: float  # mean of t
+    std: float  # standard deviation of t
+    hist_edges: tuple[float, ...]  # bin edges; [-1, 1] for tanh
+    hist_counts: tuple[int, ...]  # values of t per bin
+    layer: int = 1  # 1 = the layer nearest the input
+    grad_mean: float | None = None  # of dloss/dt, the gradient reaching this layer's output
+    grad_std: float | None = None
+    grad_hist_edges: tuple[float, ...] = ()  # symmetric bins around 0
+    grad_hist_counts: tuple[int, ...] = ()
+    white_rows: tuple[int, ...] = ()  # per example of the batch, bit u set when |t[example, u]| > white_at
+    saturated_at: float = SATURATED_AT  # the thresholds these figures were taken with, so widgets draw them
+    white_at: float = WHITE_AT
+
+
+@dataclass(frozen=True)
+class ParamStats:
+    """One 2-D weight's gradient and update, as the lecture's parameter diagnostics."""
+
+    name: str  # "C", "W1", "layer 3 weight", ...
+    shape: tuple[int, ...]
+    grad_mean: float
+    grad_std: float
+    grad_data_ratio: float  # p.grad.std() / p.std(): the output layer's is outsized at init
+    update_ratio_log10: float  # log10((lr * p.grad).std() / p.data.std()); about -3 is healthy
+    grad_hist_edges: tuple[float, ...]
+    grad_hist_counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Loss over the full train and val splits."""
+
+    step: int  # updates done when evaluated
+    train_loss: float | None  # None when only the val split was evaluated
+    val_loss: float
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What identifies one run of any writer, between two reinits."""
+
+    run_id: int  # grows with every reinit within one stream, so a UI knows when to reset its panels
+    name: str  # how legends, tables and headings name the run: "mlp fix-tanh x1"
+    model: str  # a label of the model: "mlp", "deep-bn", "GPT"
+    settings: dict[str, Any] = field(default_factory=dict)  # what defines the run, JSON values; the status line
+    # shows the lecture's init, gain, w1_scale and seed where present. Never mutated once in a RunInfo.
+    total_steps: int | None = None  # None when the writer does not know its length
+    num_params: int | None = None
+    vocab_size: int | None = None
+    expected_init_loss: float | None = None  # -ln(1/V): the loss of a net that knows nothing
+    stream: str = ""  # where a reader found the run (a run file's name); "" for a live run. Not written
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything new since the previous snapshot of a run, plus its current state."""
+
+    run: RunInfo
+    state: str  # RUNNING, PAUSED, DONE, DIVERGED or STOPPED
+    step: int  # updates done so far
+    first_loss_step: int  # the step index of losses[0]
+    losses: tuple[float, ...]  # every minibatch loss since the previous snapshot, in order
+    lr: float | None  # learning rate of the latest step, where known
+    steps_per_s: float  # training speed since the previous snapshot, pauses excluded
+    init_loss: float | None  # this run's step-0 loss, once known
+    layers: tuple[ActivationStats, ...]  # per activation layer, input side first, of the latest step's batch;
+    # () when this snapshot carries no statistics
+    params: tuple[ParamStats, ...]  # per 2-D weight, with layers
+    evals: tuple[EvalResult, ...]  # evaluations since the previous snapshot
+    samples: tuple[str, ...]  # names sampled since the previous snapshot
+    last_finite_loss: float | None  # the latest loss below the divergence threshold
+    diverged_loss: float | None  # the loss that counted as divergence, when state is DIVERGED
+    saved: str | None = None  # the checkpoint file written since the previous snapshot, at this snapshot's step
+    save_error: str | None = None  # why a save since the previous snapshot failed, in one line
+
+    @property
+    def stats(self) -> ActivationStats | None:
+        """The first hidden layer: the one the lecture's MLP has."""
+        return self.layers[0] if self.layers else None
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """A source that broke for good (the trainer raised), in place of a snapshot; the app shows it and exits."""
+
+    message: str  # one line for people
+    details: str  # the traceback, for a log
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What a source says of itself, shown at the end of the status line; the latest one holds."""
+
+    text: str  # "following a.jsonl", "a.jsonl: 2 damaged lines skipped", "waiting for the first line"
+    progress: float | None = None  # 0 to 1 while a finished file loads: the app shows a progress bar
+    warning: bool = False  # something the user should notice (a damaged line, a file replaced or deleted)
+
+
+# ---- commands a UI sends to a source that trains
+
+@dataclass(frozen=True)
+class Reinit:
+    """Draw a fresh net and restart the step counter; unset fields keep the current run's value."""
+
+    init: str | None = None  # a preset name from experiments.PRESETS
+    model: str | None = None  # a model name from experiments.MODELS
+    gain: float | None = None  # the deep nets' tanh gain
+    w1_scale: float | None = None  # the hidden weight scale to use
+    w1_factor: float = 1.0  # multiplies the (new or current) hidden weight scale: the TUI's [ and ] keys
+    new_seed: bool = False  # draw with the next seed instead of the current one
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop stepping until Resume, TogglePause or Reinit."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue stepping after Pause."""
+
+
+@dataclass(frozen=True)
+class TogglePause:
+    """Pause when running, resume when paused: one key, no race with a stale UI state."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the run loop after the current step."""
+
+
+@dataclass(frozen=True)
+class Save:
+    """Write a checkpoint of the current run to the --save file, between two steps; the run goes on."""
+
+
+Command = Reinit | Pause | Resume | TogglePause | Stop | Save
+Arrival = Snapshot | SourceStatus | EngineFailure
+
+
+class Source(Protocol):
+    """Where the app's snapshots come from: the lecture's trainer, run files, a watched script.
+
+    The app calls receive() from one worker thread and the rest from its event loop; a source is safe for that.
+    """
+
+    commands: frozenset[type]  # the Command classes send() takes; the app offers only the keys that send them
+
+    def receive(self, timeout: float) -> list[Arrival]:
+        """Everything that arrived since the last call, oldest first, waiting up to `timeout` for the first."""
+        ...
+
+    def send(self, command: Command) -> None:
+        """Pass a command on; one of `commands`."""
+        ...
+
+    def cancel(self) -> None:
+        """Begin winding down, returning at once: the app calls it as it starts to quit."""
+        ...
+
+    def close(self) -> None:
+        """Wind down and free what the source holds; safe to call twice."""
+        ...

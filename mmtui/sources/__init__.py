@@ -1,0 +1,1 @@
+"""Sources of snapshots behind the one Source protocol of mmtui.records: the trainer, run files; never textual."""
