@@ -1,8 +1,8 @@
 """The run file: the one writer and the one reader of mmtui's versioned, lossless JSON-lines record of runs.
 
-A file is a header line, then per run a "start" line and one "snapshot" line per snapshot, each carrying every
-field the panels draw; "eval", "saved", "save_failed", "diverged" and "done" lines follow for scripts and are
-derived from the snapshots, so the reader skips them. JSON has no NaN or inf: a float that is not finite is
+A file is a "header" line (format and version), then per run a "start" line and one "snapshot" line per
+snapshot, each carrying every field the panels draw; "eval", "saved", "save_failed", "diverged" and "done" lines
+follow for scripts and are derived from the snapshots, so the reader skips them. JSON has no NaN or inf: a float that is not finite is
 written as the string "NaN", "Infinity" or "-Infinity". A writer that opens a file again appends a new header.
 """
 
@@ -125,7 +125,7 @@ def start_line(info: RunInfo) -> dict[str, Any]:
 
 
 def header_line() -> dict[str, Any]:
-    return {"format": FORMAT, "version": VERSION, "writer": f"mmtui {__version__}"}
+    return {"event": "header", "format": FORMAT, "version": VERSION, "writer": f"mmtui {__version__}"}
 
 
 class RunFileWriter:

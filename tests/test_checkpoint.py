@@ -22,17 +22,17 @@ import mmtui.engine.checkpoint as checkpoint_module
 import mmtui.engine.trainer as trainer_module
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import CheckpointError, check_resumable, load_checkpoint
-from mmtui.engine.commands import Reinit, Save, Stop
-from mmtui.engine.config import RunFiles, TrainConfig
-from mmtui.engine.host import TrainerHost
-from mmtui.engine.snapshot import DIVERGED, DONE, STOPPED
+from mmtui.engine.config import FORMER_PACING_FIELDS, Pacing, RunFiles, TrainConfig
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import Vocab, read_words, words_digest
 from mmtui.headless import run_headless
+from mmtui.records import DIVERGED, DONE, STOPPED, Reinit, Save, Stop
+from mmtui.sources.trainer import TrainerSource
 
 from test_headless_cli import TIMEOUT_S, assert_one_line_error, events, mmtui
 
-QUICK = TrainConfig(steps=600, eval_every=0, num_samples=3, snapshot_every=100)
+QUICK = TrainConfig(steps=600, eval_every=0, num_samples=3)
+PACE = Pacing(snapshot_every=100)
 BUFFERS = {"mlp": 0, "mlp-bn": 2, "deep": 0, "deep-bn": 12}  # running mean and var of each BatchNorm1d
 
 
@@ -52,7 +52,7 @@ def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, s
         if on_snapshot is not None:
             on_snapshot(snapshot)
 
-    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path)
+    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path, pacing=PACE)
     return trainer.run(**run_options), snapshots
 
 
@@ -83,7 +83,7 @@ def save_and_stop(config, dataset, path, after_step: int):
 def resume(config, dataset, path):
     """Run `config` from the checkpoint at `path` to its end; returns every snapshot."""
     snapshots = []
-    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path)).run()
+    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path), pacing=PACE).run()
     return snapshots
 
 
@@ -302,13 +302,13 @@ def test_a_ui_trainer_stopped_at_stop_at_waits_for_a_reinit(small_dataset):
 
 def test_closing_a_ui_host_saves_the_run_where_it_stands(small_words_path, tmp_path):
     path = tmp_path / "run.pt"
-    host = TrainerHost(replace(QUICK, steps=1_000_000, snapshot_every=50), read_words(small_words_path),
-                       files=RunFiles(save=str(path)))
+    host = TrainerSource(replace(QUICK, steps=1_000_000), read_words(small_words_path),
+                         files=RunFiles(save=str(path)), pacing=Pacing(snapshot_every=50))
     host.start()
     try:
         seen = 0
         while seen < 200:
-            seen = max([item.step for item in host.receive(timeout=TIMEOUT_S)] + [seen])
+            seen = max([item.step for item in host.receive(timeout=TIMEOUT_S) if hasattr(item, "step")] + [seen])
     finally:
         host.close()  # as the TUI quits: cancel, then the trainer saves in its process
     assert load_checkpoint(path).step >= seen
@@ -390,6 +390,16 @@ def _saved(path, name, value):
 
 def _config(path, **changes) -> dict:
     return torch.load(path, weights_only=True)["config"] | changes
+
+
+def test_a_checkpoint_of_an_earlier_mmtui_with_ui_pacing_in_its_config_still_loads(saved_run):
+    # Earlier versions stored the UI's pacing in the config; it is the watcher's now, and ignored when read.
+    former = {"snapshot_every": 0, "snapshot_interval_s": 0.1, "stats_interval_s": 0.5, "sample_interval_s": 5.0,
+              "eval_train_every": False}
+    assert set(former) == FORMER_PACING_FIELDS
+    old = write_checkpoint(saved_run, "old.pt", config=_config(saved_run, **former))
+    assert load_checkpoint(old).config == load_checkpoint(saved_run).config
+    assert load_checkpoint(old).step == 300
 
 
 @pytest.mark.parametrize("kind", list(BAD_CHECKPOINTS))
@@ -498,8 +508,8 @@ def test_a_cancelled_ui_trainer_saves_without_a_final_evaluation(small_dataset, 
         if snapshot.step >= 31:
             cancel.set()
 
-    Trainer(replace(QUICK, steps=1_000_000, snapshot_every=10), small_dataset, cancel_at_31, cancel=cancel,
-            save_path=str(path)).run(exit_when_done=False)
+    Trainer(replace(QUICK, steps=1_000_000), small_dataset, cancel_at_31, cancel=cancel, save_path=str(path),
+            pacing=Pacing(snapshot_every=10)).run(exit_when_done=False)
     assert snapshots[-1].saved == str(path) and not snapshots[-1].evals  # saved, no final evaluation
     assert load_checkpoint(path).step == snapshots[-1].step == 31
     assert math.isfinite(load_checkpoint(path).init_loss)

@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mmtui.engine.config import DeviceError, TrainConfig
+from mmtui.engine.config import DeviceError, Pacing, TrainConfig
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.trainer import Trainer
 
 HAS_CUDA = torch.cuda.is_available()
-QUICK = TrainConfig(steps=200, eval_every=0, num_samples=3, snapshot_every=50)
+QUICK = TrainConfig(steps=200, eval_every=0, num_samples=3)
 
 
 def test_auto_is_cuda_exactly_when_torch_finds_a_device():
@@ -58,7 +58,8 @@ def test_the_dataset_moves_off_the_cpu_and_stays_put_on_it(small_dataset):
 def test_a_cuda_run_follows_the_cpu_runs_numbers(small_dataset):
     def run(device):
         snapshots = []
-        trainer = Trainer(replace(QUICK, device=device), small_dataset, snapshots.append)
+        trainer = Trainer(replace(QUICK, device=device), small_dataset, snapshots.append,
+                          pacing=Pacing(snapshot_every=50))
         trainer.run()
         return [loss for s in snapshots for loss in s.losses], snapshots[-1].samples
 

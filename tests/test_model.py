@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
+from mmtui.engine.config import TrainConfig
+from mmtui.experiments import LECTURE_SEED, PRESETS
 from mmtui.engine.layer_net import BatchNorm1d
 from mmtui.engine.model import UnknownPreset, build_model
 

@@ -12,17 +12,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.commands import Pause, Reinit, Resume, Stop, TogglePause
-from mmtui.engine.config import LECTURE_SEED, PRESETS, TrainConfig
-from mmtui.engine.snapshot import DIVERGED, DONE, PAUSED, RUNNING, STOPPED
+from mmtui.engine.config import Pacing, TrainConfig
 from mmtui.engine.trainer import COMMAND_POLL_STEPS, Trainer
+from mmtui.experiments import LECTURE_SEED, PRESETS
+from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Pause, Reinit, Resume, Stop, TogglePause
 
 # Small, quick runs: no periodic evaluations, few samples, a snapshot after steps 0, 10, 20, ... (whose .step,
 # the count of updates done, reads 1, 11, 21, ...).
-QUICK = TrainConfig(steps=300, eval_every=0, num_samples=3, snapshot_every=10)
+QUICK = TrainConfig(steps=300, eval_every=0, num_samples=3)
+PACE = Pacing(snapshot_every=10)
 
 
-def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, **run_options):
+def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, pacing=PACE, **run_options):
     """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send commands."""
     snapshots = []
 
@@ -31,7 +32,7 @@ def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, *
         if on_snapshot is not None:
             on_snapshot(snapshot)
 
-    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel)
+    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, pacing=pacing)
     state = trainer.run(**run_options)
     return state, snapshots
 
@@ -180,7 +181,7 @@ def test_reinit_with_a_preset_restarts_at_step_0_with_that_presets_loss(small_da
     new = [s for s in snapshots if s.run.run_id == 1]
     assert state == DONE
     assert old[0].init_loss > 15
-    assert new[0].run.init == "fix-logits"
+    assert new[0].run.settings["init"] == "fix-logits"
     assert new[0].first_loss_step == 0
     assert new[0].init_loss == pytest.approx(math.log(small_dataset.vocab.size), abs=0.1)
     assert new[-1].step == 200  # the new run trains its full length
@@ -199,7 +200,7 @@ def test_reinit_back_to_the_lecture_preset_gives_a_large_step_0_loss_again(small
 
     _, snapshots = run_trainer(replace(QUICK, init="fix-logits", steps=150), small_dataset, reinit_once, commands)
     new = [s for s in snapshots if s.run.run_id == 1]
-    assert new[0].run.init == "lecture"
+    assert new[0].run.settings["init"] == "lecture"
     assert new[0].losses[0] > 15
 
 
@@ -210,7 +211,7 @@ def test_reinit_with_w1_factor_2_doubles_the_hidden_weight_scale(small_dataset):
     trainer = Trainer(config, small_dataset, lambda _: None, commands=commands)
     w1_before = trainer.model.W1.detach().clone()
     trainer.run()
-    assert trainer.run_info.w1_scale == 1.5
+    assert trainer.run_info.settings["w1_scale"] == 1.5
     assert trainer.config.w1_scale == 1.5
     assert trainer.run_info.run_id == 1
     doubled = Trainer(replace(config, w1_scale=1.5, steps=1), small_dataset, lambda _: None)
@@ -230,16 +231,16 @@ def test_reinit_with_new_seed_draws_with_the_next_seed(small_dataset):
     _, snapshots = run_trainer(config, small_dataset, reinit_once, commands)
     old = [s for s in snapshots if s.run.run_id == 0]
     new = [s for s in snapshots if s.run.run_id == 1]
-    assert old[0].run.seed == 1000 and new[0].run.seed == 1001
-    assert new[0].run.init == "kaiming"  # unset fields keep the current run's value
+    assert old[0].run.settings["seed"] == 1000 and new[0].run.settings["seed"] == 1001
+    assert new[0].run.settings["init"] == "kaiming"  # unset fields keep the current run's value
     assert new[0].losses[0] != old[0].losses[0]
     assert new[0].losses[0] == first_step(replace(config, seed=1001), small_dataset).init_loss
 
 
-def start_in_thread(config, dataset, commands):
+def start_in_thread(config, dataset, commands, pacing=PACE):
     """A trainer in a background thread, as the TUI runs it; snapshots arrive on a queue."""
     snapshots = queue.Queue()
-    trainer = Trainer(config, dataset, snapshots.put, commands=commands)
+    trainer = Trainer(config, dataset, snapshots.put, commands=commands, pacing=pacing)
     thread = threading.Thread(target=trainer.run, kwargs={"exit_when_done": False}, daemon=True)
     thread.start()
     return trainer, thread, snapshots
@@ -255,8 +256,8 @@ def wait_for(snapshots, condition, timeout=20.0):
 
 def test_pause_holds_the_step_counter_until_resume(small_dataset):
     commands = queue.Queue()
-    trainer, thread, snapshots = start_in_thread(replace(QUICK, steps=1_000_000, snapshot_every=50),
-                                                 small_dataset, commands)
+    trainer, thread, snapshots = start_in_thread(replace(QUICK, steps=1_000_000), small_dataset, commands,
+                                                 Pacing(snapshot_every=50))
     try:
         wait_for(snapshots, lambda s: s.step >= 100)
         commands.put(Pause())
@@ -276,8 +277,8 @@ def test_pause_holds_the_step_counter_until_resume(small_dataset):
 
 def test_toggle_pause_pauses_a_running_trainer_and_resumes_a_paused_one(small_dataset):
     commands = queue.Queue()
-    trainer, thread, snapshots = start_in_thread(replace(QUICK, steps=1_000_000, snapshot_every=50),
-                                                 small_dataset, commands)
+    trainer, thread, snapshots = start_in_thread(replace(QUICK, steps=1_000_000), small_dataset, commands,
+                                                 Pacing(snapshot_every=50))
     try:
         wait_for(snapshots, lambda s: s.step >= 100)
         commands.put(TogglePause())
@@ -340,7 +341,8 @@ def test_cancel_stops_right_after_a_snapshot(small_dataset, cancel_at):
         if snapshot.step == cancel_at:
             cancel.set()
 
-    trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1), small_dataset, emit, cancel=cancel)
+    trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, emit, cancel=cancel,
+                      pacing=Pacing(snapshot_every=1))
     state = trainer.run(exit_when_done=False)
     assert state == STOPPED
     assert trainer.step == cancel_at
@@ -349,8 +351,8 @@ def test_cancel_stops_right_after_a_snapshot(small_dataset, cancel_at):
 
 def test_cancel_between_snapshots_stops_at_the_next_look(small_dataset):
     cancel = threading.Event()
-    trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1000), small_dataset, lambda _: None,
-                      cancel=cancel)
+    trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, lambda _: None, cancel=cancel,
+                      pacing=Pacing(snapshot_every=1000))
     original_step = trainer._train_step
 
     def step_then_cancel(with_stats):
@@ -396,7 +398,7 @@ def test_a_run_ends_done_after_its_steps_with_a_final_eval_and_samples(small_dat
 
 
 def test_learning_rate_drops_tenfold_for_the_second_half(small_dataset):
-    _, snapshots = run_trainer(replace(QUICK, steps=100, snapshot_every=1, lr=0.1), small_dataset)
+    _, snapshots = run_trainer(replace(QUICK, steps=100, lr=0.1), small_dataset, pacing=Pacing(snapshot_every=1))
     lr_by_step = {s.step - 1: s.lr for s in snapshots if s.state == RUNNING}
     assert lr_by_step[0] == lr_by_step[49] == 0.1
     assert lr_by_step[50] == lr_by_step[98] == pytest.approx(0.01)
@@ -406,9 +408,10 @@ def test_learning_rate_drops_tenfold_for_the_second_half(small_dataset):
 
 
 def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_dataset):
-    config = replace(QUICK, steps=400, hidden=50, snapshot_every=0, snapshot_interval_s=0.0)  # every step
-    _, rarely = run_trainer(replace(config, stats_interval_s=3600.0), small_dataset)
-    _, always = run_trainer(replace(config, stats_interval_s=0.0), small_dataset)
+    config = replace(QUICK, steps=400, hidden=50)
+    every_step = Pacing(snapshot_every=0, snapshot_interval_s=0.0)
+    _, rarely = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=3600.0))
+    _, always = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=0.0))
     assert len(rarely) == len(always) == 400
     assert [bool(s.layers) for s in rarely] == [True] + [False] * 399  # step 0's, then none within the hour
     assert [bool(s.params) for s in rarely] == [True] + [False] * 399
@@ -425,8 +428,8 @@ def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(sm
             applied.append(snapshot.step)
             commands.put(Stop())
 
-    trainer = Trainer(replace(QUICK, steps=1_000_000, snapshot_every=1000), small_dataset, stop_once_paused,
-                      commands=commands)
+    trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, stop_once_paused, commands=commands,
+                      pacing=Pacing(snapshot_every=1000))
     original_step = trainer._train_step
 
     def step_then_send(with_stats):
@@ -442,9 +445,9 @@ def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(sm
 def test_snapshots_are_rate_limited_and_drop_no_loss(small_dataset):
     steps, interval = 2000, 0.1
     config = replace(QUICK, init="kaiming", steps=steps, hidden=50)
-    _, every_step = run_trainer(replace(config, snapshot_every=1), small_dataset)
+    _, every_step = run_trainer(config, small_dataset, pacing=Pacing(snapshot_every=1))
     started = time.perf_counter()
-    _, by_time = run_trainer(replace(config, snapshot_every=0, snapshot_interval_s=interval), small_dataset)
+    _, by_time = run_trainer(config, small_dataset, pacing=Pacing(snapshot_interval_s=interval))
     elapsed = time.perf_counter() - started
 
     assert len(by_time) <= elapsed / interval + 2  # one per interval, plus step 0's and the final one

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 
 import pytest
 
-from mmtui.engine.config import TrainConfig
-from mmtui.engine.snapshot import DIVERGED, PAUSED
 from mmtui.engine.words import read_words
+from mmtui.experiments import LECTURE_SEED
+from mmtui.records import DIVERGED, PAUSED
 from mmtui.tui.app import MmtuiApp
+from app_sources import trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -22,8 +24,7 @@ def words() -> list[str]:
 
 
 def make_app(words, process: bool = False, **config) -> MmtuiApp:
-    settings = dict(steps=100_000, eval_every=0, sample_interval_s=0.5) | config
-    return MmtuiApp(TrainConfig(**settings), words, in_process=not process)
+    return trainer_app(words, process=process, sample_interval_s=0.5, **config)
 
 
 def status_text(app: MmtuiApp) -> str:
@@ -46,7 +47,7 @@ async def test_each_preset_key_reinits_with_its_preset(words, key, preset):
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.run is not None)
         await pilot.press(key)
-        await wait_until(pilot, lambda: app.history.run.info.init == preset and app.history.run.init_loss is not None)
+        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == preset and app.history.run.init_loss is not None)
         await pilot.pause(0.3)
         init_loss, expected = app.history.run.init_loss, app.history.run.info.expected_init_loss
         if preset == "lecture":
@@ -61,11 +62,11 @@ async def test_brackets_halve_and_double_the_hidden_weight_scale(words):
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.run is not None)
         await pilot.press("right_square_bracket")
-        await wait_until(pilot, lambda: app.history.run.info.w1_scale == 2.0)
+        await wait_until(pilot, lambda: app.history.run.info.settings["w1_scale"] == 2.0)
         await pilot.press("left_square_bracket", "left_square_bracket")
-        await wait_until(pilot, lambda: app.history.run.info.w1_scale == 0.5)
+        await wait_until(pilot, lambda: app.history.run.info.settings["w1_scale"] == 0.5)
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.history.run.info.seed == app.config.seed + 1)
+        await wait_until(pilot, lambda: app.history.run.info.settings["seed"] == LECTURE_SEED + 1)
 
 
 async def test_pause_holds_the_step_counter(words):
@@ -89,7 +90,7 @@ async def test_q_quits_promptly_mid_training_with_the_trainer_in_a_child_process
         pressed = time.monotonic()
         await pilot.press("q")
     assert time.monotonic() - pressed < 1.0
-    assert not app.host._runner.is_alive()
+    assert not multiprocessing.active_children()  # the trainer's process is gone
 
 
 async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
@@ -99,7 +100,7 @@ async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
         await pilot.pause(0.5)  # the plots draw with non-finite values skipped
         assert "diverged" in status_text(app)
         await pilot.press("3")
-        await wait_until(pilot, lambda: app.history.run.info.init == "fix-tanh" and app.history.latest.step > 50)
+        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == "fix-tanh" and app.history.latest.step > 50)
         assert math.isfinite(app.history.latest.last_loss)
 
 

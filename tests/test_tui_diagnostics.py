@@ -7,16 +7,15 @@ import time
 
 import pytest
 
-from mmtui.engine.commands import Reinit
-from mmtui.engine.config import GAINS, MODELS, TrainConfig
-from mmtui.engine.snapshot import RUNNING, ActivationStats, ParamStats, RunInfo, Snapshot
 from mmtui.engine.words import read_words
-from mmtui.tui.app import MmtuiApp, next_gain
+from mmtui.experiments import GAINS, MODELS, gain_label, next_gain
+from mmtui.records import RUNNING, ActivationStats, ParamStats, Reinit, RunInfo, Snapshot
+from mmtui.tui.app import MmtuiApp
 from mmtui.tui.diagnostics import activation_table, gradient_curves, gradient_table, histogram_curve, param_table
 from mmtui.tui.history import MAX_POINTS, History, RatioSeries
 from mmtui.tui.widgets.dead_map import DEAD, WHITE, dead_columns, dead_map_lines
-from mmtui.tui.widgets.status_line import gain_label
 from mmtui.tui.widgets.update_ratio_plot import ratio_lines
+from app_sources import ScriptedSource, screen_text, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -41,7 +40,8 @@ def param_stats(name: str, ratio: float, update: float = -3.0, shape: tuple[int,
 
 
 def run_info(run_id: int = 0, model: str = "deep", gain: float = 5 / 3) -> RunInfo:
-    return RunInfo(run_id=run_id, init="kaiming", model=model, gain=gain, w1_scale=1.0, seed=1, total_steps=1000,
+    return RunInfo(run_id=run_id, name=f"{model} gain {gain_label(gain)}", model=model,
+                   settings={"init": "kaiming", "gain": gain, "w1_scale": 1.0, "seed": 1}, total_steps=1000,
                    vocab_size=27, num_params=47_024, expected_init_loss=math.log(27))
 
 
@@ -160,37 +160,9 @@ def test_gain_key_cycles_the_lecture_gains_and_labels_5_3():
 
 # ---- the app on hand-built snapshots
 
-class ScriptedHost:
-    """A TrainerHost stand-in: hands out the given snapshots once, records commands."""
-
-    def __init__(self, snapshots: list[Snapshot]):
-        self.outbox = list(snapshots)
-        self.sent: list = []
-
-    def start(self) -> None: ...
-
-    def send(self, command) -> None:
-        self.sent.append(command)
-
-    def receive(self, timeout: float) -> list[Snapshot]:
-        items, self.outbox = self.outbox, []
-        if not items:
-            time.sleep(timeout)
-        return items
-
-    def cancel(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def screen_text(app: MmtuiApp) -> str:
-    """What the terminal shows, as plain text."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
 async def test_views_switch_and_draw_tables_map_and_ratios():
-    host = ScriptedHost([deep_snapshot(1), deep_snapshot(2)])
-    app = MmtuiApp(TrainConfig(model="deep"), [], host=host)
+    host = ScriptedSource([deep_snapshot(1), deep_snapshot(2)])
+    app = MmtuiApp(host)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 2)
         assert app.views.current == "overview"
@@ -213,8 +185,8 @@ async def test_views_switch_and_draw_tables_map_and_ratios():
 
 
 async def test_only_the_visible_view_draws():
-    host = ScriptedHost([deep_snapshot(1)])
-    app = MmtuiApp(TrainConfig(model="deep"), [], host=host)
+    host = ScriptedSource([deep_snapshot(1)])
+    app = MmtuiApp(host)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
         drawn = []
@@ -231,7 +203,7 @@ async def test_only_the_visible_view_draws():
 
 @pytest.mark.parametrize("size", [(80, 24), (40, 12), (250, 70)])
 async def test_every_view_survives_small_and_large_terminals(size):
-    app = MmtuiApp(TrainConfig(model="deep"), [], host=ScriptedHost([deep_snapshot(1)]))
+    app = MmtuiApp(ScriptedSource([deep_snapshot(1)]))
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
         for key in ("y", "n", "p", "o", "y"):
@@ -243,7 +215,7 @@ async def test_every_view_survives_small_and_large_terminals(size):
 
 
 async def test_help_lists_the_new_keys_and_the_models():
-    app = MmtuiApp(TrainConfig(model="deep"), [], host=ScriptedHost([deep_snapshot(1)]))
+    app = MmtuiApp(ScriptedSource([deep_snapshot(1)]))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause(0.2)
@@ -255,8 +227,8 @@ async def test_help_lists_the_new_keys_and_the_models():
 @pytest.mark.parametrize("key, expected", [("b", Reinit(model="deep-bn")), ("g", Reinit(gain=1.0)),
                                            ("m", Reinit(model="deep-bn"))])
 async def test_model_keys_step_from_the_current_run(key, expected):
-    host = ScriptedHost([deep_snapshot(1)])
-    app = MmtuiApp(TrainConfig(model="mlp"), [], host=host)  # the run, not the config, decides
+    host = ScriptedSource([deep_snapshot(1)])
+    app = MmtuiApp(host)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
         await pilot.press(key)
@@ -275,7 +247,7 @@ def status_text(app: MmtuiApp) -> str:
 
 
 async def test_b_g_m_reinit_the_real_trainer_with_the_next_model_and_gain(words):
-    app = MmtuiApp(TrainConfig(steps=100_000, eval_every=0, model="mlp"), words, in_process=True)
+    app = trainer_app(words, model="mlp")
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.run is not None)
         assert "model mlp" in status_text(app) and "gain 5/3" in status_text(app)
@@ -284,7 +256,7 @@ async def test_b_g_m_reinit_the_real_trainer_with_the_next_model_and_gain(words)
         await pilot.press("m")
         await wait_until(pilot, lambda: app.history.run.info.model == MODELS[2])
         await pilot.press("g")
-        await wait_until(pilot, lambda: app.history.run.info.gain == GAINS[1])
+        await wait_until(pilot, lambda: app.history.run.info.settings["gain"] == GAINS[1])
         await wait_until(pilot, lambda: app.history.latest.step > 0)
         await pilot.pause(0.3)
         assert f"model {MODELS[2]}" in status_text(app) and "gain 1" in status_text(app)
@@ -295,7 +267,7 @@ async def test_b_g_m_reinit_the_real_trainer_with_the_next_model_and_gain(words)
     (3.0, lambda layers: min(stats.saturation for stats in layers) > 30),  # saturates
 ])
 async def test_a_deep_run_shows_the_gain_in_every_layer_and_weight(words, gain, check):
-    app = MmtuiApp(TrainConfig(steps=100_000, eval_every=0, model="deep", gain=gain), words, in_process=True)
+    app = trainer_app(words, model="deep", gain=gain)
     at_init = []  # the step-0 layers, the lecture's picture; training soon changes them
     add = app.history.add
     app.history.add = lambda snapshot: (at_init or at_init.extend(snapshot.layers), add(snapshot))

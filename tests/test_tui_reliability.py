@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import time
 
-from mmtui.engine.config import TrainConfig
-from mmtui.engine.snapshot import PAUSED, RUNNING
+from mmtui.engine.config import RunFiles
 from mmtui.engine.words import read_words
+from mmtui.records import PAUSED, RUNNING
 from mmtui.tui.app import MmtuiApp
+from app_sources import screen_text, trainer_app
 from pilot_wait import wait_until
 
 STORM_KEYS = ["1", "2", "3", "4", "left_square_bracket", "right_square_bracket", "r", "space", "l", "b", "g", "m",
@@ -16,8 +17,7 @@ STORM_KEYS = ["1", "2", "3", "4", "left_square_bracket", "right_square_bracket",
 
 
 def make_app() -> MmtuiApp:
-    words = read_words(None)[:2000]
-    return MmtuiApp(TrainConfig(steps=1_000_000, eval_every=0), words)  # the trainer in its child process
+    return trainer_app(read_words(None)[:2000], process=True, steps=1_000_000)  # the trainer in its child process
 
 
 async def test_a_storm_of_500_keys_leaves_the_app_consistent_and_q_still_quits_at_once():
@@ -84,18 +84,10 @@ async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
 
 
 async def test_w_saves_a_checkpoint_and_says_where(tmp_path):
-    from mmtui.engine.config import RunFiles
-    from mmtui.engine.host import TrainerHost
-    from mmtui.tui.settings import tui_config
-
-    words = read_words(None)[:2000]
-    config = TrainConfig(steps=1_000_000, eval_every=0)
     target = tmp_path / "run.pt"
-    host = TrainerHost(tui_config(config), words, files=RunFiles(save=str(target)))
-    host.start()
-    app = MmtuiApp(config, words, host=host)
+    app = trainer_app(read_words(None)[:2000], process=True, files=RunFiles(save=str(target)), steps=1_000_000)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=30)
         await pilot.press("w")
         await wait_until(pilot, lambda: target.exists(), timeout=15)
-        await wait_until(pilot, lambda: any("checkpoint saved" in str(n.message) for n in app._notifications), timeout=15)
+        await wait_until(pilot, lambda: "checkpoint saved" in screen_text(app), timeout=15)

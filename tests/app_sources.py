@@ -1,0 +1,65 @@
+"""What the Pilot tests run the app on: the lecture's trainer as the CLI starts it, or a scripted source; and the
+screen as text, read through Textual's public screenshot export."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import replace
+
+from mmtui.engine.config import RunFiles, TrainConfig
+from mmtui.records import Snapshot
+from mmtui.sources.trainer import UI_PACING, TrainerSource
+from mmtui.tui.app import MmtuiApp
+
+SVG_TEXT = re.compile(r'<text[^>]* x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>([^<]*)</text>')
+SVG_CELL_WIDTH = 12.2  # Rich's screenshot SVG: 0.61 of its 20 px font per cell
+
+
+def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFiles(), sample_interval_s=None,
+                **config) -> MmtuiApp:
+    """The real app on the real trainer, at the UI's pace (names sampled every `sample_interval_s` if given)."""
+    pacing = UI_PACING if sample_interval_s is None else replace(UI_PACING, sample_interval_s=sample_interval_s)
+    source = TrainerSource(TrainConfig(**{"steps": 100_000, "eval_every": 0, **config}), words, process=process,
+                           files=files, pacing=pacing)
+    source.start()
+    return MmtuiApp(source)
+
+
+class ScriptedSource:
+    """A source that hands out the given snapshots once (more may be appended to `outbox`) and records commands."""
+
+    def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands):
+        self.outbox = list(snapshots)
+        self.commands = commands
+        self.sent: list = []
+        self.closed = False
+
+    def send(self, command) -> None:
+        self.sent.append(command)
+
+    def receive(self, timeout: float) -> list:
+        items, self.outbox = self.outbox, []
+        if not items:
+            time.sleep(timeout)
+        return items
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def screen_text(app: MmtuiApp) -> str:
+    """What the terminal shows, as plain text, one line per row."""
+    rows: dict[int, dict[int, str]] = {}
+    for x, row, text in SVG_TEXT.findall(app.export_screenshot()):
+        rows.setdefault(int(row), {})[round(float(x) / SVG_CELL_WIDTH)] = html.unescape(text).replace("\xa0", " ")
+    lines = []
+    for row in sorted(rows):
+        line = ""
+        for column, text in sorted(rows[row].items()):
+            line = line.ljust(column) + text
+        lines.append(line)
+    return "\n".join(lines)
