@@ -86,7 +86,7 @@ async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
 async def test_w_saves_a_checkpoint_and_says_where(tmp_path):
     target = tmp_path / "run.pt"
     app = trainer_app(read_words(None)[:2000], process=True, files=RunFiles(save=str(target)), steps=1_000_000)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=30)
         await pilot.press("w")
         await wait_until(pilot, lambda: target.exists(), timeout=15)
