@@ -1,4 +1,4 @@
-"""The boundary the architecture promises: the engine never imports textual, the TUI never imports torch."""
+"""The layers the architecture promises, arrows down only: records <- engine, sources, tui <- cli."""
 
 from __future__ import annotations
 
@@ -11,36 +11,80 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mmtui"
 ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
+SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py"]  # the records and the lecture's names
+UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
-def imported_roots(path: Path) -> set[str]:
-    """Top-level package of every import in a module, at any depth (lazy imports inside functions too)."""
-    roots = set()
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions too)."""
+    names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names.add(node.module)
+    return names
+
+
+def roots(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in imports(path)}
+
+
+def mmtui_modules(path: Path) -> set[str]:
+    return {name for name in imports(path) if name == "mmtui" or name.startswith("mmtui.")}
+
+
+def within(modules: set[str], *allowed: str) -> set[str]:
+    """The modules outside every allowed module and package."""
+    return {m for m in modules if not any(m == a or m.startswith(a + ".") for a in allowed)}
+
+
+@pytest.mark.parametrize("path", BASE, ids=lambda p: p.name)
+def test_the_records_import_nothing_of_mmtui_nor_torch_nor_a_ui(path):
+    assert not mmtui_modules(path)
+    assert not roots(path) & (UI_LIBRARIES | {"torch"})
+
+
+def test_the_run_file_needs_only_the_records():
+    path = PACKAGE / "runfile.py"
+    assert within(mmtui_modules(path), "mmtui.records") <= {"mmtui"}  # the package: its version
+    assert not roots(path) & (UI_LIBRARIES | {"torch"})
 
 
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
-def test_no_engine_module_imports_a_ui_library(path):
-    assert not imported_roots(path) & {"textual", "textual_plotext", "plotext", "rich"}
+def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_records(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
+                      "mmtui.sources")
 
 
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_no_tui_module_imports_torch(path):
-    assert "torch" not in imported_roots(path)
+def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
+    assert "torch" not in roots(path)
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments")
+
+
+def test_an_arrow_up_is_caught():
+    # The checks above would pass vacuously if imports() saw nothing: a module known to import the engine lazily.
+    assert "mmtui.sources.trainer" in mmtui_modules(PACKAGE / "cli.py")
+    assert within({"mmtui.engine.trainer", "mmtui.tui.app"}, "mmtui.tui") == {"mmtui.engine.trainer"}
 
 
 def run_python(code: str) -> str:
     return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def test_loading_the_whole_engine_loads_no_textual():
-    modules = ", ".join(f"mmtui.engine.{p.stem}" for p in ENGINE if p.stem != "__init__")
+def test_loading_the_whole_engine_and_every_source_loads_no_textual():
+    modules = ", ".join([f"mmtui.engine.{p.stem}" for p in ENGINE if p.stem != "__init__"]
+                        + [f"mmtui.sources.{p.stem}" for p in SOURCES if p.stem != "__init__"])
     assert run_python(f"import sys, {modules}; print(sorted(m for m in sys.modules if m.startswith(('textual', 'rich'))))") == "[]"
 
 
