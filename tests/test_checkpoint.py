@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import queue
@@ -29,6 +28,7 @@ from mmtui.headless import run_headless
 from mmtui.records import DIVERGED, DONE, STOPPED, Reinit, Save, Stop
 from mmtui.sources.trainer import TrainerSource
 
+from child_output import ChildLines, Deadline
 from test_headless_cli import TIMEOUT_S, assert_one_line_error, events, mmtui
 
 QUICK = TrainConfig(steps=600, eval_every=0, num_samples=3)
@@ -307,8 +307,9 @@ def test_closing_a_ui_host_saves_the_run_where_it_stands(small_words_path, tmp_p
     host.start()
     try:
         seen = 0
+        deadline = Deadline(TIMEOUT_S, "waiting for the trainer's snapshot of step 200")  # a stalled child fails
         while seen < 200:
-            seen = max([item.step for item in host.receive(timeout=TIMEOUT_S) if hasattr(item, "step")] + [seen])
+            seen = max([item.step for item in host.receive(timeout=deadline.left()) if hasattr(item, "step")] + [seen])
     finally:
         host.close()  # as the TUI quits: cancel, then the trainer saves in its process
     assert load_checkpoint(path).step >= seen
@@ -481,11 +482,10 @@ def test_signal_finishes_the_step_prints_done_saves_and_exits(small_words_path, 
          "--every", "100", "--num-samples", "2", "--save", str(path)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for line in process.stdout:  # a few hundred steps in
-            if json.loads(line).get("step", 0) >= 200:
-                break
+        lines = ChildLines(process, TIMEOUT_S)
+        lines.wait_for(lambda event: event.get("step", 0) >= 200, "a line at step 200")  # a few hundred steps in
         process.send_signal(sig)
-        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+        stdout, stderr = lines.finish()
     finally:
         if process.poll() is None:
             process.kill()

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from mmtui.cli import cli
 from mmtui.engine.config import TrainConfig
 
+from child_output import ChildLines
 from conftest import BAD_DATA  # the bad word lists that test_data.py reads in-process
 
 TIMEOUT_S = 60
@@ -141,13 +142,10 @@ def test_signal_ends_a_headless_run_with_a_done_line(small_words_path, sig, code
          "--num-samples", "2"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        seen = []
-        for line in process.stdout:  # training is under way once the step-0 line is out
-            seen.append(json.loads(line))
-            if seen[-1]["event"] == "step":
-                break
+        lines = ChildLines(process, TIMEOUT_S)
+        lines.wait_for(lambda event: event["event"] == "step", "the step-0 line")  # training is under way
         process.send_signal(sig)
-        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+        stdout, stderr = lines.finish()
     finally:
         if process.poll() is None:
             process.kill()
@@ -167,7 +165,8 @@ def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(small_words_path):
          "--every", "1"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert json.loads(process.stdout.readline())["event"] == "start"
+        lines = ChildLines(process, TIMEOUT_S)
+        assert lines.next_event()["event"] == "start"
         process.stdout.close()  # as `mmtui --headless | head -1` does
         _, stderr = process.communicate(timeout=TIMEOUT_S)
     finally:
