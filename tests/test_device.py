@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,34 +18,69 @@ HAS_CUDA = torch.cuda.is_available()
 QUICK = TrainConfig(steps=200, eval_every=0, num_samples=3)
 
 
-def test_auto_is_cuda_exactly_when_torch_finds_a_device():
-    assert resolve_device("auto").type == ("cuda" if HAS_CUDA else "cpu")
-    assert resolve_device("cpu") == torch.device("cpu")
+@pytest.fixture
+def cuda_found(monkeypatch):
+    """Set whether torch finds a CUDA device, so both answers are tested on any machine."""
+    return lambda found: monkeypatch.setattr(torch.cuda, "is_available", lambda: found)
 
 
-@pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")
-def test_cuda_without_a_device_is_an_error_that_names_the_way_out(small_dataset):
+@pytest.mark.parametrize("found, expected", [(True, "cuda"), (False, "cpu")])
+def test_auto_is_cuda_exactly_when_torch_finds_a_device(cuda_found, found, expected):
+    cuda_found(found)
+    assert resolve_device("auto") == torch.device(expected)
+    assert resolve_device("cpu") == torch.device("cpu")  # never CUDA unless asked for
+
+
+def test_cuda_without_a_device_is_an_error_that_names_the_way_out(cuda_found, small_dataset):
+    cuda_found(False)
+    with pytest.raises(DeviceError, match="--device cpu or auto"):
+        resolve_device("cuda")
     with pytest.raises(DeviceError, match="--device cpu or auto"):
         Trainer(replace(QUICK, device="cuda"), small_dataset, lambda _: None)
 
 
-@pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")
 def test_headless_cuda_without_a_device_exits_2_with_one_line(small_words_path):
+    hidden = os.environ | {"CUDA_VISIBLE_DEVICES": ""}  # no device for torch to find, even on a GPU machine
     done = subprocess.run([sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path),
-                           "--steps", "10", "--device", "cuda"], capture_output=True, text=True, timeout=120)
+                           "--steps", "10", "--device", "cuda"], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env=hidden)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["mmtui: error: --device cuda: torch finds no CUDA device here; "
                                                 "use --device cpu or auto"]
     assert done.stdout == ""
 
 
-@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
-def test_moving_tensors_keeps_each_holders_reference():
+def test_moving_tensors_changes_them_in_place_for_every_holder():
+    # torch refuses to swap a CPU tensor's data for a meta tensor's, and this machine may have no GPU; a second
+    # CPU device index is a move it can make: `.to("cpu:0")` copies into new storage as `.to("cuda")` does.
+    weight = torch.randn(3, 4, requires_grad=True)  # a layer net's parameter: an autograd leaf
+    buffer = torch.zeros(4)
+    before = weight.detach().clone()
+    layer, parameters = {"weight": weight, "running_mean": buffer}, [weight]
+    old_storage = weight.data_ptr(), buffer.data_ptr()
+    move_tensors([weight, buffer], torch.device("cpu", 0))
+    assert layer["weight"].data_ptr() != old_storage[0] and layer["running_mean"].data_ptr() != old_storage[1]
+    assert parameters[0].data_ptr() == layer["weight"].data_ptr()  # both holders see the one moved tensor
+    torch.testing.assert_close(layer["weight"].detach(), before)  # the same values, moved
+    assert weight.is_leaf and weight.requires_grad  # still trainable: SGD updates what the layers hold
+
+
+def test_moving_tensors_to_their_own_device_copies_nothing():
     weight = torch.randn(3, 4)
-    holders = {"layer": weight, "parameters": [weight]}
-    move_tensors([weight], torch.device("cuda"))
-    assert holders["layer"] is holders["parameters"][0] is weight
-    assert weight.device.type == "cuda"
+    storage = weight.data_ptr()
+    move_tensors([weight], torch.device("cpu"))
+    assert weight.data_ptr() == storage
+
+
+@pytest.mark.parametrize("model", ["mlp", "mlp-bn"])
+def test_a_cpu_run_keeps_its_data_and_tensors_where_they_are(small_dataset, model):
+    trainer = Trainer(replace(QUICK, model=model), small_dataset, lambda _: None)
+    assert trainer.dataset is small_dataset  # no copy of the splits
+    tensors = trainer.params + trainer.model.buffers()
+    assert {t.device.type for t in tensors} == {"cpu"}
+    assert all(p is q for p, q in zip(trainer.params, trainer.model.parameters(), strict=True))
+    trainer.run()
+    assert {t.device.type for t in trainer.params + trainer.model.buffers()} == {"cpu"}
 
 
 def test_the_dataset_moves_off_the_cpu_and_stays_put_on_it(small_dataset):
