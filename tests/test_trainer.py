@@ -131,9 +131,12 @@ def step0(names_dataset):
     return {preset: first_step(TrainConfig(init=preset), names_dataset) for preset in PRESETS}
 
 
-def test_lecture_init_is_confidently_wrong_at_step_0(step0):
-    assert step0["lecture"].init_loss > 15
-    assert step0["lecture"].losses[0] == step0["lecture"].init_loss
+def test_lecture_init_is_confidently_wrong_at_step_0(step0, names_dataset):
+    # The oracle: the plain loop's draw (C, W1, b1, W2, b2, then the first batch) and its cross-entropy.
+    expected = lecture_loop(names_dataset, "lecture", LECTURE_SEED, steps=1)[0]
+    assert step0["lecture"].losses[0] == pytest.approx(expected, rel=1e-6)
+    assert step0["lecture"].init_loss == pytest.approx(expected, rel=1e-6)
+    assert expected > 15
 
 
 @pytest.mark.parametrize("preset", ["fix-logits", "fix-tanh", "kaiming"])
