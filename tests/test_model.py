@@ -1,4 +1,4 @@
-"""The lecture's MLP: its size, its draw order and each init preset's scaling."""
+"""The models: their sizes, their draw order and init scaling (the MLP's presets, the layer nets' gains)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,39 @@ def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed
         W1 = W1 * (5 / 3) / (block_size * embed) ** 0.5
         b1 = b1 * 0.01
     return {"C": C, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def lecture_layer_draw(g: torch.Generator, model: str, gain: float = 5 / 3, w1_scale: float = 1.0,
+                       preset: str = "kaiming", V: int = 27, block_size: int = 3,
+                       embed: int = 10) -> dict[str, torch.Tensor]:
+    """An independent draw of mlp-bn, deep or deep-bn from g in the lecture's order (C, then the layers in order),
+    scaled as the lecture's cells scale them; each BatchNorm's gamma and beta under their own names."""
+    drawn = {"C": torch.randn((V, embed), generator=g)}
+    if model == "mlp-bn":  # the lecture's BatchNorm cell: C, W1, W2, b2; no b1
+        assert preset in ("lecture", "kaiming")
+        W1 = torch.randn((block_size * embed, 200), generator=g)
+        W2 = torch.randn((200, V), generator=g)
+        b2 = torch.randn(V, generator=g)
+        if preset == "kaiming":
+            W1, W2, b2 = W1 * (5 / 3) / (block_size * embed) ** 0.5, W2 * 0.01, b2 * 0
+        return drawn | {"W1": W1 * w1_scale, "gamma1": torch.ones(200), "beta1": torch.zeros(200), "W2": W2,
+                        "b2": b2}
+    batchnorm = model == "deep-bn"
+    sizes = [block_size * embed] + [100] * 5 + [V]  # 5 hidden Tanh blocks of 100, then the output layer
+    for n, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
+        output = n == len(sizes) - 1
+        W = torch.randn((fan_in, fan_out), generator=g) / fan_in ** 0.5
+        if not output:
+            W = W * gain
+        elif not batchnorm:
+            W = W * 0.1  # a less confident output at init; with BatchNorm its gamma instead
+        drawn[f"W{n}"] = W * w1_scale if n == 1 else W
+        if batchnorm:
+            drawn[f"gamma{n}"] = torch.ones(fan_out) * (0.1 if output else 1.0)
+            drawn[f"beta{n}"] = torch.zeros(fan_out)
+        else:
+            drawn[f"b{n}"] = torch.zeros(fan_out)
+    return drawn
 
 
 def test_default_net_has_the_lectures_11897_parameters():
@@ -153,6 +186,46 @@ def test_batchnorm_nets_sample_with_running_statistics():
     Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
     net.step(X, Y, record=False)  # training mode moves the running statistics
     assert not torch.allclose(one, net.forward(X[:1]))
+
+
+LAYER_NET_DRAWS = [("mlp-bn", 5 / 3, 1.0, "lecture"), ("mlp-bn", 5 / 3, 1.0, "kaiming"), ("mlp-bn", 5 / 3, 2.0, "kaiming"),
+                   ("deep", 5 / 3, 1.0, "lecture"), ("deep", 0.5, 2.0, "lecture"),
+                   ("deep-bn", 5 / 3, 1.0, "lecture"), ("deep-bn", 3.0, 1.0, "lecture")]
+
+
+@pytest.mark.parametrize("model, gain, w1_scale, preset", LAYER_NET_DRAWS,
+                         ids=[f"{m}-gain{g:.2f}-w1x{w:g}-{p}" for m, g, w, p in LAYER_NET_DRAWS])
+def test_layer_nets_are_drawn_in_the_lectures_order_and_scaled_as_the_lecture(model, gain, w1_scale, preset):
+    g_plain = torch.Generator().manual_seed(LECTURE_SEED)
+    expected = lecture_layer_draw(g_plain, model, gain, w1_scale, preset)
+    g_model = torch.Generator().manual_seed(LECTURE_SEED)
+    net = build_model(TrainConfig(model=model, gain=gain, w1_scale=w1_scale, init=preset), 27, g_model)
+    parameters = net.parameters()
+    assert len(parameters) == len(expected), [tuple(p.shape) for p in parameters]
+    for (name, want), got in zip(expected.items(), parameters):
+        torch.testing.assert_close(got.detach(), want, msg=f"{model}: {name} differs")
+    for mean, var in zip(net.buffers()[::2], net.buffers()[1::2]):  # BatchNorm starts from the identity
+        assert torch.equal(mean, torch.zeros_like(mean)) and torch.equal(var, torch.ones_like(var))
+    # Nothing else drew from the generator: the first minibatch is the lecture's.
+    assert torch.equal(torch.randint(0, 1000, (32,), generator=g_model),
+                       torch.randint(0, 1000, (32,), generator=g_plain))
+
+
+def test_mlp_bn_running_statistics_follow_the_batch_with_momentum_0001():
+    net = mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model="mlp-bn")
+    norm = next(layer for layer in net.layers if isinstance(layer, BatchNorm1d))
+    C, W1 = net.parameters()[:2]
+    batches = torch.Generator().manual_seed(1)
+    running_mean, running_var = torch.zeros(200), torch.ones(200)  # where the lecture's bnmean_running starts
+    for _ in range(2):  # the second step starts from the first's statistics
+        X = torch.randint(0, 27, (32, 3), generator=batches)
+        Y = torch.randint(0, 27, (32,), generator=batches)
+        hpreact = (C[X].view(32, -1) @ W1).detach()  # no b1: BatchNorm's beta takes its place
+        net.step(X, Y, record=False)
+        running_mean = 0.999 * running_mean + 0.001 * hpreact.mean(0)
+        running_var = 0.999 * running_var + 0.001 * hpreact.var(0)
+        torch.testing.assert_close(norm.running_mean, running_mean, rtol=1e-5, atol=1e-8)
+        torch.testing.assert_close(norm.running_var, running_var, rtol=1e-5, atol=1e-8)
 
 
 def test_batchnorm_matches_the_lectures_formula_and_its_gradients():
