@@ -206,8 +206,8 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
     # in its own process.
     config, words, _ = _read_run(config, files.load, given)
-    if not no_terminal and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
+    if not no_terminal:
+        _check_terminal()
     source = TrainerSource(config, words, process=not in_process, files=files)
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
     from mmtui.tui.app import MmtuiApp
@@ -216,6 +216,16 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
                    screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     return app.return_code or result or 0
+
+
+def _check_terminal() -> None:
+    """The TUI reads keys on stdin and draws on stderr: a redirected stderr would take the whole screen into a
+    file and leave the terminal blank, so that is refused too."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
+    if not sys.stderr.isatty():
+        raise click.UsageError("stderr is not a terminal, and the TUI draws its screen there: leave stderr on the "
+                               "terminal, or use --headless for JSON lines (--log FILE keeps a run file)")
 
 
 def _exit_now(code: int) -> None:
@@ -253,7 +263,10 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.UsageError as error:
-        click.echo(f"mmtui: error: {error.format_message()}", err=True)
+        line = f"mmtui: error: {error.format_message()}"
+        click.echo(line, err=True)
+        if sys.stdout.isatty() and not sys.stderr.isatty():  # a person at the terminal would not see stderr's line
+            click.echo(line)
         sys.exit(2)
     except click.Abort:
         sys.exit(130)
