@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import re
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from mmtui.engine.words import read_words
 from mmtui.experiments import LECTURE_SEED
 from mmtui.records import DIVERGED, PAUSED
 from mmtui.tui.app import MmtuiApp
-from app_sources import trainer_app
+from app_sources import screen_text, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -107,10 +108,11 @@ async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
 async def test_log_key_switches_the_loss_axis_and_help_lists_the_keys(words):
     app = make_app(words)
     async with app.run_test(size=SIZE) as pilot:
-        plot = app.query_one("#loss")
-        assert plot.log_scale
+        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100)
+        axis_label = re.compile(r"│loss( \(log axis\))? +step")  # the Loss panel's bottom row: y label, x label
+        await wait_until(pilot, lambda: axis_label.search(screen_text(app)).group(1) is not None)
         await pilot.press("l")
-        assert not plot.log_scale
+        await wait_until(pilot, lambda: axis_label.search(screen_text(app)).group(1) is None)
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
