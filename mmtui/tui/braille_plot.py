@@ -13,6 +13,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from mmtui.tui.segments import merged_segments
+
 BRAILLE = 0x2800  # the empty braille cell; each of its 2 x 4 dots is one bit
 DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [dot row][dot column], top row first
 AXIS = Style(dim=True)
@@ -63,17 +65,8 @@ class _Canvas:
             self.dot(round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps), style)
 
     def strip(self, row: int) -> list[Segment]:
-        segments, run, run_style = [], [], None
-        for bits, style in zip(self.bits[row], self.styles[row]):
-            style = style if bits else None
-            if style != run_style and run:
-                segments.append(Segment("".join(run), run_style))
-                run = []
-            run_style = style
-            run.append(chr(BRAILLE + bits) if bits else " ")
-        if run:
-            segments.append(Segment("".join(run), run_style))
-        return segments
+        return merged_segments((chr(BRAILLE + bits), style) if bits else (" ", None)
+                               for bits, style in zip(self.bits[row], self.styles[row]))
 
 
 def line_plot(lines: Sequence[PlotLine], width: int, height: int, x: Axis, y: Axis, title: str = "",

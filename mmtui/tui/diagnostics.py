@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-
-from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
 from mmtui.records import ActivationStats, ParamStats
+from mmtui.tui.palette import ALARM, code_style, layer_color
 
-# 256-colour codes, near matplotlib's default cycle as the lecture's plots use it
-PALETTE = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)
 HEADER = Style(bold=True, dim=True)
-ALARM = Style(color="#ff3b3b", bold=True)
 
 
 @dataclass(frozen=True)
@@ -28,19 +23,8 @@ class Curve:
     y: list[float]
 
 
-def line_color(index: int) -> int:
-    """The colour of the index-th layer or weight, the same in its table row and its plotted lines."""
-    return PALETTE[index % len(PALETTE)]
-
-
-@lru_cache(maxsize=64)
-def code_style(code: int) -> Style:
-    """A 256-colour code as fixed RGB: Textual would otherwise map ANSI colours to RGB again on every frame."""
-    return Style(color=Color.from_triplet(Color.from_ansi(code).get_truecolor()))
-
-
 def swatch(index: int) -> Style:
-    return code_style(line_color(index)) + Style(bold=True)
+    return code_style(layer_color(index)) + Style(bold=True)
 
 
 def histogram_curve(edges: tuple[float, ...], counts: tuple[int, ...], color: int) -> Curve | None:
@@ -63,7 +47,7 @@ def _curves(candidates: list[Curve | None]) -> list[Curve]:
 # ---- activations of every Tanh layer
 
 def activation_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
-    return _curves([histogram_curve(s.hist_edges, s.hist_counts, line_color(i)) for i, s in enumerate(layers)])
+    return _curves([histogram_curve(s.hist_edges, s.hist_counts, layer_color(i)) for i, s in enumerate(layers)])
 
 
 def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
@@ -80,7 +64,7 @@ def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
 # ---- gradients reaching every Tanh output
 
 def gradient_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
-    return _curves([histogram_curve(s.grad_hist_edges, s.grad_hist_counts, line_color(i))
+    return _curves([histogram_curve(s.grad_hist_edges, s.grad_hist_counts, layer_color(i))
                     for i, s in enumerate(layers)])
 
 
@@ -95,7 +79,7 @@ def gradient_table(layers: tuple[ActivationStats, ...]) -> Text:
 # ---- every 2-D weight
 
 def param_curves(params: tuple[ParamStats, ...]) -> list[Curve]:
-    return _curves([histogram_curve(p.grad_hist_edges, p.grad_hist_counts, line_color(i))
+    return _curves([histogram_curve(p.grad_hist_edges, p.grad_hist_counts, layer_color(i))
                     for i, p in enumerate(params)])
 
 

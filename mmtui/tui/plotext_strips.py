@@ -12,10 +12,11 @@ from functools import lru_cache
 
 from plotext import _utility as plotext_utility
 from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 from textual_plotext.plot import Plot
+
+from mmtui.tui.segments import merged_segments
 
 SGR = re.compile(r"\x1b\[([0-9;]*)m")  # plotext emits only Select Graphic Rendition codes
 
@@ -31,15 +32,8 @@ def figure_strips(plt: Plot, width: int) -> list[Strip]:
     matrix = plt.monitor.matrix
     strips = []
     for row in range(matrix.rows - 1, -1, -1):  # plotext's row 0 is the bottom one
-        markers = matrix.marker[row]
-        colours = list(zip(matrix.fullground[row], matrix.style[row], matrix.background[row]))
-        segments = []
-        start = 0
-        for col in range(1, len(colours) + 1):  # runs of one colour become one segment
-            if col == len(colours) or colours[col] != colours[start]:
-                segments.append(Segment("".join(markers[start:col]), _cell_style(*colours[start])))
-                start = col
-        strips.append(Strip(segments).adjust_cell_length(width))
+        styles = map(_cell_style, matrix.fullground[row], matrix.style[row], matrix.background[row])
+        strips.append(Strip(merged_segments(zip(matrix.marker[row], styles))).adjust_cell_length(width))
     return strips
 
 

@@ -9,11 +9,13 @@ from rich.style import Style
 from textual.strip import Strip
 
 from mmtui.records import ActivationStats
+from mmtui.tui.palette import CYAN, SATURATED_RED
+from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of a cell: bars rise in 1/8-row steps
-BODY = Style(color="#00b8d4")  # RGB, not ANSI names: Textual re-maps ANSI colours on every frame
-TAIL = Style(color="#ff3b3b", bold=True)
+BODY = Style(color=CYAN)
+TAIL = Style(color=SATURATED_RED, bold=True)
 DIM = Style(dim=True)
 AXIS_WIDTH = 7  # the count labels left of the bars
 
@@ -52,17 +54,9 @@ def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Str
     tails = [abs(center) > stats.saturated_at for center in centers]
     for row in range(rows, 0, -1):
         label = f"{top:>6,} " if row == rows else f"{0:>6} " if row == 1 else " " * AXIS_WIDTH
-        segments = [Segment(label, DIM)]
-        run_style, run_text = None, []
-        for level, tail in zip(eighths, tails):  # consecutive cells of one colour become one segment
-            style = TAIL if tail else BODY
-            if style is not run_style and run_text:
-                segments.append(Segment("".join(run_text), run_style))
-                run_text = []
-            run_style = style
-            run_text.append(BLOCKS[min(max(level - (row - 1) * 8, 0), 8)] * column)
-        segments.append(Segment("".join(run_text), run_style))
-        lines.append(Strip(segments))
+        bars = merged_segments((BLOCKS[min(max(level - (row - 1) * 8, 0), 8)] * column, TAIL if tail else BODY)
+                               for level, tail in zip(eighths, tails))
+        lines.append(Strip([Segment(label, DIM), *bars]))
     span = column * len(counts)
     lines.append(Strip([Segment(" " * AXIS_WIDTH + "└" + "─" * (span - 1), DIM)]))
     labels = [" "] * span

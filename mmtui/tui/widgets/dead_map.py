@@ -7,15 +7,16 @@ from rich.style import Style
 from textual.strip import Strip
 
 from mmtui.records import ActivationStats
+from mmtui.tui.palette import ALARM, BLACK, SATURATED_RED, WHITE_PIXEL
+from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HALVES = " ▄▀█"  # index (top << 1) | bottom: two examples per text row, one unit per column
 # index tl << 3 | tr << 2 | bl << 1 | br: two units per column where one unit per column would not fit
 QUADRANTS = " ▗▖▄▝▐▞▟▘▚▌▙▀▜▛█"
-WHITE = Style(color="#ffffff", bgcolor="#000000")  # the lecture's imshow: white = saturated, on black
-DEAD = Style(color="#ff3b3b", bgcolor="#000000")
+WHITE = Style(color=WHITE_PIXEL, bgcolor=BLACK)
+DEAD = Style(color=SATURATED_RED, bgcolor=BLACK)
 DIM = Style(dim=True)
-NOTE = Style(color="#ff3b3b", bold=True)
 
 
 class DeadNeuronMap(StripsWidget):
@@ -58,14 +59,14 @@ def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
                    for c in range(columns)]
     dead_count = bin(dead & ((1 << units) - 1)).count("1")
     lines = [Strip([Segment(f"layer {stats.layer} · step {stats.step:,}: "),
-                    Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", NOTE if dead_count else None),
+                    Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", ALARM if dead_count else None),
                     Segment(f" of {units} (red: white for all {len(rows)} examples) · "
                             f"{stats.share_99:.1f}% white · n: next layer", DIM)])]
     for top in range(0, len(rows), 2):
         upper = rows[top]
         lower = rows[top + 1] if top + 1 < len(rows) else 0
         cells = [_cell(upper, lower, c * per_column, per_column) for c in range(columns)]
-        lines.append(Strip(_runs(cells, column_dead)))
+        lines.append(Strip(merged_segments((cell, DEAD if dead else WHITE) for cell, dead in zip(cells, column_dead))))
     span = f"units 0 → {units - 1} across, examples 0 → {len(rows) - 1} down, 2 per row"
     lines.append(Strip([Segment(span + (", 2 units per column" if per_column == 2 else ""), DIM)]))
     return lines
@@ -82,12 +83,3 @@ def _cell(upper: int, lower: int, unit: int, per_column: int) -> str:
 def _bit(row: int, unit: int) -> int:
     return row >> unit & 1
 
-
-def _runs(cells: list[str], dead: list[bool]) -> list[Segment]:
-    """One segment per run of live or dead columns, not one per cell."""
-    segments, start = [], 0
-    for column in range(1, len(cells) + 1):
-        if column == len(cells) or dead[column] != dead[start]:
-            segments.append(Segment("".join(cells[start:column]), DEAD if dead[start] else WHITE))
-            start = column
-    return segments

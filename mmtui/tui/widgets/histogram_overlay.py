@@ -6,7 +6,8 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
-from mmtui.tui.diagnostics import Curve, code_style
+from mmtui.tui.diagnostics import Curve
+from mmtui.tui.palette import code_style
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HEADROOM = 1.05  # the tallest curve's peak stays below the top edge

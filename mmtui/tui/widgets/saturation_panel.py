@@ -9,12 +9,12 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from mmtui.tui.history import RunHistory
+from mmtui.tui.palette import ALARM, OK_GREEN, SATURATED_RED, WARN_YELLOW
 from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
 CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
-# Saturation % from which a reading turns yellow, then red; RGB: Textual re-maps ANSI colours on every frame
-WARN_AT, ALARM_AT = 10, 50
-OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in ("#00c853", "#ffd600", "#ff3b3b"))
+WARN_AT, ALARM_AT = 10, 50  # saturation % from which a reading turns yellow, then red
+OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in (OK_GREEN, WARN_YELLOW, SATURATED_RED))
 
 
 def saturation_style(percent: float) -> Style:
@@ -55,12 +55,12 @@ def describe(run: RunHistory) -> Text:
         text.append(f" of h saturated (|h| > {stats.saturated_at:g})\n")
         text.append(f"{stats.share_99:5.1f}%", "bold")
         text.append(f" white pixels (|h| > {stats.white_at:g})\n")
-        text.append(f"{stats.dead_units:5d}", "bold red" if stats.dead_units else "bold")
+        text.append(f"{stats.dead_units:5d}", ALARM if stats.dead_units else "bold")
         text.append(f" dead units of {stats.units} (white for the whole batch)\n")
     expected = run.info.expected_init_loss
     if run.init_loss is not None and expected is not None:
         text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
         if run.init_loss > expected + CONFIDENTLY_WRONG:
-            text.append("⚠ confidently wrong at init: the logits are too large", "bold red")
+            text.append("⚠ confidently wrong at init: the logits are too large", ALARM)
     text.append("\nsaturation % over the run:", "dim")
     return text

@@ -8,6 +8,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of a cell: columns rise in 1/8-row steps
@@ -49,13 +50,7 @@ def sparkline_lines(values: Sequence[float], width: int, height: int, style_of: 
     lines = []
     for row in range(height, 0, -1):
         label = f"{top:>{LABEL_WIDTH - 1 - len(unit)}.0f}{unit} " if row == height else " " * LABEL_WIDTH
-        segments = [Segment(label, LABEL)]
-        run_style, run_text = styles[0], []
-        for level, style in zip(eighths, styles):  # consecutive cells of one colour become one segment
-            if style != run_style:
-                segments.append(Segment("".join(run_text), run_style))
-                run_style, run_text = style, []
-            run_text.append(BLOCKS[min(max(level - (row - 1) * 8, 0), 8)])
-        segments.append(Segment("".join(run_text), run_style))
-        lines.append(Strip(segments))
+        columns = merged_segments((BLOCKS[min(max(level - (row - 1) * 8, 0), 8)], style)
+                                  for level, style in zip(eighths, styles))
+        lines.append(Strip([Segment(label, LABEL), *columns]))
     return lines

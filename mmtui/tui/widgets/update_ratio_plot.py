@@ -9,13 +9,13 @@ from rich.style import Style
 from textual.strip import Strip
 
 from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
-from mmtui.tui.diagnostics import code_style, line_color
 from mmtui.tui.history import RunHistory
+from mmtui.tui.palette import GUIDE_GREY, code_style, layer_color
 from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, step_ticks
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 GUIDE = -3.0  # the lecture's rough healthy level: updates about 1/1000 of the data
-GUIDE_STYLE = Style(color="#bcbcbc")  # light grey
+GUIDE_STYLE = Style(color=GUIDE_GREY)
 MARGIN = 0.25  # log10 units above and below the lines and the guide
 
 
@@ -54,5 +54,5 @@ def ratio_lines(run: RunHistory | None, width: int) -> list[tuple[int, list[int]
     for index, values in enumerate(series.values()):
         kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]  # the plot cannot place NaN and inf
         if kept:
-            lines.append((line_color(index), [s for s, _ in kept], [v for _, v in kept]))
+            lines.append((layer_color(index), [s for s, _ in kept], [v for _, v in kept]))
     return lines
