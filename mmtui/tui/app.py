@@ -73,6 +73,7 @@ class MmtuiApp(App[int]):
         Binding("y", "view('layers')", "layers"),
         Binding("p", "view('parameters')", "params"),
         Binding("n", "next_map_layer", "map layer"),
+        Binding("c", "next_run", "next run"),  # bound and shown only while runs are compared
         Binding("space", "toggle_pause", "pause"),
         Binding("l", "toggle_log", "log/lin"),
         # The footer is full at 160 columns; ? lists these.
@@ -92,6 +93,7 @@ class MmtuiApp(App[int]):
         ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
         ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
         ("n", "layers view: the dead-neuron map's next layer", None),
+        ("c", "with several runs: the next run for every panel but Loss, which overlays them all", None),
         ("space", "pause / resume", TogglePause),
         ("l", "log10 or linear loss axis", None),
         ("s", "save an SVG screenshot", None),
@@ -128,6 +130,7 @@ class MmtuiApp(App[int]):
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
+        self._streams_seen = 0  # streams in the history when the footer's keys were last checked
 
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
@@ -147,7 +150,6 @@ class MmtuiApp(App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         size = event.size  # self.size still holds the old size while this runs
-        self.set_class(size.width < 100, "narrow")
         self.set_class(size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1], "too-small")
 
     # ---- the worker: the app's one reader of the source
@@ -180,15 +182,25 @@ class MmtuiApp(App[int]):
         self._draw_status()
 
     def _draw_status(self, pending: str | None = None) -> None:
-        self.status_line.draw(self.history.latest, self.history.steps_per_s, pending, self.source_status,
-                              reinit_hint=Reinit in self.source.commands)
+        history = self.history
+        selected = None
+        if history.comparing:
+            names = list(history.streams)
+            selected = f"run {names.index(history.selected) + 1}/{len(names)}: {history.label(history.selected)}"
+        self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
+                              reinit_hint=Reinit in self.source.commands, selected=selected)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         run_version = self.history.run_version
         for snapshot in message.snapshots:
-            if self.history.latest is not None and snapshot.run.run_id != self.history.latest.run.run_id:
-                self._steps_before_run += self.history.latest.step
+            latest = self.history.latest  # the key script runs on the selected stream's clock: the trainer's only
+            same_stream = latest is not None and snapshot.run.stream == latest.run.stream
+            if same_stream and snapshot.run.run_id != latest.run.run_id:
+                self._steps_before_run += latest.step
             self.history.add(snapshot)
+        if len(self.history.streams) != self._streams_seen:
+            self._streams_seen = len(self.history.streams)
+            self.refresh_bindings()  # the second stream brings the c key
         if self.history.run_version != run_version:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
@@ -213,7 +225,10 @@ class MmtuiApp(App[int]):
         self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A key whose command the source does not take is neither bound nor shown in the Footer."""
+        """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
+        that picks the next run, while there is one."""
+        if action == "next_run":
+            return self.history.comparing
         command = ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
 
@@ -292,6 +307,10 @@ class MmtuiApp(App[int]):
         # The footer stays as it is: hiding the keys of other views' panels (check_action) rebuilt it on
         # every switch, ~100 ms.
         self.views.current = name
+        self.redraw(force=True)
+
+    def action_next_run(self) -> None:
+        self.history.select_next()
         self.redraw(force=True)
 
     def action_next_map_layer(self) -> None:

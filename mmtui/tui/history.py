@@ -1,4 +1,4 @@
-"""What the panels draw, accumulated from snapshots: bounded, downsampled histories of one run and its ghost."""
+"""What the panels draw, accumulated from snapshots: bounded, downsampled histories of every stream's runs."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ class LossSeries:
         if len(self.steps) >= MAX_POINTS:
             self.steps, self.raw, self.smooth = self.steps[1::2], self.raw[1::2], self.smooth[1::2]
             self.bucket *= 2
+
+    @property
+    def latest_smooth(self) -> float | None:
+        """The smoothed loss at the latest step, whether or not it closed a point."""
+        return self._ema / self._ema_weight if self._ema_weight else None
 
     def downsampled(self, width: int) -> tuple[list[int], list[float], list[float]]:
         """At most `width` points (steps, raw, smooth), so a plot's cost does not grow with the run."""
@@ -113,25 +118,21 @@ class RunHistory:
     init_loss: float | None = None
 
 
-class History:
-    """The current run, the previous one as a ghost, and the latest state; fed one snapshot at a time."""
+@dataclass
+class StreamHistory:
+    """One stream of snapshots (a run file, the live trainer): its current run, the previous one, its latest state."""
 
-    def __init__(self) -> None:
-        self.run: RunHistory | None = None
-        self.ghost: RunHistory | None = None
-        self.latest: Snapshot | None = None
-        self.samples: deque[str] = deque(maxlen=SAMPLE_LINES)  # newest first
-        self.version = 0  # grows with every snapshot, so a panel redraws only when its data changed
-        self.samples_version = 0  # grows with every batch of sampled names
-        self.run_version = 0  # grows with every reinit
-        self.steps_per_s = 0.0  # the latest speed while running; final evaluations and pauses do not count
+    run: RunHistory
+    latest: Snapshot
+    ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
+    samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
+    steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
 
     def add(self, snapshot: Snapshot) -> None:
-        if self.run is None or snapshot.run.run_id != self.run.info.run_id:
-            if self.run is not None and self.run.losses.steps:
+        if snapshot.run.run_id != self.run.info.run_id:
+            if self.run.losses.steps:
                 self.ghost = self.run
             self.run = RunHistory(snapshot.run)
-            self.run_version += 1
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
@@ -147,8 +148,85 @@ class History:
             for name in reversed(snapshot.samples):
                 self.samples.appendleft(name or "(empty)")
             self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.name} ──")
-            self.samples_version += 1
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s
         self.latest = snapshot
+
+
+class History:
+    """Every stream's current run, and the one stream selected for the panels; fed one snapshot at a time.
+
+    `run`, `ghost`, `latest`, `samples` and `steps_per_s` are the selected stream's, so panels that show one run
+    need not know that there may be several; the Loss panel overlays them all through `streams`.
+    """
+
+    def __init__(self) -> None:
+        self.streams: dict[str, StreamHistory] = {}  # in order of first arrival: a stream's colour is its place
+        self.selected: str | None = None  # the stream the panels show: the first to arrive until select_next()
+        self.version = 0  # grows with every snapshot and selection, so a panel redraws only when its data changed
+        self.samples_version = 0  # grows with every batch of the selected stream's sampled names, and selection
+        self.run_version = 0  # grows with every reinit and every new stream
+
+    @property
+    def selected_stream(self) -> StreamHistory | None:
+        return self.streams.get(self.selected)
+
+    @property
+    def run(self) -> RunHistory | None:
+        stream = self.selected_stream
+        return stream.run if stream else None
+
+    @property
+    def ghost(self) -> RunHistory | None:
+        stream = self.selected_stream
+        return stream.ghost if stream else None
+
+    @property
+    def latest(self) -> Snapshot | None:
+        stream = self.selected_stream
+        return stream.latest if stream else None
+
+    @property
+    def samples(self) -> deque[str]:
+        stream = self.selected_stream
+        return stream.samples if stream else deque()
+
+    @property
+    def steps_per_s(self) -> float:
+        stream = self.selected_stream
+        return stream.steps_per_s if stream else 0.0
+
+    @property
+    def comparing(self) -> bool:
+        """Several streams: the Loss panel overlays their runs and a key picks the one the other panels show."""
+        return len(self.streams) > 1
+
+    def add(self, snapshot: Snapshot) -> None:
+        name = snapshot.run.stream
+        stream = self.streams.get(name)
+        if stream is None:
+            stream = self.streams[name] = StreamHistory(RunHistory(snapshot.run), snapshot)
+            if self.selected is None:
+                self.selected = name
+            self.run_version += 1
+        elif snapshot.run.run_id != stream.run.info.run_id:
+            self.run_version += 1
+        stream.add(snapshot)
+        if snapshot.samples and name == self.selected:
+            self.samples_version += 1
         self.version += 1
+
+    def select_next(self) -> None:
+        """The panels show the next stream, in order of arrival, back to the first after the last."""
+        if not self.streams:
+            return
+        names = list(self.streams)
+        self.selected = names[(names.index(self.selected) + 1) % len(names)]
+        self.samples_version += 1
+        self.version += 1
+
+    def label(self, name: str) -> str:
+        """How legends, tables and titles name a stream's run: its name, and the stream's where two names clash."""
+        run_name = self.streams[name].run.info.name
+        clash = any(other.run.info.name == run_name for key, other in self.streams.items() if key != name)
+        return f"{run_name} · {name}" if clash and name else run_name

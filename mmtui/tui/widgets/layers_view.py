@@ -9,6 +9,7 @@ from mmtui.records import ActivationStats
 from mmtui.tui.diagnostics import activation_curves, activation_table, gradient_curves, gradient_table
 from mmtui.tui.history import History
 from mmtui.tui.widgets.dead_map import DeadNeuronMap
+from mmtui.tui.widgets.runs_table import title_selected_run
 from mmtui.tui.widgets.stats_panel import StatsPanel
 
 MAP_HEIGHT = 20  # a batch of 32 at two examples per row, a title and an axis line, and the border
@@ -20,8 +21,6 @@ class LayersView(Grid):
     DEFAULT_CSS = f"""
     LayersView {{ grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr {MAP_HEIGHT}; }}
     LayersView > DeadNeuronMap {{ column-span: 2; }}
-    .narrow LayersView {{ grid-size: 1; grid-columns: 1fr; grid-rows: 1fr 1fr {MAP_HEIGHT}; }}
-    .narrow LayersView > DeadNeuronMap {{ column-span: 1; }}
     """
     REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
@@ -44,6 +43,7 @@ class LayersView(Grid):
         self.activations.draw(activation_table(layers), activation_curves(layers), "waiting for the first step…")
         self.gradients.draw(gradient_table(layers), gradient_curves(layers), "no gradients in the latest snapshot")
         self._draw_map(layers)
+        title_selected_run((self.activations, self.gradients, self.dead_map), history)
 
     def next_map_layer(self, history: History) -> None:
         self.map_layer += 1

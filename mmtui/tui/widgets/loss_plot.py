@@ -1,4 +1,4 @@
-"""The Loss panel: raw and smoothed training loss, val points, and the previous run as a ghost."""
+"""The Loss panel: raw and smoothed training loss, val points, the previous run as a ghost, compared runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from textual_plotext.plot import Plot
 
-from mmtui.tui.history import History, RunHistory
+from mmtui.tui.history import History
+from mmtui.tui.palette import EXPECTED_LOSS, GHOST_LOSS, RAW_LOSS, VAL_LOSS, run_color
 from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 
 LOG_TICKS = (1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)  # loss values labelled on the log axis
@@ -19,7 +20,7 @@ class Series:
 
     steps: list[int]
     values: list[float]
-    color: str
+    color: str | int  # a plotext colour name or 256-colour code
     marker: str
     label: str | None = None
     points: bool = False  # scatter instead of a line
@@ -46,7 +47,7 @@ class LossPlot(PlotStrips):
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
         if run is not None and run.init_loss is not None and expected is not None:
-            plt.hline(math.log10(expected) if self.log_scale else expected, "green")
+            plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
             plt.title(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = {expected:.2f} (green line)")
         if series:
             ticks = step_ticks(max(line.steps[-1] for line in series))
@@ -61,19 +62,27 @@ class LossPlot(PlotStrips):
 
 
 def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
-    """The ghost's smoothed curve, then the run's raw points, smoothed curve and val points; no NaN or inf."""
+    """Beneath, the ghost's smoothed curve (one stream only) and the selected run's raw points; then every stream's
+    smoothed curve in its colour, and the selected run's val points on top. No NaN or inf."""
     series = []
-    if history.ghost is not None:
+    run = history.run
+    if history.ghost is not None and not history.comparing:
         steps, _, smooth = history.ghost.losses.downsampled(width)
-        series.append(_scaled(steps, smooth, log_scale, "magenta", "dot", f"previous: {_name(history.ghost)}"))
-    if history.run is not None:
-        run = history.run
-        steps, raw, smooth = run.losses.downsampled(width)
-        series.append(_scaled(steps, raw, log_scale, "gray", "dot"))
-        series.append(_scaled(steps, smooth, log_scale, "cyan", "braille", f"{_name(run)} (smoothed)"))
+        series.append(_scaled(steps, smooth, log_scale, GHOST_LOSS, "dot", f"previous: {history.ghost.info.name}"))
+    if run is not None:
+        steps, raw, _ = run.losses.downsampled(width)
+        series.append(_scaled(steps, raw, log_scale, RAW_LOSS, "dot"))
+    for index, (name, stream) in enumerate(history.streams.items()):
+        if not history.comparing:
+            label = f"{stream.run.info.name} (smoothed)"
+        else:
+            label = ("▶ " if name == history.selected else "") + history.label(name)
+        steps, _, smooth = stream.run.losses.downsampled(width)
+        series.append(_scaled(steps, smooth, log_scale, run_color(index), "braille", label))
+    if run is not None:
         evals = [e for e in run.evals if math.isfinite(e.val_loss)]
         # "o", not "●": a two-cell glyph in some terminals would shift the rest of its row
-        series.append(_scaled([e.step for e in evals], [e.val_loss for e in evals], log_scale, "orange", "o", "val",
+        series.append(_scaled([e.step for e in evals], [e.val_loss for e in evals], log_scale, VAL_LOSS, "o", "val",
                               points=True))
     return [line for line in series if line.steps]
 
@@ -83,8 +92,3 @@ def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, 
     kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
     return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
                   label, points)
-
-
-def _name(run: RunHistory) -> str:
-    return run.info.name
-

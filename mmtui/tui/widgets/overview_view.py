@@ -1,4 +1,4 @@
-"""The overview: loss, the first Tanh layer's histogram and saturation, and sampled names."""
+"""The overview: loss, the first Tanh layer's histogram and saturation, sampled names, and compared runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from textual.containers import Grid
 from mmtui.tui.history import History
 from mmtui.tui.widgets.activation_histogram import ActivationHistogram
 from mmtui.tui.widgets.loss_plot import LossPlot
+from mmtui.tui.widgets.runs_table import RunsTable, title_selected_run
 from mmtui.tui.widgets.samples_panel import SamplesPanel
 from mmtui.tui.widgets.saturation_panel import SaturationPanel
 
@@ -15,9 +16,12 @@ from mmtui.tui.widgets.saturation_panel import SaturationPanel
 class OverviewView(Grid):
     """The lecture's first experiments at a glance; the view the app starts in."""
 
+    # The Runs table, shown only while runs are compared, spans the width between the two rows of panels.
     DEFAULT_CSS = """
     OverviewView { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 2fr 1fr; }
-    .narrow OverviewView { grid-size: 1; grid-columns: 1fr; grid-rows: 2fr 2fr 1fr 1fr; }
+    OverviewView > RunsTable { display: none; column-span: 2; }
+    OverviewView.comparing { grid-size: 2 3; grid-rows: 2fr auto 1fr; }
+    OverviewView.comparing > RunsTable { display: block; }
     """
     REDRAW_S = 0.5  # least seconds between two draws: at 4 a second its ~40 ms frames took CPU from the trainer
 
@@ -27,17 +31,23 @@ class OverviewView(Grid):
         self.activations = ActivationHistogram(id="activations")
         self.saturation = SaturationPanel(id="saturation")
         self.samples = SamplesPanel(id="samples")
+        self.runs = RunsTable(id="runs")
         self._drawn_samples = -1
 
     def compose(self) -> ComposeResult:
         yield self.loss_plot
         yield self.activations
+        yield self.runs
         yield self.saturation
         yield self.samples
 
     def draw(self, history: History) -> None:
         run = history.run
+        self.set_class(history.comparing, "comparing")
         self.loss_plot.draw(history)
+        if history.comparing:
+            self.runs.draw(history)
+        title_selected_run((self.activations, self.saturation, self.samples), history)
         self.activations.draw(run.stats if run else None)
         self.saturation.draw(run)
         if history.samples_version != self._drawn_samples:

@@ -7,6 +7,7 @@ from textual.containers import Grid
 
 from mmtui.tui.diagnostics import param_curves, param_table
 from mmtui.tui.history import History
+from mmtui.tui.widgets.runs_table import title_selected_run
 from mmtui.tui.widgets.stats_panel import StatsPanel
 from mmtui.tui.widgets.update_ratio_plot import UpdateRatioPlot
 
@@ -33,3 +34,4 @@ class ParametersView(Grid):
         params = history.run.params if history.run else ()
         self.weights.draw(param_table(params), param_curves(params), "waiting for weight gradients…")
         self.update_ratios.draw(history.run)
+        title_selected_run((self.weights, self.update_ratios), history)

@@ -7,8 +7,10 @@ from textual.widgets import Static
 
 from mmtui.experiments import gain_label
 from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, Snapshot, SourceStatus
+from mmtui.tui.palette import ALARM, CYAN, OK_GREEN, SATURATED_RED, WARN_YELLOW, WHITE_PIXEL
 
-STATE_STYLES = {RUNNING: "bold green", PAUSED: "bold yellow", DONE: "bold cyan", DIVERGED: "bold white on red"}
+STATE_STYLES = {RUNNING: f"bold {OK_GREEN}", PAUSED: f"bold {WARN_YELLOW}", DONE: f"bold {CYAN}",
+                DIVERGED: f"bold {WHITE_PIXEL} on {SATURATED_RED}"}
 SEPARATOR = "  ·  "
 
 
@@ -21,25 +23,28 @@ class StatusLine(Static):
     """
 
     def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None,
-             status: SourceStatus | None = None, reinit_hint: bool = False) -> None:
-        """`status`: what the source says of itself; `reinit_hint`: a diverged run may be reinit with a key."""
+             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None) -> None:
+        """`status`: what the source says of itself; `reinit_hint`: a diverged run may be reinit with a key;
+        `selected`: which of several compared runs the snapshot is of."""
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
             waiting = status.text if status and status.text else "waiting for the first snapshot…"
             self.update(pending or waiting, layout=False)
             return
-        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint), layout=False)
+        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected), layout=False)
 
 
 def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
-             status: SourceStatus | None = None, reinit_hint: bool = False) -> Text:
+             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None) -> Text:
     info, settings = snapshot.run, snapshot.run.settings
     deep = info.model.startswith("deep")
     text = Text()
     text.append(snapshot.state, STATE_STYLES.get(snapshot.state, "bold"))
     if snapshot.state == DIVERGED:
         hint = ": press 1-4 or r to reinit" if reinit_hint else ""
-        text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", "bold red")
+        text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", ALARM)
+    if selected:
+        text.append(f"{SEPARATOR}{selected}", "bold")
     if pending:
         text.append(f"{SEPARATOR}{pending}", "italic")
     # The experiment: the init preset for the MLPs, the gain for the deep nets, which ignore the preset.
