@@ -67,19 +67,15 @@ class TrainerSource:
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
         self._said: SourceStatus | None = None  # STARTING before the first snapshot, STARTED after it
         self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
-        args = (config, words, files, pacing)
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
-            self._runner = context.Process(target=_serve_in_child, name="mmtui-trainer", daemon=True,
-                                           args=self._serve_args(*args))
+            runner, target = context.Process, _serve_in_child
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
-            self._runner = threading.Thread(target=serve, name="mmtui-trainer", daemon=True,
-                                            args=self._serve_args(*args))
-
-    def _serve_args(self, config, words, files, pacing) -> tuple:
-        return config, words, self._commands, self._outbox, self._cancel, files, pacing
+            runner, target = threading.Thread, serve
+        self._runner = runner(target=target, name="mmtui-trainer", daemon=True,
+                              args=(config, words, self._commands, self._outbox, self._cancel, files, pacing))
 
     def start(self) -> None:
         self._runner.start()
