@@ -53,9 +53,16 @@ class ScriptedSource:
 
 def screen_text(app: MmtuiApp) -> str:
     """What the terminal shows, as plain text, one line per row."""
+    return svg_text(app.export_screenshot())
+
+
+def svg_text(svg: str) -> str:
+    """The text of a screenshot SVG (Textual's export, the s key's file, --screenshot's), one line per row."""
     rows: dict[int, dict[int, str]] = {}
-    for x, row, text in SVG_TEXT.findall(app.export_screenshot()):
-        rows.setdefault(int(row), {})[round(float(x) / SVG_CELL_WIDTH)] = html.unescape(text).replace("\xa0", " ")
+    for x, row, text in SVG_TEXT.findall(svg):
+        text = html.unescape(text).replace("\xa0", " ").replace("\n", "")  # each row ends in a "\n" element
+        if text:
+            rows.setdefault(int(row), {})[round(float(x) / SVG_CELL_WIDTH)] = text
     lines = []
     for row in sorted(rows):
         line = ""
