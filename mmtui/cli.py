@@ -157,6 +157,8 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
     ? help, q quit. With --headless, print JSON lines instead (one per event) for scripts and CI.
+
+    `mmtui view PATH...` opens run files (--log's) instead: see `mmtui view --help`.
     """
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
@@ -210,9 +212,14 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
         _check_terminal()
     source = TrainerSource(config, words, process=not in_process, files=files)
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
+    return _run_app(source, no_terminal, screenshot, size, key_script)
+
+
+def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=()) -> int:
+    """The app on a started source, in the terminal or, with no_terminal, unattended until the source ends."""
     from mmtui.tui.app import MmtuiApp
 
-    app = MmtuiApp(source, key_script=key_script,
+    app = MmtuiApp(source, key_script=list(key_script),
                    screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     return app.return_code or result or 0
@@ -258,10 +265,42 @@ def _run_engine_safely(run) -> int:
         return 0
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--wait", is_flag=True, help="Wait for a path that does not exist yet instead of refusing it.")
+@click.option("--no-follow", is_flag=True,
+              help="Read the files as they are and stop: do not follow what is appended to them.")
+@click.option("--no-terminal", is_flag=True,
+              help="Without a terminal (Textual's headless mode): read the files, draw them, exit.")
+@click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="With --no-terminal: save an SVG screenshot here once the files are read.")
+@click.option("--size", type=Size(), default="160x48", show_default=True,
+              help="With --no-terminal: the screen's columns x rows.")
+def view(paths: tuple[str, ...], wait: bool, no_follow: bool, no_terminal: bool, screenshot: str | None,
+         size: tuple[int, int]) -> None:
+    """Open run files (what --log writes) in the monitor: PATH is a file or a folder of them.
+
+    A file that grows is followed as `tail -f` does; several files overlay their losses, and c picks the run
+    the other panels show.
+    """
+    from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
+
+    try:
+        checked = check_paths(list(paths), wait)
+    except RunFilePathError as error:
+        raise click.UsageError(str(error)) from None
+    if not no_terminal:
+        _check_terminal()
+    source = RunFileSource(checked, follow=not (no_follow or no_terminal))
+    _exit_now(_run_app(source, no_terminal, screenshot, size))
+
+
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
+    command = view if sys.argv[1:2] == ["view"] else cli
+    args = sys.argv[2:] if command is view else sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        command.main(args, prog_name="mmtui view" if command is view else "mmtui", standalone_mode=False)
     except click.UsageError as error:
         line = f"mmtui: error: {error.format_message()}"
         click.echo(line, err=True)

@@ -15,10 +15,9 @@ from mmtui.engine.checkpoint import Checkpoint, CheckpointError
 from mmtui.engine.config import Pacing, RunFiles, TrainConfig
 from mmtui.engine.data import dataset_from_words
 from mmtui.engine.trainer import Trainer
-from mmtui.records import DIVERGED, Snapshot
+from mmtui.records import DIVERGED, EXIT_DIVERGED, Snapshot
 from mmtui.runfile import RunFileWriter, ScriptEvents, finite_or_none, open_run_file
 
-EXIT_DIVERGED = 3
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report it
 
 

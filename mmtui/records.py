@@ -12,6 +12,8 @@ from typing import Any, Protocol
 # A run's states, as the status line shows them.
 RUNNING, PAUSED, DONE, DIVERGED, STOPPED = "running", "paused", "done", "diverged", "stopped"
 
+EXIT_DIVERGED = 3  # the exit code of a command whose run diverged, headless or unattended
+
 SATURATED_AT = 0.97  # |t| above this counts as saturated: the lecture's saturation measure
 WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation image
 
@@ -125,6 +127,8 @@ class SourceStatus:
     text: str  # "following a.jsonl", "a.jsonl: 2 damaged lines skipped", "waiting for the first line"
     progress: float | None = None  # 0 to 1 while a finished file loads: the app shows a progress bar
     warning: bool = False  # something the user should notice (a damaged line, a file replaced or deleted)
+    ended: bool = False  # nothing more will come unless a command asks for it: the trainer's run has ended, or
+    # every file was read and none is followed. The unattended app (--no-terminal) exits on it.
 
 
 # ---- commands a UI sends to a source that trains

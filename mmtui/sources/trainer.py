@@ -9,8 +9,8 @@ import threading
 import traceback
 
 from mmtui.engine.config import Pacing, RunFiles, TrainConfig
-from mmtui.records import (Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop,
-                           TogglePause)
+from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
+                           Snapshot, SourceStatus, Stop, TogglePause)
 from mmtui.runfile import RunFileWriter, open_run_file
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
@@ -22,6 +22,7 @@ SAMPLE_INTERVAL_S = 5.0  # seconds between sampled names while a UI watches (eac
 UI_PACING = Pacing(sample_interval_s=SAMPLE_INTERVAL_S, eval_train_every=False)
 STARTING = SourceStatus("starting the trainer: loading torch…")  # the ~2 s before the first step
 STARTED = SourceStatus("")
+ENDED = SourceStatus("", ended=True)  # the run is done, stopped or diverged: only a reinit brings more
 
 
 def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles, pacing: Pacing) -> None:
@@ -65,7 +66,7 @@ class TrainerSource:
                  pacing: Pacing = UI_PACING):
         """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to write."""
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
-        self._said: SourceStatus | None = None  # STARTING before the first snapshot, STARTED after it
+        self._said: SourceStatus | None = None  # STARTING before the first snapshot, then STARTED or ENDED
         self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
@@ -108,9 +109,12 @@ class TrainerSource:
         except queue.Empty:
             if not items and not self._runner.is_alive() and not self._cancel.is_set():
                 items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
-            if self._said is STARTING and any(isinstance(item, Snapshot) for item in items):
-                self._said = STARTED
-                items.append(STARTED)
+            snapshots = [item for item in items if isinstance(item, Snapshot)]
+            if snapshots:
+                status = ENDED if snapshots[-1].state in (DONE, STOPPED, DIVERGED) else STARTED
+                if status is not self._said:
+                    self._said = status
+                    items.append(status)
             return items
 
     def _exitcode(self) -> int | None:

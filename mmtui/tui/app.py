@@ -16,8 +16,8 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DONE, STOPPED, Command, EngineFailure, Reinit, Save, Snapshot, Source, SourceStatus,
-                           TogglePause)
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, Snapshot, Source,
+                           SourceStatus, TogglePause)
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
@@ -106,7 +106,8 @@ class MmtuiApp(App[int]):
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
                  screenshot: Path | None = None, exit_when_done: bool = False):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
-        ends when the run does, after the key script and with the screenshot, if one is asked for."""
+        ends when the source says nothing more will come, after the key script and with the screenshot, if one
+        is asked for."""
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
@@ -131,6 +132,7 @@ class MmtuiApp(App[int]):
         self.status_line = StatusLine(id="status")
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
+        self._finishing = False  # the unattended mode's last frame is being drawn
 
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
@@ -180,6 +182,7 @@ class MmtuiApp(App[int]):
         if progress is not None:
             self.query_one("#loading", ProgressBar).update(progress=progress)
         self._draw_status()
+        self._finish_if_unattended()
 
     def _draw_status(self, pending: str | None = None) -> None:
         history = self.history
@@ -341,12 +344,17 @@ class MmtuiApp(App[int]):
         latest = self.history.latest
         while self.key_script and self._steps_before_run + latest.step >= self.key_script[0].step:
             self.simulate_key(self.key_script.pop(0).key)
-        if self.exit_when_done and latest.state in (DONE, STOPPED) and not self.key_script:
+
+    def _finish_if_unattended(self) -> None:
+        ended = self.source_status is not None and self.source_status.ended
+        if self.exit_when_done and ended and not self.key_script and not self._finishing:
+            self._finishing = True
             self.redraw(force=True)
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
         if self.final_screenshot is not None:
             self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
-        self.exit(0)
+        latest = self.history.latest
+        self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 

@@ -22,4 +22,4 @@ class SamplesPanel(VerticalScroll):
         self.border_title = "Samples"
 
     def draw(self, lines: Iterable[str]) -> None:
-        self.query_one("#samples-text", Static).update("\n".join(lines) or "sampling every few seconds…")
+        self.query_one("#samples-text", Static).update("\n".join(lines) or "names appear here as the run samples them")

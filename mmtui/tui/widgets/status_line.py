@@ -1,4 +1,4 @@
-"""The status line: the run's state and experiment first, then step, speed, learning rate and settings."""
+"""The status line: the run's state and experiment first, then step, the source, speed, learning rate, settings."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     if snapshot.state == DIVERGED:
         hint = ": press 1-4 or r to reinit" if reinit_hint else ""
         text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", ALARM)
+    if status is not None and status.text and status.warning:  # a damaged line, a file deleted: before the rest
+        text.append(f"{SEPARATOR}{status.text}", "bold yellow")
     if selected:
         text.append(f"{SEPARATOR}{selected}", "bold")
     if pending:
@@ -54,6 +56,8 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"{SEPARATOR}init {settings['init']}", "bold")
     total = f" / {info.total_steps:,}" if info.total_steps else ""
     text.append(f"{SEPARATOR}step {snapshot.step:,}{total}", "bold")
+    if status is not None and status.text and not status.warning:  # "following a.jsonl": is the run live
+        text.append(f"{SEPARATOR}{status.text}", "dim")
     text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s")
     if snapshot.lr is not None:
         text.append(f"{SEPARATOR}lr {snapshot.lr:g}")
@@ -66,6 +70,4 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"{SEPARATOR}init {settings['init']}", "dim")
     if "seed" in settings:
         text.append(f"{SEPARATOR}seed {settings['seed']}")
-    if status is not None and status.text:
-        text.append(f"{SEPARATOR}{status.text}", "bold yellow" if status.warning else "dim")
     return text
