@@ -240,3 +240,13 @@ def test_bad_option_gives_one_error_line_and_exit_2(bad_input_runs, option, valu
 @pytest.mark.parametrize("option, value", NON_FINITE_OPTIONS, ids=[f"{o}={v}" for o, v in NON_FINITE_OPTIONS])
 def test_non_finite_float_option_gives_one_error_line_and_exit_2(bad_input_runs, option, value):
     assert_one_line_error(bad_input_runs[f"{option}={value}"], phrase=option)
+
+
+# The --no-terminal options are checked as they are read, before torch or Textual is imported.
+BAD_NO_TERMINAL_OPTIONS = [("--keys", "500"), ("--keys", "x:3"), ("--keys", "500:"), ("--size", "10x5"),
+                           ("--size", "wide"), ("--size", "160x")]
+
+
+@pytest.mark.parametrize("option, value", BAD_NO_TERMINAL_OPTIONS, ids=[f"{o}={v}" for o, v in BAD_NO_TERMINAL_OPTIONS])
+def test_bad_no_terminal_option_gives_one_error_line_and_exit_2(option, value):
+    assert_one_line_error(mmtui("--no-terminal", "--steps", "10", option, value), phrase=option)
