@@ -17,6 +17,8 @@ from app_sources import screen_text, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
+# Quitting takes ~0.4 s (benchmarks/ measure it); a test's bound must hold on a loaded machine too.
+QUIT_BOUND_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ async def test_q_quits_promptly_mid_training_with_the_trainer_in_a_child_process
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 100, timeout=30)
         pressed = time.monotonic()
         await pilot.press("q")
-    assert time.monotonic() - pressed < 1.0
+    assert time.monotonic() - pressed < QUIT_BOUND_S
     assert not multiprocessing.active_children()  # the trainer's process is gone
 
 
@@ -129,3 +131,6 @@ async def test_small_and_large_terminals_and_resizing_do_not_crash(words, size):
             await pilot.resize_terminal(columns, rows)
             await pilot.pause(0.1)
         assert app.is_running
+        too_small = size == (40, 12)  # below 60x16 the panels give way to one line
+        await wait_until(pilot, lambda: ("mmtui needs at least 60x16" in screen_text(app)) == too_small)
+        assert ("╭─ Loss" in screen_text(app)) != too_small
