@@ -6,11 +6,13 @@ import io
 import json
 import math
 import queue
+import re
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import replace
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +26,7 @@ from mmtui.records import DIVERGED, ActivationStats, EvalResult, ParamStats, Rei
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
 from mmtui.sources.trainer import TrainerSource
 
+from app_sources import svg_text
 from test_headless_cli import SCHEMA, TIMEOUT_S, assert_one_line_error, events, mmtui
 
 QUICK = TrainConfig(steps=1_000_000, eval_every=0, num_samples=2)
@@ -174,11 +177,17 @@ def test_ui_trainer_process_writes_a_start_line_for_each_reinit(small_words_path
 
 
 def test_tui_writes_the_run_file_and_the_checkpoint_from_its_trainer(small_words_path, tmp_path):
-    log, checkpoint = tmp_path / "tui.jsonl", tmp_path / "tui.pt"
+    log, checkpoint, screenshot = tmp_path / "tui.jsonl", tmp_path / "tui.pt", tmp_path / "end.svg"
     result = mmtui("--no-terminal", "--data", str(small_words_path), "--steps", "2000", "--eval-every", "1000",
                    "--num-samples", "2", "--keys", "500:4", "--log", str(log), "--save", str(checkpoint),
-                   "--screenshot", str(tmp_path / "end.svg"))
+                   "--screenshot", str(screenshot), "--size", "120x40")
     assert result.returncode == 0, result.stderr
+    svg = screenshot.read_text(encoding="utf-8")
+    assert ElementTree.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"
+    screen = svg_text(svg).splitlines()
+    assert len(screen) == 40 and max(len(row) for row in screen) <= 120  # --size
+    assert "╭─ Loss" in screen[0] and "previous: mlp lecture x1" in "\n".join(screen)  # the 4 key's reinit
+    assert re.search(r"done  ·  init kaiming  ·  step 2,000 / 2,000", "\n".join(screen))  # the screen at the end
     snapshots = read_run_file(str(log))
     assert [s.run.settings["init"] for s in snapshots if s.first_loss_step == 0] == ["lecture", "kaiming"]
     assert snapshots[-1].saved == str(checkpoint) and snapshots[-1].step == 2000
