@@ -352,20 +352,42 @@ def test_cancel_stops_right_after_a_snapshot(small_dataset, cancel_at):
     assert snapshots[-1].state == RUNNING  # no final evaluation unless asked for
 
 
+class CancelFromStep:
+    """A cancel flag that reads set once the trainer has done `step` steps, as if set between two of its looks."""
+
+    def __init__(self, step: int):
+        self.step, self.trainer = step, None
+
+    def is_set(self) -> bool:
+        return self.trainer.step >= self.step
+
+
+class CommandsFromStep(queue.Queue):
+    """A command queue whose commands arrive once the trainer has done `step` steps, as if sent then."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step, self.trainer = step, None
+
+    def _arrived(self) -> bool:
+        return self.trainer is not None and self.trainer.step >= self.step
+
+    def empty(self) -> bool:
+        return not self._arrived() or super().empty()
+
+    def get_nowait(self):
+        if not self._arrived():
+            raise queue.Empty
+        return super().get_nowait()
+
+
 def test_cancel_between_snapshots_stops_at_the_next_look(small_dataset):
-    cancel = threading.Event()
+    cancel = CancelFromStep(2 * COMMAND_POLL_STEPS + 1)  # between two looks: nothing makes the trainer look at once
     trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, lambda _: None, cancel=cancel,
                       pacing=Pacing(snapshot_every=1000))
-    original_step = trainer._train_step
-
-    def step_then_cancel(with_stats):
-        original_step(with_stats)
-        if trainer.step == COMMAND_POLL_STEPS + 1:
-            cancel.set()
-
-    trainer._train_step = step_then_cancel
+    cancel.trainer = trainer
     assert trainer.run(exit_when_done=False) == STOPPED
-    assert trainer.step == 2 * COMMAND_POLL_STEPS
+    assert trainer.step == 3 * COMMAND_POLL_STEPS  # the next look, at a multiple of COMMAND_POLL_STEPS
 
 
 def test_cancel_with_finish_on_cancel_emits_a_final_stopped_snapshot(small_dataset):
@@ -423,7 +445,8 @@ def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_da
 
 
 def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(small_dataset):
-    commands = queue.Queue()
+    commands = CommandsFromStep(2 * COMMAND_POLL_STEPS + 1)  # between two snapshots: nothing makes it look at once
+    commands.put(Pause())
     applied = []
 
     def stop_once_paused(snapshot):
@@ -433,16 +456,9 @@ def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(sm
 
     trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, stop_once_paused, commands=commands,
                       pacing=Pacing(snapshot_every=1000))
-    original_step = trainer._train_step
-
-    def step_then_send(with_stats):
-        original_step(with_stats)
-        if trainer.step == COMMAND_POLL_STEPS + 1:  # between two snapshots: nothing makes the trainer look at once
-            commands.put(Pause())
-
-    trainer._train_step = step_then_send
+    commands.trainer = trainer
     assert trainer.run(exit_when_done=False) == STOPPED
-    assert applied == [2 * COMMAND_POLL_STEPS]  # the next look, at a multiple of COMMAND_POLL_STEPS
+    assert applied == [3 * COMMAND_POLL_STEPS]  # the next look, at a multiple of COMMAND_POLL_STEPS
 
 
 def test_snapshots_are_rate_limited_and_drop_no_loss(small_dataset):
