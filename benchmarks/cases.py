@@ -235,7 +235,7 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
                 self.first_paint = time.time() - launched
             if self.first_frame is None and self.history.latest is not None:
                 self.first_frame = time.time() - launched
-            if self._key_at is not None and self.history.run.info.init == "fix-logits":
+            if self._key_at is not None and self.history.run.info.settings.get("init") == "fix-logits":
                 self.key_latencies.append(now - self._key_at)
                 self._key_at = None
 
