@@ -56,6 +56,12 @@ def screen_text(app: MmtuiApp) -> str:
     return svg_text(app.export_screenshot())
 
 
+def shows(app: MmtuiApp, *texts: str) -> bool:
+    """Whether the screen shows every one of texts: a condition to wait for, as drawing follows a frame later."""
+    screen = screen_text(app)
+    return all(text in screen for text in texts)
+
+
 def svg_text(svg: str) -> str:
     """The text of a screenshot SVG (Textual's export, the s key's file, --screenshot's), one line per row."""
     rows: dict[int, dict[int, str]] = {}

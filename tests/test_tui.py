@@ -50,8 +50,9 @@ async def test_each_preset_key_reinits_with_its_preset(words, key, preset):
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.run is not None)
         await pilot.press(key)
-        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == preset and app.history.run.init_loss is not None)
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == preset
+                         and app.history.run.init_loss is not None)
+        await wait_until(pilot, lambda: f"init {preset}" in status_text(app))
         init_loss, expected = app.history.run.init_loss, app.history.run.info.expected_init_loss
         if preset == "lecture":
             assert init_loss > 15
@@ -100,10 +101,11 @@ async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
     app = make_app(words, init="lecture", diverge_at=10.0)  # the lecture's step-0 loss is above 10, fix-tanh's not
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.state == DIVERGED)
-        await pilot.pause(0.5)  # the plots draw with non-finite values skipped
-        assert "diverged" in status_text(app)
+        await wait_until(pilot, lambda: "diverged" in status_text(app))
+        await pilot.pause(0.5)  # a redraw or two of the plots, which skip the non-finite values
         await pilot.press("3")
-        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == "fix-tanh" and app.history.latest.step > 50)
+        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == "fix-tanh"
+                         and app.history.latest.step > 50)
         assert math.isfinite(app.history.latest.last_loss)
 
 

@@ -15,7 +15,7 @@ from mmtui.tui.diagnostics import activation_table, gradient_curves, gradient_ta
 from mmtui.tui.history import MAX_POINTS, History, RatioSeries
 from mmtui.tui.widgets.dead_map import DEAD, WHITE, dead_columns, dead_map_lines
 from mmtui.tui.widgets.update_ratio_plot import ratio_lines
-from app_sources import ScriptedSource, screen_text, trainer_app
+from app_sources import ScriptedSource, screen_text, shows, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -167,21 +167,16 @@ async def test_views_switch_and_draw_tables_map_and_ratios():
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 2)
         assert app.views.current == "overview"
         await pilot.press("y")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "Activations per Tanh layer" in text and "layer 5" in text and "50.00%" in text
-        assert "1 dead unit of 6" in text and "layer 1 · step" in text
+        await wait_until(pilot, lambda: shows(app, "Activations per Tanh layer", "layer 5", "50.00%",
+                                              "1 dead unit of 6", "layer 1 · step"))
         assert app.layers_view.dead_map.region.area > 0 and app.overview.loss_plot.region.area == 0
         await pilot.press("n", "n")
-        await pilot.pause(0.1)
-        assert "layer 3 · step" in screen_text(app)
+        await wait_until(pilot, lambda: shows(app, "layer 3 · step"))
         await pilot.press("p")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "◀ largest grad:data" in text and "100 x 27" in text and "log10 update:data" in text
+        await wait_until(pilot, lambda: shows(app, "◀ largest grad:data", "100 x 27", "log10 update:data"))
         await pilot.press("o")
-        await pilot.pause(0.1)
-        assert app.views.current == "overview" and app.overview.loss_plot.region.area > 0
+        await wait_until(pilot, lambda: app.overview.loss_plot.region.area > 0)
+        assert app.views.current == "overview"
 
 
 async def test_only_the_visible_view_draws():
@@ -212,18 +207,16 @@ async def test_every_view_survives_small_and_large_terminals(size):
             await pilot.press(key)
             await pilot.pause(0.1)
         await pilot.resize_terminal(120, 30)
-        await pilot.pause(0.1)
-        assert app.is_running and "layer 2 · step" in screen_text(app)
+        await wait_until(pilot, lambda: shows(app, "layer 2 · step"))
+        assert app.is_running
 
 
 async def test_help_lists_the_new_keys_and_the_models():
     app = MmtuiApp(ScriptedSource([deep_snapshot(1)]))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "toggle BatchNorm" in text and "next tanh gain" in text and "deep-bn" in text
-        assert "kaiming" in text and "escape, ? or q closes this screen" in text
+        await wait_until(pilot, lambda: shows(app, "toggle BatchNorm", "next tanh gain", "deep-bn", "kaiming",
+                                              "escape, ? or q closes this screen"))
 
 
 @pytest.mark.parametrize("key, expected", [("b", Reinit(model="deep-bn")), ("g", Reinit(gain=1.0)),
@@ -260,8 +253,7 @@ async def test_b_g_m_reinit_the_real_trainer_with_the_next_model_and_gain(words)
         await pilot.press("g")
         await wait_until(pilot, lambda: app.history.run.info.settings["gain"] == GAINS[1])
         await wait_until(pilot, lambda: app.history.latest.step > 0)
-        await pilot.pause(0.3)
-        assert f"model {MODELS[2]}" in status_text(app) and "gain 1" in status_text(app)
+        await wait_until(pilot, lambda: f"model {MODELS[2]}" in status_text(app) and "gain 1" in status_text(app))
 
 
 @pytest.mark.parametrize("gain, check", [
@@ -276,11 +268,8 @@ async def test_a_deep_run_shows_the_gain_in_every_layer_and_weight(words, gain, 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("y")
         await wait_until(pilot, lambda: app.history.run is not None and len(app.history.run.layers) == 5)
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert all(f"layer {i}" in text for i in range(1, 6)) and " of 100 (red: white" in text
+        await wait_until(pilot, lambda: shows(app, *(f"layer {i}" for i in range(1, 6)), " of 100 (red: white"))
         assert at_init[0].step == 0 and check(at_init)
         await pilot.press("p")
         await wait_until(pilot, lambda: len(app.history.run.update_ratios.steps) > 2)
-        await pilot.pause(0.3)
-        assert "◀ largest grad:data" in screen_text(app)
+        await wait_until(pilot, lambda: shows(app, "◀ largest grad:data"))

@@ -39,7 +39,8 @@ async def test_a_storm_of_500_keys_leaves_the_app_consistent_and_q_still_quits_a
             await pilot.press("escape")
         if app.history.latest.state == PAUSED:
             await pilot.press("space")
-        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and app.history.latest.step > 20, timeout=15)
+        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and app.history.latest.step > 20,
+                         timeout=15)
         assert app.history.run.info == app.history.latest.run  # the panels draw the run the engine reports
         await wait_until(pilot, lambda: status_text(app).startswith("running")
                          and f"model {app.history.run.info.model}" in status_text(app), timeout=5)
@@ -81,7 +82,7 @@ async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step > 200, timeout=30)
         await pilot.press("e")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any(tmp_path.glob("mmtui-mlp-*.csv")), timeout=5)
     (path,) = tmp_path.glob("mmtui-mlp-*.csv")
     header, *rows = path.read_text().splitlines()
     assert header.split(",")[:4] == ["step", "loss", "smoothed_loss", "val_loss"]
