@@ -113,16 +113,14 @@ def test_a_damaged_line_in_the_middle_is_skipped_and_counted(real_run, tmp_path)
     assert read.status.warning and "a.jsonl: 1 damaged line skipped (not JSON" in read.status.text
 
 
-def test_a_line_over_the_limit_is_skipped_without_being_held(real_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_file, "MAX_LINE_BYTES", 100_000)  # the rule, at a size a test writes quickly
-    monkeypatch.setattr(run_file, "CHUNK_BYTES", 4096)
+def test_a_line_of_10_mb_is_skipped_and_counted(real_run, tmp_path):
     path = tmp_path / "a.jsonl"
     lines = run_file_text(real_run).splitlines(keepends=True)
-    path.write_text("".join(lines[:3]) + '{"event": "snapshot", "x": "' + "y" * 250_000 + '"}\n'
+    path.write_text("".join(lines[:3]) + '{"event": "snapshot", "x": "' + "y" * 10_000_000 + '"}\n'
                     + "".join(lines[3:]))
     read = source_on(path, follow=False).until(lambda c: c.status and c.status.ended, "the end")
     assert read.snapshots == as_read_from(real_run, "a.jsonl")
-    assert "1 damaged line skipped (a line over" in read.status.text
+    assert "1 damaged line skipped (a line over 8 MiB)" in read.status.text
 
 
 def test_an_empty_file_says_it_waits_for_the_first_line_then_reads_it(real_run, tmp_path):
