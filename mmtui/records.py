@@ -17,14 +17,24 @@ EXIT_DIVERGED = 3  # the exit code of a command whose run diverged, headless or 
 SATURATED_AT = 0.97  # |t| above this counts as saturated: the lecture's saturation measure
 WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation image
 
+# What an activation layer's trouble measure is, by the function's family:
+BOUNDED = "bounded"  # tanh, sigmoid, hardtanh: saturation, |t| near a bound (on the range scaled to [-1, 1])
+RECTIFIER = "rectifier"  # the ReLU family: outputs on the flat side (input below 0) and units dead for the batch
+OTHER = "other"  # no trouble measure: mean, std and the histogram only
+
 
 @dataclass(frozen=True)
 class ActivationStats:
-    """Statistics of one activation layer's outputs t (batch x units) on one batch, and of their gradients."""
+    """Statistics of one activation layer's outputs t (examples x units) on one batch, and of their gradients.
+
+    Where t has more dimensions (a transformer's batch x time x channels), a unit is a channel and every other
+    position an example. A white pixel is an output in trouble: |t| > white_at for a BOUNDED function, on the
+    flat side for a RECTIFIER.
+    """
 
     step: int  # the step whose forward pass produced t
-    saturation: float  # percent of |t| > saturated_at
-    share_99: float  # percent of |t| > white_at: the white pixels of the lecture's saturation image
+    saturation: float  # percent of outputs in trouble: |t| > saturated_at (BOUNDED), on the flat side (RECTIFIER)
+    share_99: float  # percent of white pixels: |t| > white_at (BOUNDED), the flat side (RECTIFIER)
     dead_units: int  # units white for every example of the batch: they never learn
     units: int  # units in the layer
     mean: float  # mean of t
@@ -36,9 +46,12 @@ class ActivationStats:
     grad_std: float | None = None
     grad_hist_edges: tuple[float, ...] = ()  # symmetric bins around 0
     grad_hist_counts: tuple[int, ...] = ()
-    white_rows: tuple[int, ...] = ()  # per example of the batch, bit u set when |t[example, u]| > white_at
+    white_rows: tuple[int, ...] = ()  # per example of the batch (at most the first 32), bit u set when
+    # t[example, u] is a white pixel
     saturated_at: float = SATURATED_AT  # the thresholds these figures were taken with, so widgets draw them
     white_at: float = WHITE_AT
+    name: str = ""  # the module's path and class, "transformer.h.0.mlp.act  NewGELU"; "" for the lecture's nets
+    kind: str = BOUNDED  # which trouble measure the figures above are: BOUNDED, RECTIFIER or OTHER
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,15 @@ class EvalResult:
     step: int  # updates done when evaluated
     train_loss: float | None  # None when only the val split was evaluated
     val_loss: float
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """One reading of a named scalar a writer logs besides the loss: "lr", "val_loss", "grad_norm"."""
+
+    name: str
+    step: int
+    value: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,9 @@ class Snapshot:
     diverged_loss: float | None  # the loss that counted as divergence, when state is DIVERGED
     saved: str | None = None  # the checkpoint file written since the previous snapshot, at this snapshot's step
     save_error: str | None = None  # why a save since the previous snapshot failed, in one line
+    scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
+    notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
+    # "no loss seen: return (logits, loss) or call run.log(loss=...)"
 
     @property
     def stats(self) -> ActivationStats | None:

@@ -13,7 +13,8 @@ import math
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Snapshot
+from mmtui.records import (BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar,
+                           Snapshot)
 
 FORMAT = "mmtui-run"
 VERSION = 1  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -96,7 +97,7 @@ def _layer(s: ActivationStats) -> dict[str, Any]:
             "hist_edges": _numbers(s.hist_edges), "hist_counts": list(s.hist_counts),
             "grad_mean": _number(s.grad_mean), "grad_std": _number(s.grad_std),
             "grad_hist_edges": _numbers(s.grad_hist_edges), "grad_hist_counts": list(s.grad_hist_counts),
-            "white_rows": [format(row, "x") for row in s.white_rows]}
+            "white_rows": [format(row, "x") for row in s.white_rows], "name": s.name, "kind": s.kind}
 
 
 def _param(p: ParamStats) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def snapshot_line(snap: Snapshot) -> dict[str, Any]:
             "evals": [{"step": e.step, "train_loss": _number(e.train_loss), "val_loss": _number(e.val_loss)}
                       for e in snap.evals],
             "samples": list(snap.samples), "saved": snap.saved, "save_error": snap.save_error,
-            "layers": [_layer(s) for s in snap.layers], "params": [_param(p) for p in snap.params]}
+            "layers": [_layer(s) for s in snap.layers], "params": [_param(p) for p in snap.params],
+            "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes)}
 
 
 def start_line(info: RunInfo) -> dict[str, Any]:
@@ -221,7 +223,9 @@ class RunFileReader:
             params=tuple(_read_param(p) for p in r["params"]),
             evals=tuple(EvalResult(int(e["step"]), _float(e["train_loss"]), _float(e["val_loss"])) for e in r["evals"]),
             samples=tuple(str(name) for name in r["samples"]), last_finite_loss=_float(r["last_finite_loss"]),
-            diverged_loss=_float(r["diverged_loss"]), saved=r["saved"], save_error=r["save_error"])
+            diverged_loss=_float(r["diverged_loss"]), saved=r["saved"], save_error=r["save_error"],
+            scalars=tuple(Scalar(str(name), int(step), _float(value)) for name, step, value in r.get("scalars", ())),
+            notes=tuple(str(note) for note in r.get("notes", ())))
 
 
 def check_header(record: dict) -> None:
@@ -243,7 +247,7 @@ def _read_layer(s: dict) -> ActivationStats:
         layer=int(s["layer"]), grad_mean=_float(s["grad_mean"]), grad_std=_float(s["grad_std"]),
         grad_hist_edges=_floats(s["grad_hist_edges"]), grad_hist_counts=tuple(int(n) for n in s["grad_hist_counts"]),
         white_rows=tuple(int(row, 16) for row in s["white_rows"]), saturated_at=_float(s["saturated_at"]),
-        white_at=_float(s["white_at"]))
+        white_at=_float(s["white_at"]), name=str(s.get("name", "")), kind=str(s.get("kind", BOUNDED)))
 
 
 def _read_param(p: dict) -> ParamStats:

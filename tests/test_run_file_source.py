@@ -252,6 +252,11 @@ def test_a_file_source_takes_no_command():
 
 # ---- the app on run files
 
+def footer_of(app: MmtuiApp) -> str | None:
+    """The Footer's row of keys, once drawn."""
+    return next((line for line in screen_text(app).splitlines() if "? help  q quit" in line), None)
+
+
 def app_on(*paths: Path, follow: bool = False) -> MmtuiApp:
     return MmtuiApp(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow))
 
@@ -269,8 +274,9 @@ async def test_a_finished_file_draws_every_panel_and_offers_no_lecture_key(real_
         assert "step 600 / 600" in screen and "done" in screen
         assert "mlp lecture x1" in screen  # the Loss legend names the run
         assert "Activations: hidden tanh h" in screen and "dead units of 40" in screen
-        footer = screen.splitlines()[-1]
-        assert "log/lin" in footer and "quit" in footer
+        await wait_until(pilot, lambda: footer_of(app) is not None)
+        footer = footer_of(app)
+        assert "log/lin" in footer
         for key in ("presets", "pause", "BatchNorm", "new seed", "model", "gain"):
             assert key not in footer
         await pilot.press("y")  # the layers view draws from the file too
@@ -324,7 +330,7 @@ async def test_two_files_overlay_their_losses_and_c_picks_the_run(real_run, smal
         await pilot.pause(0.3)
         screen = screen_text(app)
         assert "mlp lecture x1" in screen and "mlp kaiming x1" in screen
-        assert "next run" in screen.splitlines()[-1]
+        await wait_until(pilot, lambda: footer_of(app) is not None and "next run" in footer_of(app))
         await pilot.press("c")
         await wait_until(pilot, lambda: "run 2/2: mlp kaiming x1" in str(app.status_line.render()))
 

@@ -22,7 +22,7 @@ from mmtui.engine.checkpoint import load_checkpoint
 from mmtui.engine.config import Pacing, RunFiles, TrainConfig
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import read_words
-from mmtui.records import DIVERGED, ActivationStats, EvalResult, ParamStats, Reinit, RunInfo, Snapshot
+from mmtui.records import DIVERGED, ActivationStats, EvalResult, ParamStats, Reinit, RunInfo, Scalar, Snapshot
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
 from mmtui.sources.trainer import TrainerSource
 
@@ -84,14 +84,16 @@ def test_every_snapshot_of_a_real_run_reads_back_equal(small_dataset, model):
 def test_non_finite_values_and_save_messages_read_back_as_they_were():
     stats = ActivationStats(step=3, saturation=12.5, share_99=3.0, dead_units=2, units=70, mean=-0.1, std=0.8,
                             hist_edges=(-1.0, 0.0, 1.0), hist_counts=(4, 6), layer=1, grad_mean=math.nan,
-                            grad_std=math.inf, white_rows=(0, (1 << 69) | 5), saturated_at=0.9, white_at=0.95)
+                            grad_std=math.inf, white_rows=(0, (1 << 69) | 5), saturated_at=0.9, white_at=0.95,
+                            name="blocks.0.act  NewGELU", kind="rectifier")
     param = ParamStats("W1", (30, 70), 1e-3, 2e-3, math.inf, -math.inf, (-1.0, 1.0), (7,))
     info = RunInfo(run_id=4, name="a run", model="net", settings={"lr": 0.1, "note": "x", "nested": [1, {"a": None}]},
                    total_steps=None, num_params=None, vocab_size=None, expected_init_loss=None)
     snapshot = Snapshot(run=info, state=DIVERGED, step=4, first_loss_step=1, losses=(2.5, math.inf, -math.inf),
                         lr=None, steps_per_s=0.0, init_loss=2.5, layers=(stats,), params=(param,),
                         evals=(EvalResult(4, None, 3.25),), samples=("", "ann"), last_finite_loss=2.5,
-                        diverged_loss=math.nan, saved="run.pt", save_error="disk full")
+                        diverged_loss=math.nan, saved="run.pt", save_error="disk full",
+                        scalars=(Scalar("lr", 3, 0.1), Scalar("grad_norm", 4, math.inf)), notes=("no loss seen",))
     (back,) = round_trip([snapshot])
     assert math.isnan(back.diverged_loss) and math.isnan(back.layers[0].grad_mean)
     assert replace(back, diverged_loss=None, layers=()) == replace(snapshot, diverged_loss=None, layers=())
