@@ -222,6 +222,10 @@ def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int,
     app = MmtuiApp(source, key_script=list(key_script),
                    screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
+    if app.failure is not None:
+        click.echo(f"mmtui: {app.failure.message}", err=True)
+        if app.failure.details:
+            click.echo(app.failure.details.rstrip(), err=True)
     return app.return_code or result or 0
 
 

@@ -142,7 +142,8 @@ class EngineFailure:
     """A source that broke for good (the trainer raised), in place of a snapshot; the app shows it and exits."""
 
     message: str  # one line for people
-    details: str  # the traceback, for a log
+    details: str  # the traceback, for a log; "" where the message says it all
+    exit_code: int = 1  # 2 for a setting the trainer refused (no CUDA device, a checkpoint that does not fit)
 
 
 @dataclass(frozen=True)

@@ -134,25 +134,26 @@ async def test_s_saves_an_svg_screenshot_of_the_screen_and_says_where(tmp_path, 
 # ---- a trainer that fails
 
 
-async def test_a_trainer_failure_ends_the_app_with_1_and_its_message(capsys):
+async def test_a_trainer_failure_ends_the_app_with_1_and_keeps_it_for_the_command_to_say():
     failure = EngineFailure("the trainer failed: RuntimeError: out of bananas", "Traceback: the details")
     app = MmtuiApp(ScriptedSource([one_snapshot(), failure]))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: not app.is_running, timeout=5)
     assert app.return_value == 1  # the command's exit code (cli: app.return_code or the result)
-    err = capsys.readouterr().err
-    assert "mmtui: the trainer failed: RuntimeError: out of bananas" in err and "Traceback: the details" in err
+    assert app.failure == failure  # cli prints it once the terminal is restored
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the failure needs a machine without CUDA")
-def test_a_trainer_that_fails_ends_the_command_with_exit_1_and_says_why(small_words_path):
-    # --device cuda is checked in the trainer, after the screen is up; the thread trainer hands its failure over
-    # without a process queue in between.
-    result = subprocess.run([sys.executable, "-m", "mmtui", "--no-terminal", "--trainer", "thread", "--device",
+@pytest.mark.parametrize("trainer", ["thread", "process"])
+def test_a_setting_the_trainer_refuses_ends_the_command_with_exit_2_and_one_line(small_words_path, trainer):
+    # --device cuda is checked in the trainer, after the screen is up; a process trainer's last words must reach
+    # the app before the child is seen gone.
+    result = subprocess.run([sys.executable, "-m", "mmtui", "--no-terminal", "--trainer", trainer, "--device",
                              "cuda", "--data", str(small_words_path), "--steps", "10"],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert result.returncode == 1
-    assert "mmtui: the trainer failed: DeviceError" in " ".join(result.stderr.split())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "mmtui: error: --device cuda: torch finds no CUDA device here; use --device cpu or auto"]
 
 
 # ---- the panels' lessons, on the real trainer
@@ -228,3 +229,11 @@ async def test_samples_panel_shows_new_names_at_the_sample_interval(words):
         second = time.monotonic()
     assert first - first_snapshot < 3 and second - first < 3  # well inside the default 5 s
     assert names and all(re.fullmatch(r"[a-z]+|\(empty\)", name) for name in names), names
+
+
+def test_unattended_keys_beyond_the_runs_end_leave_it_ending_and_are_named(small_words_path):
+    result = subprocess.run([sys.executable, "-m", "mmtui", "--no-terminal", "--data", str(small_words_path),
+                             "--steps", "100", "--hidden", "20", "--keys", "50:l 5000:3"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "mmtui: the runs ended before step 5,000: those keys were not pressed"

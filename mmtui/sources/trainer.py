@@ -8,12 +8,14 @@ import queue
 import threading
 import traceback
 
-from mmtui.engine.config import Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import DeviceError, Pacing, RunFiles, TrainConfig
+from mmtui.engine.words import DataError
 from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
                            Snapshot, SourceStatus, Stop, TogglePause)
 from mmtui.runfile import RunFileWriter, open_run_file
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
+DRAIN_TIMEOUT_S = 0.2  # how long a trainer seen ended is given for its last items to arrive
 SAVE_JOIN_TIMEOUT_S = 10.0  # the same with a --save file: the trainer finishes its step (or evaluation) and saves
 SAMPLE_INTERVAL_S = 5.0  # seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
 # The run as a UI watches it: names sampled every few seconds, and interval evaluations of the val split only,
@@ -45,6 +47,8 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
             trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
                               cancel=cancel, save_path=files.save, resume=resume, pacing=pacing)
             trainer.run(exit_when_done=False)
+    except (DataError, DeviceError) as error:  # a setting refused: one line and exit 2, as headless says it
+        outbox.put(EngineFailure(f"error: {error}", "", exit_code=2))
     except Exception as error:  # noqa: BLE001 - any failure must reach the UI rather than die silently
         outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
 
@@ -53,8 +57,10 @@ def _serve_in_child(config, words, commands, outbox, cancel, files, pacing) -> N
     import warnings
 
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
-    outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
     serve(config, words, commands, outbox, cancel, files, pacing)
+    if cancel.is_set():
+        outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
+    # Otherwise the exit waits for the queue's feeder: a failure's message reaches the UI before the child ends.
 
 
 class TrainerSource:
@@ -108,7 +114,9 @@ class TrainerSource:
                 items.append(self._outbox.get_nowait())
         except queue.Empty:
             if not items and not self._runner.is_alive() and not self._cancel.is_set():
-                items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
+                items += self._drain()  # what the trainer sent just before it ended: its failure, most likely
+                if not any(isinstance(item, EngineFailure) for item in items):
+                    items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
             snapshots = [item for item in items if isinstance(item, Snapshot)]
             if snapshots:
                 status = ENDED if snapshots[-1].state in (DONE, STOPPED, DIVERGED) else STARTED
@@ -116,6 +124,13 @@ class TrainerSource:
                     self._said = status
                     items.append(status)
             return items
+
+    def _drain(self) -> list[Arrival]:
+        items = []
+        with contextlib.suppress(queue.Empty, OSError, EOFError):
+            while True:
+                items.append(self._outbox.get(timeout=DRAIN_TIMEOUT_S))
+        return items
 
     def _exitcode(self) -> int | None:
         return getattr(self._runner, "exitcode", None)

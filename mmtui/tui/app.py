@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -111,6 +112,7 @@ class MmtuiApp(App[int]):
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
+        self.failure: EngineFailure | None = None  # why the source broke, when it did
         self.history = History()
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
@@ -218,7 +220,8 @@ class MmtuiApp(App[int]):
         self._run_key_script()
 
     def on_engine_failed(self, message: EngineFailed) -> None:
-        self.exit(1, message=f"mmtui: {message.failure.message}\n{message.failure.details}")
+        self.failure = message.failure  # the command says it once the terminal is restored: Textual's exit
+        self.exit(self.failure.exit_code)  # message would wrap its lines at the terminal's width
 
     async def action_quit(self) -> None:
         self.source.cancel()  # the source winds down while Textual tears the screen down
@@ -346,13 +349,18 @@ class MmtuiApp(App[int]):
             self.simulate_key(self.key_script.pop(0).key)
 
     def _finish_if_unattended(self) -> None:
+        """Once the source has nothing more to send; keys at steps the runs never reached stay unpressed (and
+        are named on stderr): no more snapshots will come to reach them."""
         ended = self.source_status is not None and self.source_status.ended
-        if self.exit_when_done and ended and not self.key_script and not self._finishing:
+        if self.exit_when_done and ended and not self._finishing:
             self._finishing = True
             self.redraw(force=True)
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
+        if self.key_script:
+            steps = ", ".join(f"{key.step:,}" for key in self.key_script)
+            print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
             self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
         latest = self.history.latest
