@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import queue
 import time
 from dataclasses import replace
@@ -19,10 +18,11 @@ from mmtui.engine.data import Dataset
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
+from mmtui.engine.snapshots import SnapshotBuilder
 from mmtui.engine.stats import layer_stats, param_stats
 from mmtui.experiments import run_name
-from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, ActivationStats, Command, EvalResult, ParamStats,
-                           Pause, Reinit, Resume, RunInfo, Save, Snapshot, Stop, TogglePause)
+from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
+                           Save, Snapshot, Stop, TogglePause)
 
 INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
 COMMAND_POLL_STEPS = 8  # steps between two looks at the cancel flag and the command queue (and one right after
@@ -103,18 +103,9 @@ class Trainer:
         self._batch_pos = 0
         self._block_state = self.generator.get_state()  # before the current block's draw: what a checkpoint keeps
         self._saved_step: int | None = None  # the step this run was last saved at
-        self._saved: str | None = None  # the checkpoint written since the previous snapshot
-        self._save_error: str | None = None
-        self._losses: list[float] = []
-        self._first_loss_step = 0
-        self._evals: list[EvalResult] = []
-        self._samples: list[str] = []
-        self._layers: tuple[ActivationStats, ...] = ()
-        self._params: tuple[ParamStats, ...] = ()
         now = time.perf_counter()
-        self._last_emit = self._rate_t0 = self._last_sample = now
-        self._last_stats = -math.inf  # a run's first snapshot always carries statistics
-        self._rate_step0 = 0
+        self._news = SnapshotBuilder(self.run_info, self.pacing, now=now)  # what the next snapshot carries
+        self._last_sample = now
 
     def _draw_block(self, start: int) -> None:
         """The minibatch indices of steps start, start + 1, ... in one call."""
@@ -141,10 +132,10 @@ class Trainer:
         value = result.loss.item()
         step = self.step
         self.step += 1
-        self._losses.append(value)
+        self._news.losses.append(value)
         if with_stats:
-            self._layers = layer_stats(result, step)
-            self._params = param_stats(self.model.weights(), self.params, result.grads, lr)
+            self._news.layers = layer_stats(result, step)
+            self._news.params = param_stats(self.model.weights(), self.params, result.grads, lr)
         if step == 0:
             self.init_loss = value
         if value < self.diverge_at:  # False for NaN and inf too
@@ -183,13 +174,13 @@ class Trainer:
     def _save_reported(self) -> None:
         """Save to save_path, and tell the next snapshot what happened: a failed save must not end the run."""
         if self.save_path is None:
-            self._save_error = "no checkpoint file to save to: start mmtui with --save FILE"
+            self._news.save_error = "no checkpoint file to save to: start mmtui with --save FILE"
             return
         try:
             self.save(self.save_path)
-            self._saved, self._save_error = self.save_path, None
+            self._news.saved, self._news.save_error = self.save_path, None
         except CheckpointError as error:
-            self._save_error = str(error)
+            self._news.save_error = str(error)
 
     def _save_due(self) -> bool:
         """An automatic save (end of run, stop, quit): not of a diverged net, and not twice at one step."""
@@ -201,7 +192,8 @@ class Trainer:
         with torch.no_grad():
             for tensor, saved in zip(self.params + self.model.buffers(), checkpoint.parameters + checkpoint.buffers):
                 tensor.copy_(saved)
-        self.step = self._first_loss_step = self._rate_step0 = checkpoint.step
+        self.step = checkpoint.step
+        self._news = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step)
         self.init_loss = checkpoint.init_loss
         self.generator.set_state(checkpoint.batch_generator_state)
         self._block_state = checkpoint.batch_generator_state
@@ -212,47 +204,17 @@ class Trainer:
 
     # ---- snapshots
 
-    def _snapshot(self, now: float) -> Snapshot:
-        elapsed = now - self._rate_t0
-        rate = (self.step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
-        snapshot = Snapshot(
-            run=self.run_info, state=self.state, step=self.step, first_loss_step=self._first_loss_step,
-            losses=tuple(self._losses), lr=self.config.lr_at(max(self.step - 1, 0)), steps_per_s=rate,
-            init_loss=self.init_loss, layers=self._layers, params=self._params, evals=tuple(self._evals),
-            samples=tuple(self._samples), last_finite_loss=self.last_finite_loss, diverged_loss=self.diverged_loss,
-            saved=self._saved, save_error=self._save_error)
-        self._first_loss_step = self.step
-        self._losses, self._evals, self._samples = [], [], []
-        self._saved = self._save_error = None
-        self._layers, self._params = (), ()
-        self._last_emit = self._rate_t0 = now
-        self._rate_step0 = self.step
-        return snapshot
-
     def _publish(self) -> None:
-        self.emit(self._snapshot(time.perf_counter()))
+        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)),
+                                  init_loss=self.init_loss, last_finite_loss=self.last_finite_loss,
+                                  diverged_loss=self.diverged_loss))
         self._poll_due = True
-
-    def _snapshot_due(self, now: float) -> bool:
-        pacing = self.pacing
-        if self.step == 0:
-            return True
-        if pacing.snapshot_every:
-            return self.step % pacing.snapshot_every == 0
-        return now - self._last_emit >= pacing.snapshot_interval_s
-
-    def _stats_due(self, now: float) -> bool:
-        """Whether a due snapshot carries statistics: every one counted in steps, time-based ones at the UI's pace."""
-        if self.pacing.snapshot_every or now - self._last_stats >= self.pacing.stats_interval_s:
-            self._last_stats = now
-            return True
-        return False
 
     # ---- commands
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, Reinit):
-            if self._losses or self._evals or self._samples:
+            if self._news.has_news:
                 self._publish()  # the old run's last losses reach the UI before the new run starts
             scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
@@ -268,7 +230,7 @@ class Trainer:
             paused = {Pause: True, Resume: False, TogglePause: self.state == RUNNING}[type(command)]
             self.state = PAUSED if paused else RUNNING
             if not paused:
-                self._rate_t0, self._rate_step0 = time.perf_counter(), self.step
+                self._news.restart_rate(self.step, time.perf_counter())
             self._publish()
 
     def _drain_commands(self) -> None:
@@ -281,11 +243,12 @@ class Trainer:
 
     def _finish(self) -> None:
         """Final evaluation, checkpoint and samples of a run that ended by itself or by a Stop."""
-        if not self._evals or self._evals[-1].step != self.step or self._evals[-1].train_loss is None:
-            self._evals.append(self.evaluate())
+        evals = self._news.evals
+        if not evals or evals[-1].step != self.step or evals[-1].train_loss is None:
+            evals.append(self.evaluate())
         if self._save_due():  # before sampling: a resumed run then samples what the uninterrupted run does
             self._save_reported()
-        self._samples.extend(self.sample())
+        self._news.samples.extend(self.sample())
         self._publish()
 
     # ---- the loop
@@ -323,17 +286,17 @@ class Trainer:
                     pass
                 continue
             now = time.perf_counter()
-            snapshot_due = self._snapshot_due(now)
-            self._train_step(with_stats=snapshot_due and self._stats_due(now))
+            snapshot_due = self._news.snapshot_due(self.step, now)
+            self._train_step(with_stats=snapshot_due and self._news.stats_due(now))
             if self.state == DIVERGED:
                 self._publish()
                 continue
             every = self.config.eval_every
             if every and self.step % every == 0 and self.step < self.config.steps:
-                self._evals.append(self.evaluate(train=self.pacing.eval_train_every))
+                self._news.evals.append(self.evaluate(train=self.pacing.eval_train_every))
             interval = self.pacing.sample_interval_s
             if interval and now - self._last_sample >= interval:
-                self._samples.extend(self.sample())
+                self._news.samples.extend(self.sample())
                 self._last_sample = now
             if self.step >= self.config.steps:
                 self.state = DONE

@@ -1,0 +1,80 @@
+"""The one snapshot builder: what is new since a run's last snapshot, its training rate, and when the next is due."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from mmtui.engine.config import Pacing
+from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+
+
+class SnapshotBuilder:
+    """Collects one run's losses, evaluations, samples, scalars and notes between two snapshots, and takes them.
+
+    The lecture's trainer and watch() both build their snapshots here, so the two agree on what a snapshot holds
+    and on the pace: a snapshot at step 0 and then every `snapshot_every` steps or `snapshot_interval_s`
+    seconds; statistics on every step-counted one, else at most every `stats_interval_s`.
+    """
+
+    def __init__(self, run: RunInfo, pacing: Pacing, step: int = 0, now: float | None = None):
+        now = time.perf_counter() if now is None else now
+        self.run = run
+        self.pacing = pacing
+        self.losses: list[float] = []  # every minibatch loss since the last snapshot, from first_loss_step on
+        self.first_loss_step = step
+        self.evals: list[EvalResult] = []
+        self.samples: list[str] = []
+        self.scalars: list[Scalar] = []
+        self.notes: list[str] = []
+        self.layers: tuple[ActivationStats, ...] = ()
+        self.params: tuple[ParamStats, ...] = ()
+        self.saved: str | None = None  # a checkpoint written since the last snapshot
+        self.save_error: str | None = None
+        self._last_emit = self._rate_t0 = now
+        self._rate_step0 = step
+        self._last_stats = -math.inf  # a run's first snapshot always carries statistics
+
+    @property
+    def has_news(self) -> bool:
+        """Losses, evaluations or samples that no snapshot carried yet."""
+        return bool(self.losses or self.evals or self.samples)
+
+    def snapshot_due(self, step: int, now: float) -> bool:
+        """Whether a snapshot is due before training step `step` (updates done so far)."""
+        if step == 0:
+            return True
+        if self.pacing.snapshot_every:
+            return step % self.pacing.snapshot_every == 0
+        return now - self._last_emit >= self.pacing.snapshot_interval_s
+
+    def stats_due(self, now: float) -> bool:
+        """Whether a due snapshot carries statistics; a True answer counts as taking them."""
+        if self.pacing.snapshot_every or now - self._last_stats >= self.pacing.stats_interval_s:
+            self._last_stats = now
+            return True
+        return False
+
+    def restart_rate(self, step: int, now: float) -> None:
+        """The training rate counts from here: a run resumed after a pause does not count the pause."""
+        self._rate_t0, self._rate_step0 = now, step
+
+    def take(self, *, state: str, step: int, lr: float | None, init_loss: float | None,
+             last_finite_loss: float | None, diverged_loss: float | None, now: float | None = None) -> Snapshot:
+        """The snapshot of everything collected since the last one; the collection starts again empty."""
+        now = time.perf_counter() if now is None else now
+        elapsed = now - self._rate_t0
+        rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
+        snapshot = Snapshot(
+            run=self.run, state=state, step=step, first_loss_step=self.first_loss_step, losses=tuple(self.losses),
+            lr=lr, steps_per_s=rate, init_loss=init_loss, layers=self.layers, params=self.params,
+            evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=last_finite_loss,
+            diverged_loss=diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
+            notes=tuple(self.notes))
+        self.first_loss_step = step
+        self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
+        self.layers, self.params = (), ()
+        self.saved = self.save_error = None
+        self._last_emit = now
+        self.restart_rate(step, now)
+        return snapshot
