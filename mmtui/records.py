@@ -19,7 +19,7 @@ WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation i
 
 # What an activation layer's trouble measure is, by the function's family:
 BOUNDED = "bounded"  # tanh, sigmoid, hardtanh: saturation, |t| near a bound (on the range scaled to [-1, 1])
-RECTIFIER = "rectifier"  # the ReLU family: outputs on the flat side (input below 0) and units dead for the batch
+RECTIFIER = "rectifier"  # the ReLU family: outputs on the flat side (input at or below 0), units dead for the batch
 OTHER = "other"  # no trouble measure: mean, std and the histogram only
 
 

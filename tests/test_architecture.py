@@ -12,8 +12,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "mmtui"
 ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
+WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
-BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py"]  # the records and the lecture's names
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py"]  # the records, the lecture's
+# names, and what scalars' names mean
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -64,6 +66,19 @@ def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
                       "mmtui.sources")
+
+
+@pytest.mark.parametrize("path", WATCHER, ids=lambda p: p.name)
+def test_watch_runs_in_the_users_process_with_no_ui_and_no_front_end(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.runfile", "mmtui.scalar_names",
+                      "mmtui.watcher")
+
+
+def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
+    assert run_python("import sys, mmtui; print(sorted(m for m in ('torch', 'textual') if m in sys.modules))") == "[]"
+    assert run_python("import sys, mmtui; mmtui.watch; print('torch' in sys.modules, 'textual' in sys.modules)") \
+        == "True False"
 
 
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -7,10 +7,12 @@ import math
 import torch
 
 from mmtui.engine.step import StepResult
-from mmtui.records import SATURATED_AT, WHITE_AT, ActivationStats, ParamStats
+from mmtui.records import BOUNDED, OTHER, RECTIFIER, SATURATED_AT, WHITE_AT, ActivationStats, ParamStats
 
 HIST_BINS = 50  # the lecture's histograms: 50 bins
 BIT_VALUES = 2 ** torch.arange(8)  # packs 8 units into a byte, unit 0 in the lowest bit
+MAP_EXAMPLES = 32  # examples in the dead-neuron bitmap: the lecture's batch
+MAP_UNITS = 512  # units in it: wider than any map a terminal draws
 
 
 def _histogram(values: torch.Tensor, low: float, high: float) -> tuple[tuple[float, ...], tuple[int, ...]]:
@@ -21,7 +23,7 @@ def _histogram(values: torch.Tensor, low: float, high: float) -> tuple[tuple[flo
     return tuple(edges.tolist()), tuple(int(c) for c in counts.tolist())
 
 
-def _symmetric_histogram(values: torch.Tensor) -> tuple[tuple[float, ...], tuple[int, ...]]:
+def symmetric_histogram(values: torch.Tensor) -> tuple[tuple[float, ...], tuple[int, ...]]:
     bound = values.abs().max().item()
     return _histogram(values, -bound, bound) if math.isfinite(bound) else ((), ())
 
@@ -34,17 +36,39 @@ def _white_rows(white: torch.Tensor) -> tuple[int, ...]:
     return tuple(int.from_bytes(bytes(row), "little") for row in packed.tolist())
 
 
+def as_examples_by_units(t: torch.Tensor) -> torch.Tensor:
+    """An activation of any shape as (examples, units): a unit is a channel, the last dimension of a
+    transformer's (batch, time, channels) and the second of a convolution's (batch, channels, height, width)."""
+    if t.dim() >= 4:
+        t = t.movedim(1, -1)
+    if t.dim() == 0:
+        return t.reshape(1, 1)
+    return t.reshape(-1, t.shape[-1])
+
+
 @torch.no_grad()
-def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, layer: int) -> ActivationStats:
-    """Saturation, dead units, histograms of one Tanh layer's outputs t (batch x units) and of their gradient."""
-    t, grad = t.cpu(), grad.cpu() if grad is not None else None  # a batch's worth; no copy on the CPU
-    magnitude = t.abs()
-    white = magnitude > WHITE_AT  # (B, units)
-    edges, counts = _histogram(t, -1.0, 1.0)
-    grad_edges, grad_counts = _symmetric_histogram(grad) if grad is not None else ((), ())
+def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, layer: int, *, kind: str = BOUNDED,
+                     bounds: tuple[float, float] = (-1.0, 1.0), flat_below: float = 0.0,
+                     name: str = "") -> ActivationStats:
+    """Histograms of one activation layer's outputs t and of their gradient, and the trouble measure of its kind:
+    saturation and dead units for a BOUNDED function within `bounds` (the lecture's tanh: |t| > 0.97, 0.99),
+    outputs at or below `flat_below` (the flat side) and dead units for a RECTIFIER, none for OTHER."""
+    t = as_examples_by_units(t.detach()).cpu()  # (N, units); a batch's worth, no copy on the CPU
+    grad = as_examples_by_units(grad).cpu() if grad is not None else None
+    low, high = bounds
+    if kind == BOUNDED:
+        scaled = t if bounds == (-1.0, 1.0) else (t - low) * (2 / (high - low)) - 1  # on [-1, 1]
+        magnitude = scaled.abs()
+        troubled, white = magnitude > SATURATED_AT, magnitude > WHITE_AT  # (N, units)
+        edges, counts = _histogram(t, low, high)
+    else:
+        white = troubled = t <= flat_below if kind == RECTIFIER else torch.zeros_like(t, dtype=torch.bool)
+        finite = t[torch.isfinite(t)]
+        edges, counts = (_histogram(t, finite.min().item(), finite.max().item()) if finite.numel() else ((), ()))
+    grad_edges, grad_counts = symmetric_histogram(grad) if grad is not None else ((), ())
     return ActivationStats(
         step=step,
-        saturation=(magnitude > SATURATED_AT).float().mean().item() * 100,
+        saturation=troubled.float().mean().item() * 100,
         share_99=white.float().mean().item() * 100,
         dead_units=int(white.all(dim=0).sum().item()),
         units=t.shape[1],
@@ -57,7 +81,9 @@ def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, laye
         grad_std=grad.std().item() if grad is not None and grad.numel() > 1 else None,
         grad_hist_edges=grad_edges,
         grad_hist_counts=grad_counts,
-        white_rows=_white_rows(white),
+        white_rows=_white_rows(white[:MAP_EXAMPLES, :MAP_UNITS]) if kind != OTHER else (),
+        name=name,
+        kind=kind,
     )
 
 
@@ -76,7 +102,7 @@ def param_stats(weights: dict[str, int], params: list[torch.Tensor], grads: list
         p, g = params[index].cpu(), grads[index].cpu()
         data_std, grad_std = p.std().item(), g.std().item()
         update = lr * grad_std / data_std if data_std > 0 else math.inf
-        edges, counts = _symmetric_histogram(g)
+        edges, counts = symmetric_histogram(g)
         stats.append(ParamStats(
             name=name, shape=tuple(p.shape), grad_mean=g.mean().item(), grad_std=grad_std,
             grad_data_ratio=grad_std / data_std if data_std > 0 else math.inf,

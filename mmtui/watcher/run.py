@@ -1,0 +1,303 @@
+"""A watched training loop: its steps, losses and scalars, statistics at the monitor's pace, written as a run file."""
+
+from __future__ import annotations
+
+import atexit
+import math
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmtui.engine.config import Pacing
+from mmtui.engine.snapshots import SnapshotBuilder
+from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
+from mmtui.runfile import RunFileWriter, open_run_file
+from mmtui.scalar_names import is_validation_loss
+from mmtui.watcher.layers import LayerTaps, activation_of_tensor, user_name
+from mmtui.watcher.weights import WeightTaps
+from mmtui.engine.stats import activation_stats
+
+NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
+                "the loss panel waits for it")
+NOT_HOOKED_NOTE = ("activation statistics missing: the layers' hooks did not run (a torch.compile'd model runs "
+                   "without them; watch the model you call, or pass layers=)")
+
+
+class WatchedRun:
+    """The run of one watched loop: hooks on the model and the optimizer, and the run file they feed.
+
+    Between the steps that carry statistics, the only work per step is a model hook that keeps the loss tensor
+    (no device sync) and the optimizer hook that counts the step; activation hooks exist only on a measured step.
+    """
+
+    def __init__(self, model: nn.Module | None, optimizer: torch.optim.Optimizer | None,
+                 params: list[tuple[str, torch.Tensor]], layers: list, path: Path, name: str,
+                 settings: dict[str, Any], pacing: Pacing, total_steps: int | None):
+        self.model, self.optimizer, self.path = model, optimizer, path
+        self.step_count = 0  # updates done
+        self._pacing = pacing
+        self._name, self._settings, self._total_steps = name, settings, total_steps
+        self._num_params = sum(p.numel() for _, p in params)
+        self._layers = LayerTaps(layers)
+        self._weights = WeightTaps(params)
+        self._file = open_run_file(str(path))
+        self._writer = RunFileWriter(self._file)
+        self._news: SnapshotBuilder | None = None  # made at the first snapshot, when the run's facts are known
+        self._run: RunInfo | None = None
+        self._vocab_size: int | None = None  # from the logits beside a returned loss: -ln(1/V) is the expected loss
+        self._step_losses: list = []  # this step's loss tensors (or floats): more than one with accumulation
+        self._losses: list = []  # one per step since the last snapshot: tensors until a snapshot reads them
+        self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
+        self._scalars: list[tuple[str, int, Any]] = []
+        self._named_stats: list = []  # activations logged by name on the measured step
+        self._init_loss: float | None = None
+        self._last_finite: float | None = None
+        self._measuring = False  # this step carries statistics
+        self._loss_awaited = False  # the last step ended without a loss: a run.log(loss=) right after is its loss
+        self._write_awaited = False  # a snapshot is due, waiting for that loss
+        self._said_no_loss = False
+        self._steps_by_log = optimizer is None  # without an optimizer, each run.log(loss=...) ends a step
+        self._closed = False
+        self._handles = []
+        if model is not None:
+            self._handles.append(model.register_forward_hook(self._on_model_output))
+        if optimizer is not None:
+            self._handles.append(optimizer.register_step_pre_hook(lambda *_: self._before_update()))
+            self._handles.append(optimizer.register_step_post_hook(lambda *_: self._end_step()))
+        atexit.register(self._close_at_exit)
+        self._measure_next(time.perf_counter())
+
+    # ---- what the loop tells
+
+    def log(self, loss: torch.Tensor | float | None = None, **values: torch.Tensor | float) -> None:
+        """The step's loss, named scalars (each a curve; a validation loss joins the Loss panel's val points),
+        and named activations: a tensor that is not a scalar is a layer of that name (h=h)."""
+        step = self.step_count
+        if loss is not None:
+            if not self._logged_loss:
+                self._logged_loss, self._step_losses = True, []  # the loop's own loss replaces the model's
+            if self._loss_awaited and not self._step_losses:  # logged after optimizer.step(): the step just done
+                self._losses[-1] = _detached(loss)
+                self._loss_awaited = False
+            else:
+                self._step_losses.append(_detached(loss))
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor) and value.numel() > 1:
+                if self._measuring:
+                    self._named_stats.append((name, value))
+            else:
+                self._scalars.append((name, step, _detached(value)))
+        if loss is not None and self._steps_by_log:
+            self._end_step()
+        elif self._write_awaited and not self._loss_awaited:
+            self._write(RUNNING, time.perf_counter())
+
+    def step(self) -> None:
+        """End a step by hand: for a loop without an optimizer that logs more than once a step."""
+        self._steps_by_log = False
+        self._end_step()
+
+    # ---- hooks
+
+    def _on_model_output(self, module: nn.Module, inputs, output) -> None:
+        if self._write_awaited and torch.is_grad_enabled():  # the next step began: its loss will not come now
+            self._write(RUNNING, time.perf_counter())
+        if self._logged_loss or not torch.is_grad_enabled():
+            return  # an evaluation's forward, or a loop that logs its own loss
+        found = _loss_in(output)
+        if found is not None:
+            loss, logits = found
+            self._step_losses.append(loss.detach())
+            if self._vocab_size is None and logits is not None and logits.dim() >= 2 and logits.shape[-1] > 1:
+                self._vocab_size = logits.shape[-1]
+
+    def _before_update(self) -> None:
+        if self._measuring and not self._weights.waiting:
+            self._weights.before_update()
+
+    def _measure_next(self, now: float) -> None:
+        """Arm the statistics of the coming step when their time has come: hooks on, weights kept."""
+        due = self._news is None or self._news.stats_due(now)
+        self._measuring = due
+        if due:
+            self._layers.arm()
+            if self.optimizer is None:
+                self._weights.before_update()  # a loop of its own updates between two run.log calls
+
+    def _end_step(self) -> None:
+        """The step is over (optimizer.step() returned, or the loop said so): count it, report when due."""
+        if self._closed:
+            return
+        step = self.step_count
+        if self._write_awaited:
+            self._write(RUNNING, time.perf_counter())
+        self._loss_awaited = not self._step_losses
+        self._losses.append(_mean(self._step_losses) if self._step_losses else math.nan)
+        self._step_losses = []
+        layers, params, notes = [], (), []
+        if self._measuring:
+            hooked = self._layers.captured or not self._layers.layers
+            layers = self._layers.stats(step)
+            self._layers.disarm()
+            layers += [_named_layer_stats(name, t, step, len(layers) + i) for i, (name, t) in
+                       enumerate(self._named_stats, 1)]
+            self._named_stats = []
+            params = self._weights.after_update() if self._weights.waiting else ()
+            if not hooked:
+                notes.append(NOT_HOOKED_NOTE)
+        self.step_count += 1
+        now = time.perf_counter()
+        news = self._builder(now)
+        if layers or params:
+            news.layers, news.params = tuple(layers), params
+        news.notes += [note for note in notes if note not in news.notes]
+        if self._measuring or news.snapshot_due(self.step_count, now):
+            if self._loss_awaited and self.optimizer is not None:
+                self._write_awaited = True  # the loop may log this step's loss right after optimizer.step()
+            else:
+                self._write(RUNNING, now)
+        self._measure_next(now)
+
+    # ---- snapshots
+
+    def _builder(self, now: float) -> SnapshotBuilder:
+        if self._news is None:
+            vocab = self._vocab_size
+            self._run = RunInfo(
+                run_id=0, name=self._name, model=self._settings.get("model", "model"), settings=self._settings,
+                total_steps=self._total_steps, num_params=self._num_params, vocab_size=vocab,
+                expected_init_loss=math.log(vocab) if vocab else None)
+            self._news = SnapshotBuilder(self._run, self._pacing, now=now)
+            self._news.stats_due(now)  # the first step's statistics are taken; the pace counts from here
+        return self._news
+
+    def _write(self, state: str, now: float) -> None:
+        self._write_awaited = self._loss_awaited = False
+        news = self._news
+        losses = _floats(self._losses)
+        self._losses = []
+        news.losses.extend(losses)
+        if self._init_loss is None and losses and news.first_loss_step == 0:
+            self._init_loss = losses[0]
+        for value in losses:
+            if math.isfinite(value):
+                self._last_finite = value
+        if self.step_count and not any(math.isfinite(v) for v in losses) and not self._said_no_loss \
+                and self._last_finite is None:
+            self._said_no_loss = True
+            news.notes.append(NO_LOSS_NOTE)
+        values = _floats([value for _, _, value in self._scalars])
+        for (name, step, _), value in zip(self._scalars, values):
+            if is_validation_loss(name):
+                news.evals.append(EvalResult(step, None, value))
+            else:
+                news.scalars.append(Scalar(name, step, value))
+        self._scalars = []
+        lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
+        self._writer.write(news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
+                                     init_loss=self._init_loss, last_finite_loss=self._last_finite,
+                                     diverged_loss=None, now=now))
+
+    # ---- the end
+
+    def close(self, state: str = DONE) -> None:
+        """Write the last snapshot, remove every hook and close the file; safe to call twice."""
+        if self._closed:
+            return
+        self._layers.disarm()
+        for handle in self._handles:
+            handle.remove()
+        if self.model is not None:
+            self.model.__dict__.pop("_mmtui_run", None)
+        atexit.unregister(self._close_at_exit)
+        now = time.perf_counter()
+        self._builder(now)
+        self._write(state, now)
+        self._closed = True
+        self._file.close()
+
+    def _close_at_exit(self) -> None:
+        """The interpreter is exiting with the run open: a Ctrl-C or an exception stopped it, or the loop ended."""
+        interrupted = getattr(sys, "last_type", None) is not None
+        self.close(STOPPED if interrupted else DONE)
+
+    def __enter__(self) -> WatchedRun:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.close(STOPPED if kind is not None else DONE)
+
+
+class InertRun:
+    """What watch() returns on a rank that does not write: the same calls, doing nothing."""
+
+    path = None
+    step_count = 0
+
+    def log(self, loss=None, **values) -> None: ...
+
+    def step(self) -> None: ...
+
+    def close(self, state: str = DONE) -> None: ...
+
+    def __enter__(self) -> InertRun:
+        return self
+
+    def __exit__(self, *exc) -> None: ...
+
+
+# ---- values
+
+def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple) and logits beside it."""
+    if isinstance(output, torch.Tensor):
+        return (output, None) if output.dim() == 0 and output.requires_grad else None
+    if isinstance(output, (tuple, list)):
+        loss = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() == 0 and t.requires_grad), None)
+        if loss is None:
+            return None
+        logits = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() >= 2), None)
+        return loss, logits
+    return None
+
+
+def _detached(value):
+    return value.detach() if isinstance(value, torch.Tensor) else float(value)
+
+
+def _mean(values: list):
+    return values[0] if len(values) == 1 else sum(values) / len(values)
+
+
+def _floats(values: Iterable) -> list[float]:
+    """Tensors and floats as floats, with one device sync for all the tensors."""
+    values = list(values)
+    tensors = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
+    if tensors:
+        read = torch.stack([values[i].float().reshape(()) for i in tensors]).cpu().tolist()
+        for i, value in zip(tensors, read):
+            values[i] = value
+    return [float(v) for v in values]
+
+
+def _named_layer_stats(name: str, t: torch.Tensor, step: int, layer: int):
+    found = activation_of_tensor(t)
+    return activation_stats(t.detach(), t.grad, step, layer, kind=found.kind, bounds=found.bounds,
+                            flat_below=found.flat_below, name=name)
+
+
+def parameter_names(model: nn.Module | None, params: Iterable[torch.Tensor] | dict | None,
+                    caller_names: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
+    """The watched parameters by name: the model's own, or params= as a dict, or a list named as the caller's
+    variables are (C, W1, b1 ...), else by place."""
+    if isinstance(params, dict):
+        return [(str(name), p) for name, p in params.items()]
+    if params is not None:
+        by_id = {id(value): name for name, value in caller_names.items() if isinstance(value, torch.Tensor)}
+        return [(by_id.get(id(p), f"param {i}"), p) for i, p in enumerate(params)]
+    return [(user_name(name), p) for name, p in model.named_parameters()]
