@@ -75,8 +75,9 @@ class WatchedRun:
     # ---- what the loop tells
 
     def log(self, loss: torch.Tensor | float | None = None, **values: torch.Tensor | float) -> None:
-        """The step's loss, named scalars (each a curve; a validation loss joins the Loss panel's val points),
-        and named activations: a tensor that is not a scalar is a layer of that name (h=h)."""
+        """The step's loss, named scalars (each a curve of its latest reading per snapshot; a validation loss
+        joins the Loss panel's val points), and named activations: a tensor that is not a scalar is a layer of
+        that name (h=h), measured on the steps that carry statistics."""
         step = self.step_count
         if loss is not None:
             if not self._logged_loss:
@@ -191,8 +192,11 @@ class WatchedRun:
                 and self._last_finite is None:
             self._said_no_loss = True
             news.notes.append(NO_LOSS_NOTE)
-        values = _floats([value for _, _, value in self._scalars])
-        for (name, step, _), value in zip(self._scalars, values):
+        latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
+        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot
+        readings = list(latest.values())
+        values = _floats([value for _, _, value in readings])
+        for (name, step, _), value in zip(readings, values):
             if is_validation_loss(name):
                 news.evals.append(EvalResult(step, None, value))
             else:
@@ -287,7 +291,8 @@ def _floats(values: Iterable) -> list[float]:
 
 def _named_layer_stats(name: str, t: torch.Tensor, step: int, layer: int):
     found = activation_of_tensor(t)
-    return activation_stats(t.detach(), t.grad, step, layer, kind=found.kind, bounds=found.bounds,
+    grad = t.grad if t.is_leaf or t.retains_grad else None  # a non-leaf's gradient exists only if retained
+    return activation_stats(t.detach(), grad, step, layer, kind=found.kind, bounds=found.bounds,
                             flat_below=found.flat_below, name=name)
 
 
