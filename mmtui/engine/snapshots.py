@@ -55,6 +55,13 @@ class SnapshotBuilder:
             return True
         return False
 
+    def next_due_at(self) -> float | None:
+        """When the next snapshot or statistics fall due by time, for a caller that only wants to look at the
+        clock until then; None with step-counted pacing."""
+        if self.pacing.snapshot_every:
+            return None
+        return min(self._last_emit + self.pacing.snapshot_interval_s, self._last_stats + self.pacing.stats_interval_s)
+
     def restart_rate(self, step: int, now: float) -> None:
         """The training rate counts from here: a run resumed after a pause does not count the pause."""
         self._rate_t0, self._rate_step0 = now, step
