@@ -157,6 +157,28 @@ class SourceStatus:
     # every file was read and none is followed. The unattended app (--no-terminal) exits on it.
 
 
+@dataclass(frozen=True)
+class ScriptOutput:
+    """What a script run by `mmtui run` printed since the previous one, stdout and stderr together.
+
+    Safe to draw as it is: invalid UTF-8 is replaced, and escape sequences, control characters and tabs are gone.
+    """
+
+    lines: tuple[str, ...]  # lines ended since the previous one, oldest first
+    partial: str = ""  # the line being written, not yet ended: a tqdm bar as its latest carriage return left it
+    dropped: int = 0  # lines printed since the previous one that the source's buffer no longer held
+    notes: tuple[str, ...] = ()  # what mmtui itself says after these lines: "this script does not call mmtui.watch"
+
+
+@dataclass(frozen=True)
+class ScriptExited:
+    """The script run by `mmtui run` has ended; its last output came before this."""
+
+    code: int  # its exit status as a shell reports it: 128 + N when signal N ended it
+    summary: str  # one line for people: "train.py exited with code 1", "train.py stopped by SIGINT"
+    failed: bool  # it ended by itself with a code other than 0: a crash, or sys.exit(n)
+
+
 # ---- commands a UI sends to a source that trains
 
 @dataclass(frozen=True)
@@ -197,7 +219,7 @@ class Save:
 
 
 Command = Reinit | Pause | Resume | TogglePause | Stop | Save
-Arrival = Snapshot | SourceStatus | EngineFailure
+Arrival = Snapshot | SourceStatus | EngineFailure | ScriptOutput | ScriptExited
 
 
 class Source(Protocol):
