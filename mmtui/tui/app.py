@@ -17,14 +17,15 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, Snapshot, Source,
-                           SourceStatus, TogglePause)
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
+                           Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
-from mmtui.tui.messages import EngineFailed, SnapshotsArrived, SourceStatusChanged
+from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
+from mmtui.tui.widgets.output_panel import OutputPanel
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
@@ -61,6 +62,7 @@ class MmtuiApp(App[int]):
     #loading { display: none; height: 1; padding: 0 1; }
     .loading #loading { display: block; }
     #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
+    OverviewView.script > SamplesPanel { display: none; }
     """
     BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
                 for number, name in enumerate(PRESETS, 1)] + [
@@ -132,6 +134,7 @@ class MmtuiApp(App[int]):
                                      initial="overview")
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
+        self.output_panel: OutputPanel | None = None  # mounted when a script run by `mmtui run` first reports
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
@@ -173,6 +176,9 @@ class MmtuiApp(App[int]):
                 if isinstance(item, EngineFailure):
                     self.post_message(EngineFailed(item))
                     return
+                if isinstance(item, (ScriptOutput, ScriptExited)):
+                    self.post_message(ScriptReported(item))
+                    continue
                 self.post_message(SourceStatusChanged(item))
             if snapshots:
                 self.post_message(SnapshotsArrived(snapshots))
@@ -218,6 +224,17 @@ class MmtuiApp(App[int]):
             if snapshot.save_error:
                 self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
         self._run_key_script()
+
+    async def on_script_reported(self, message: ScriptReported) -> None:
+        """A script's output takes the Samples panel's place in the overview: a script samples no names."""
+        if self.output_panel is None:
+            self.output_panel = OutputPanel(id="output")
+            self.overview.add_class("script")
+            await self.overview.mount(self.output_panel)  # its log takes lines once it is in the DOM
+        if isinstance(message.report, ScriptExited):
+            self.output_panel.show_exit(message.report)
+        else:
+            self.output_panel.show(message.report)
 
     def on_engine_failed(self, message: EngineFailed) -> None:
         self.failure = message.failure  # the command says it once the terminal is restored: Textual's exit

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from mmtui.records import EngineFailure, Snapshot, SourceStatus
+from mmtui.records import EngineFailure, ScriptExited, ScriptOutput, Snapshot, SourceStatus
 
 
 @dataclass
@@ -28,3 +28,10 @@ class EngineFailed(Message):
     """The source broke for good (the trainer raised); the app shows it and exits."""
 
     failure: EngineFailure
+
+
+@dataclass
+class ScriptReported(Message):
+    """The script run by `mmtui run` printed lines, or ended: the Output panel shows it."""
+
+    report: ScriptOutput | ScriptExited
