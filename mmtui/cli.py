@@ -158,7 +158,8 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
     ? help, q quit. With --headless, print JSON lines instead (one per event) for scripts and CI.
 
-    `mmtui view PATH...` opens run files (--log's) instead: see `mmtui view --help`.
+    `mmtui view PATH...` opens run files (--log's) instead: see `mmtui view --help`. `mmtui run SCRIPT.py`
+    runs a training loop of your own with the monitor: see `mmtui run --help`.
     """
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
@@ -299,12 +300,81 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, no_terminal: bool,
     _exit_now(_run_app(source, no_terminal, screenshot, size))
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                 "ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-m", "as_module", is_flag=True, help="Run the first argument as a module, as python -m does.")
+@click.option("--no-terminal", is_flag=True,
+              help="Without a terminal (Textual's headless mode): run the script to its end, draw it, exit.")
+@click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="With --no-terminal: save an SVG screenshot here once the script has ended.")
+@click.option("--size", type=Size(), default="160x48", show_default=True,
+              help="With --no-terminal: the screen's columns x rows.")
+@click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
+def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size: tuple[int, int],
+               script_and_args: tuple[str, ...]) -> None:
+    """Run a Python training script with the monitor: its output in a panel, and, where it calls
+    `run = mmtui.watch(model, optimizer)`, its loss and activations live.
+
+    Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
+    mmtui exits with the script's exit code, printing its traceback again if it crashed. The run file is kept in
+    runs/.
+    """
+    from mmtui.sources.script import ScriptSource, new_run_file, python_command
+
+    target, args = script_and_args[0], script_and_args[1:]
+    _check_runnable(target, as_module)
+    if not no_terminal:
+        _check_terminal()
+    argv, name, stem = python_command(None if as_module else target, target if as_module else None, args)
+    source = ScriptSource(argv, name, new_run_file(stem))
+    source.start()
+    _run_app(source, no_terminal, screenshot, size)
+    _exit_now(_finish_script(source))
+
+
+def _check_runnable(target: str, as_module: bool) -> None:
+    """Refuse, before the screen changes, a script that is not there or a module Python would not find."""
+    if as_module:
+        from importlib.machinery import PathFinder
+
+        top = target.partition(".")[0]
+        # python -m searches the current folder first; the package itself is not imported here.
+        if top not in sys.builtin_module_names and PathFinder.find_spec(top, [os.getcwd(), *sys.path]) is None:
+            raise click.UsageError(f"-m {target}: no module named {top!r}")
+        return
+    path = Path(target)
+    if path.is_dir() and not (path / "__main__.py").is_file():
+        raise click.UsageError(f"{target}: a folder with no __main__.py, not a script")
+    if not path.exists():
+        raise click.UsageError(f"{target}: no such file")
+
+
+def _finish_script(source) -> int:
+    """Once the app has closed: the script stopped, its traceback printed again if it crashed, its exit code."""
+    from mmtui.sources.script import KILL_GRACE_S, STOP_GRACE_S
+
+    exited = source.finish(timeout=1.0)
+    if exited is None:
+        click.echo(f"mmtui: stopping {source.name}: SIGINT sent, SIGTERM in {STOP_GRACE_S:g} s…", err=True)
+        exited = source.finish(timeout=STOP_GRACE_S + 2 * KILL_GRACE_S + 1)
+    if exited is None:
+        click.echo(f"mmtui: {source.name} (pid {source.process.pid}) did not stop, even on SIGKILL", err=True)
+        return 1
+    traceback = source.last_traceback() if exited.failed else ""
+    if traceback:
+        click.echo(traceback, err=True)
+    kept = f"its run file: {source.shown_run_file}" if source.run_file.exists() else "it wrote no run file"
+    click.echo(f"mmtui: {exited.summary}; {kept}", err=True)
+    return exited.code
+
+
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
-    command = view if sys.argv[1:2] == ["view"] else cli
-    args = sys.argv[2:] if command is view else sys.argv[1:]
+    subcommand = {"view": view, "run": run_script}.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    command = subcommand or cli
+    args = sys.argv[2:] if subcommand else sys.argv[1:]
     try:
-        command.main(args, prog_name="mmtui view" if command is view else "mmtui", standalone_mode=False)
+        command.main(args, prog_name=f"mmtui {sys.argv[1]}" if subcommand else "mmtui", standalone_mode=False)
     except click.UsageError as error:
         line = f"mmtui: error: {error.format_message()}"
         click.echo(line, err=True)
