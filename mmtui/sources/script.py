@@ -279,12 +279,12 @@ class ScriptSource:
     # ---- what the panel and the status line say
 
     def _notes(self, exited: ScriptExited | None) -> tuple[str, ...]:
-        if self._noted_no_run_file or self.run_file.exists():
+        """How to add mmtui.watch: once while the script runs without a run file, and at its end without one."""
+        if self.run_file.exists():
             return ()
-        if exited is not None:
-            self._noted_no_run_file = True
+        if exited is not None:  # given once: receive() reports the exit once
             return (f"{self.name} wrote no run file: {WATCH_LINES}",)
-        if time.monotonic() - self._started_at >= self._note_after_s:
+        if not self._noted_no_run_file and time.monotonic() - self._started_at >= self._note_after_s:
             self._noted_no_run_file = True
             return (f"no run file after {self._note_after_s:g} s: if {self.name} does not call mmtui.watch, "
                     f"{WATCH_LINES}",)
