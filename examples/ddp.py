@@ -40,6 +40,7 @@ def main() -> None:
     run.close()
     if rank == 0:
         print(f"rank 0 done: loss {loss.item():.4f}, run file {run.path}")
+    dist.barrier()  # gloo aborts a rank that tears down while its peer is still using the group
     dist.destroy_process_group()
 
 
