@@ -84,6 +84,9 @@ class WritableFile(click.ParamType):
 
 
 POSITIVE_FLOAT = PositiveFloat()
+# The unattended screen's size, which the training, view and run commands all take.
+size_option = click.option("--size", type=Size(), default="160x48", show_default=True,
+                           help="With --no-terminal: the screen's columns x rows.")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -136,8 +139,7 @@ POSITIVE_FLOAT = PositiveFloat()
               help="With --no-terminal: keys to press at steps trained, e.g. \"2000:3 4000:space\".")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here when training ends.")
-@click.option("--size", type=Size(), default="160x48", show_default=True,
-              help="With --no-terminal: the screen's columns x rows.")
+@size_option
 @click.option("--save", type=WritableFile(), default=None,
               help="Checkpoint file (net, config, step, generator states), replaced atomically when the run ends, "
                    "when it stops (--stop-at, Ctrl-C, SIGTERM, quitting the TUI) and on the TUI's w key; not "
@@ -279,8 +281,7 @@ def _run_engine_safely(run) -> int:
               help="Without a terminal (Textual's headless mode): read the files, draw them, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the files are read.")
-@click.option("--size", type=Size(), default="160x48", show_default=True,
-              help="With --no-terminal: the screen's columns x rows.")
+@size_option
 def view(paths: tuple[str, ...], wait: bool, no_follow: bool, no_terminal: bool, screenshot: str | None,
          size: tuple[int, int]) -> None:
     """Open run files (what --log writes) in the monitor: PATH is a file or a folder of them.
@@ -307,8 +308,7 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, no_terminal: bool,
               help="Without a terminal (Textual's headless mode): run the script to its end, draw it, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the script has ended.")
-@click.option("--size", type=Size(), default="160x48", show_default=True,
-              help="With --no-terminal: the screen's columns x rows.")
+@size_option
 @click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
 def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size: tuple[int, int],
                script_and_args: tuple[str, ...]) -> None:
