@@ -15,6 +15,7 @@ from click.core import ParameterSource
 
 from mmtui.engine.config import DEVICES, RUN_FIELDS, DeviceError, Pacing, RunFiles, TrainConfig
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
+from mmtui.paths import unwritable
 from mmtui.tui.key_script import parse_key_script
 
 if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
@@ -72,14 +73,9 @@ class WritableFile(click.ParamType):
     name = "FILE"
 
     def convert(self, value, param, ctx):
-        path = Path(value)
-        if path.is_dir():
-            self.fail(f"{value!r} is a directory", param, ctx)
-        folder = path.parent
-        if not folder.is_dir():
-            self.fail(f"{value!r}: directory {str(folder)!r} does not exist", param, ctx)
-        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            self.fail(f"{value!r} is not writable", param, ctx)
+        reason = unwritable(value)
+        if reason is not None:
+            self.fail(reason, param, ctx)
         return value
 
 

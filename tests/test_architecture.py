@@ -14,8 +14,8 @@ ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
-BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py"]  # the records, the lecture's
-# names, and what scalars' names mean
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py"]  # the
+# records, the lecture's names, what scalars' names mean, the check on a file to write
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -72,7 +72,7 @@ def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
 def test_watch_runs_in_the_users_process_with_no_ui_and_no_front_end(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.runfile", "mmtui.scalar_names",
-                      "mmtui.watcher")
+                      "mmtui.paths", "mmtui.watcher")
 
 
 def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from mmtui.paths import unwritable
+
 LOG_ENV = "MMTUI_LOG"  # `mmtui run` sets it: the run file the monitor follows
 RUNS_FOLDER = "runs"
 
@@ -50,10 +52,6 @@ def run_file_path(log: str | os.PathLike | None, rank: int, per_rank: bool) -> P
 
 def check_writable(path: Path) -> None:
     """Raise at watch() rather than at the first write: a run that cannot be recorded should not start."""
-    folder = path.parent
-    if path.is_dir():
-        raise ValueError(f"mmtui.watch: log={str(path)!r} is a directory")
-    if not folder.is_dir():
-        raise ValueError(f"mmtui.watch: log={str(path)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"mmtui.watch: log={str(path)!r} is not writable")
+    reason = unwritable(path)
+    if reason is not None:
+        raise ValueError(f"mmtui.watch: log={reason}")
