@@ -284,7 +284,7 @@ class RunFileSource:
 
     def _status(self) -> SourceStatus:
         files = self._files
-        problems = [_problem(f) for f in files if _problem(f)]
+        problems = [said for said in map(_problem, files) if said]
         loading = [f for f in files if f.handle is not None and not f.at_end]
         backlog = sum(f.backlog for f in files)
         progress = None
