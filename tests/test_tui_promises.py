@@ -163,8 +163,9 @@ def real_app(words, **config) -> MmtuiApp:
     return trainer_app(words, hidden=20, **config)  # a thread trainer: no process to start
 
 
-def expected_loss_line_row(app: MmtuiApp) -> tuple[int, dict[int, float]]:
-    """The row of the Loss panel's green line across the plot, and the y tick labels by row."""
+def expected_loss_line_row(app: MmtuiApp) -> tuple[int | None, dict[int, float]]:
+    """The row of the Loss panel's green line across the plot (None unless exactly one row is mostly green), and
+    the y tick labels by row."""
     plot = app.loss_plot
     green_rows, labels = [], {}
     for y in range(plot.size.height):
@@ -175,16 +176,16 @@ def expected_loss_line_row(app: MmtuiApp) -> tuple[int, dict[int, float]]:
             green_rows.append(y)
         if label := re.match(r"\s*([\d.]+)┤", strip.text):
             labels[y] = float(label.group(1))
-    assert len(green_rows) == 1, f"green rows {green_rows}"
-    return green_rows[0], labels
+    return (green_rows[0] if len(green_rows) == 1 else None), labels
 
 
 async def test_loss_panel_draws_minus_ln_1_over_v_as_a_green_line_at_its_height(words):
     app = real_app(words)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "expected -ln(1/V) = 3.30 (green line)" in screen_text(app))
-        # the losses spread over several ticks of the log axis once a few redraws have passed
-        await wait_until(pilot, lambda: len(expected_loss_line_row(app)[1]) >= 3)
+        # the losses spread over several ticks of the log axis once a few redraws have passed; until then the
+        # first steps' loss dots, all near 3.30, may cover the line
+        await wait_until(pilot, lambda: (drawn := expected_loss_line_row(app))[0] is not None and len(drawn[1]) >= 3)
         row, labels = expected_loss_line_row(app)
     expected = math.log(27)
     above = [value for y, value in labels.items() if y < row]
