@@ -52,6 +52,7 @@ class ActivationStats:
     white_at: float = WHITE_AT
     name: str = ""  # the module's path and class, "transformer.h.0.mlp.act  NewGELU"; "" for the lecture's nets
     kind: str = BOUNDED  # which trouble measure the figures above are: BOUNDED, RECTIFIER or OTHER
+    flat_below: float = 0.0  # a RECTIFIER's flat side: outputs at or below this (softplus's is ln 2)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ def _layer(s: ActivationStats) -> dict[str, Any]:
             "hist_edges": _numbers(s.hist_edges), "hist_counts": list(s.hist_counts),
             "grad_mean": _number(s.grad_mean), "grad_std": _number(s.grad_std),
             "grad_hist_edges": _numbers(s.grad_hist_edges), "grad_hist_counts": list(s.grad_hist_counts),
-            "white_rows": [format(row, "x") for row in s.white_rows], "name": s.name, "kind": s.kind}
+            "white_rows": [format(row, "x") for row in s.white_rows], "name": s.name, "kind": s.kind,
+            "flat_below": s.flat_below}
 
 
 def _param(p: ParamStats) -> dict[str, Any]:
@@ -247,7 +248,8 @@ def _read_layer(s: dict) -> ActivationStats:
         layer=int(s["layer"]), grad_mean=_float(s["grad_mean"]), grad_std=_float(s["grad_std"]),
         grad_hist_edges=_floats(s["grad_hist_edges"]), grad_hist_counts=tuple(int(n) for n in s["grad_hist_counts"]),
         white_rows=tuple(int(row, 16) for row in s["white_rows"]), saturated_at=_float(s["saturated_at"]),
-        white_at=_float(s["white_at"]), name=str(s.get("name", "")), kind=str(s.get("kind", BOUNDED)))
+        white_at=_float(s["white_at"]), name=str(s.get("name", "")), kind=str(s.get("kind", BOUNDED)),
+        flat_below=_float(s.get("flat_below", 0.0)))
 
 
 def _read_param(p: dict) -> ParamStats:

@@ -85,7 +85,7 @@ def test_non_finite_values_and_save_messages_read_back_as_they_were():
     stats = ActivationStats(step=3, saturation=12.5, share_99=3.0, dead_units=2, units=70, mean=-0.1, std=0.8,
                             hist_edges=(-1.0, 0.0, 1.0), hist_counts=(4, 6), layer=1, grad_mean=math.nan,
                             grad_std=math.inf, white_rows=(0, (1 << 69) | 5), saturated_at=0.9, white_at=0.95,
-                            name="blocks.0.act  NewGELU", kind="rectifier")
+                            name="blocks.0.act  Softplus", kind="rectifier", flat_below=math.log(2))
     param = ParamStats("W1", (30, 70), 1e-3, 2e-3, math.inf, -math.inf, (-1.0, 1.0), (7,))
     info = RunInfo(run_id=4, name="a run", model="net", settings={"lr": 0.1, "note": "x", "nested": [1, {"a": None}]},
                    total_steps=None, num_params=None, vocab_size=None, expected_init_loss=None)

@@ -84,6 +84,7 @@ def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, laye
         white_rows=_white_rows(white[:MAP_EXAMPLES, :MAP_UNITS]) if kind != OTHER else (),
         name=name,
         kind=kind,
+        flat_below=flat_below,
     )
 
 

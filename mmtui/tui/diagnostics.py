@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
-from mmtui.records import ActivationStats, ParamStats
+from mmtui.records import OTHER, ActivationStats, ParamStats
+from mmtui.tui.layer_words import fitted, layer_label, trouble_word
 from mmtui.tui.palette import ALARM, code_style, layer_color
 
 HEADER = Style(bold=True, dim=True)
+NAME_WIDTHS = {"layer": (9, 34), "weight": (16, 34)}  # a name column's least and most cells: a watched model's
+# module paths are long, and their ends tell layers apart
 
 
 @dataclass(frozen=True)
@@ -44,24 +47,36 @@ def _curves(candidates: list[Curve | None]) -> list[Curve]:
     return [curve for curve in candidates if curve is not None]
 
 
-# ---- activations of every Tanh layer
+def name_column(names: list[str], heading: str) -> int:
+    least, most = NAME_WIDTHS[heading]
+    return min(max([least - 1, *map(len, names)]) + 1, most)
+
+
+# ---- activations of every layer
 
 def activation_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
     return _curves([histogram_curve(s.hist_edges, s.hist_counts, layer_color(i)) for i, s in enumerate(layers)])
 
 
 def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
-    """mean, std and saturated % per layer, as the lecture prints them, and dead units."""
-    text = Text(f"   {'layer':<9}{'mean':>8}{'std':>7}{'saturated':>11}{'dead units':>12}", HEADER)
-    for i, s in enumerate(layers):
+    """mean, std and saturated % per layer, as the lecture prints them (a ReLU's share on its flat side), and dead
+    units; a function with no trouble measure shows a dash."""
+    labels = [layer_label(s) for s in layers]
+    width = name_column(labels, "layer")
+    trouble = trouble_word({s.kind for s in layers}) or "saturated"
+    text = Text(f"   {'layer':<{width}}{'mean':>8}{'std':>7}{trouble:>11}{'dead units':>12}", HEADER)
+    for i, (s, label) in enumerate(zip(layers, labels)):
         text.append("\n━━ ", swatch(i))
-        text.append(f"{f'layer {s.layer}':<9}{s.mean:>+8.2f}{s.std:>7.2f}")
+        text.append(f"{fitted(label, width - 1):<{width}}{s.mean:>+8.2f}{s.std:>7.2f}")
+        if s.kind == OTHER:
+            text.append(f"{'—':>11}{'—':>12}")
+            continue
         text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > 50 else None)
         text.append(f"{f'{s.dead_units}/{s.units}':>12}", ALARM if s.dead_units else None)
     return text
 
 
-# ---- gradients reaching every Tanh output
+# ---- gradients reaching every layer's output
 
 def gradient_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
     return _curves([histogram_curve(s.grad_hist_edges, s.grad_hist_counts, layer_color(i))
@@ -69,10 +84,12 @@ def gradient_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
 
 
 def gradient_table(layers: tuple[ActivationStats, ...]) -> Text:
-    text = Text(f"   {'layer':<9}{'grad mean':>12}{'grad std':>11}", HEADER)
-    for i, s in enumerate(layers):
+    labels = [layer_label(s) for s in layers]
+    width = name_column(labels, "layer")
+    text = Text(f"   {'layer':<{width}}{'grad mean':>12}{'grad std':>11}", HEADER)
+    for i, (s, label) in enumerate(zip(layers, labels)):
         text.append("\n━━ ", swatch(i))
-        text.append(f"{f'layer {s.layer}':<9}{_sci(s.grad_mean, signed=True):>12}{_sci(s.grad_std):>11}")
+        text.append(f"{fitted(label, width - 1):<{width}}{_sci(s.grad_mean, signed=True):>12}{_sci(s.grad_std):>11}")
     return text
 
 
@@ -88,12 +105,13 @@ def param_table(params: tuple[ParamStats, ...]) -> Text:
     latest log10 update:data ratio per weight."""
     ratios = [p.grad_data_ratio for p in params if math.isfinite(p.grad_data_ratio)]
     largest = max(ratios) if ratios else None
-    text = Text(f"   {'weight':<16}{'shape':>11}{'grad mean':>12}{'grad std':>11}{'grad:data':>11}"
+    width = name_column([p.name for p in params], "weight")
+    text = Text(f"   {'weight':<{width}}{'shape':>11}{'grad mean':>12}{'grad std':>11}{'grad:data':>11}"
                 f"{'log10 update:data':>19}", HEADER)
     for i, p in enumerate(params):
         text.append("\n━━ ", swatch(i))
         shape = " x ".join(str(n) for n in p.shape)
-        text.append(f"{p.name:<16.16}{shape:>11}{_sci(p.grad_mean, signed=True):>12}{_sci(p.grad_std):>11}")
+        text.append(f"{fitted(p.name, width - 1):<{width}}{shape:>11}{_sci(p.grad_mean, signed=True):>12}{_sci(p.grad_std):>11}")
         flagged = len(ratios) > 1 and p.grad_data_ratio == largest
         text.append(f"{_sci(p.grad_data_ratio):>11}", ALARM if flagged else None)
         text.append(f"{p.update_ratio_log10:>+19.2f}")

@@ -1,4 +1,5 @@
-"""The Dead-neuron map: the lecture's |t| > 0.99 (white_at) image of one Tanh layer, examples down, units across."""
+"""The Dead-neuron map: the lecture's |t| > 0.99 (white_at) image of one layer, examples down, units across; a
+ReLU's white pixels are its outputs on the flat side."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from mmtui.records import ActivationStats
+from mmtui.tui.layer_words import layer_label, trouble_rule
 from mmtui.tui.palette import ALARM, BLACK, SATURATED_RED, WHITE_PIXEL
 from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
@@ -29,19 +31,21 @@ class DeadNeuronMap(StripsWidget):
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self.border_title = f"Dead neurons: |t| > {stats.white_at:g}" if stats else "Dead neurons"
+        rule = trouble_rule(stats, white=True) if stats else None
+        self.border_title = f"Dead neurons: {rule}" if rule else "Dead neurons"
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:
         if self.stats is None:
             return [Strip([Segment("waiting for the first step…")])]
         if not self.stats.white_rows:
-            return [Strip([Segment(f"layer {self.stats.layer}: no saturation image in this snapshot")])]
+            why = "in this snapshot" if trouble_rule(self.stats) else "for this function (it has no flat or saturated side)"
+            return [Strip([Segment(f"{layer_label(self.stats)}: no saturation image {why} · n: next layer")])]
         return dead_map_lines(self.stats, width)
 
 
 def dead_columns(white_rows: tuple[int, ...]) -> int:
-    """Bit u set when unit u is white for every example: a dead neuron, its gradient zero through the tanh."""
+    """Bit u set when unit u is white for every example: a dead neuron, its gradient zero through the function."""
     mask = -1 if white_rows else 0
     for row in white_rows:
         mask &= row
@@ -58,7 +62,7 @@ def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
     column_dead = [any(_bit(dead, u) for u in range(c * per_column, min((c + 1) * per_column, units)))
                    for c in range(columns)]
     dead_count = bin(dead & ((1 << units) - 1)).count("1")
-    lines = [Strip([Segment(f"layer {stats.layer} · step {stats.step:,}: "),
+    lines = [Strip([Segment(f"{layer_label(stats)} · step {stats.step:,}: "),
                     Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", ALARM if dead_count else None),
                     Segment(f" of {units} (red: white for all {len(rows)} examples) · "
                             f"{stats.share_99:.1f}% white · n: next layer", DIM)])]

@@ -14,12 +14,14 @@ HEADROOM = 1.05  # the tallest curve's peak stays below the top edge
 
 
 class HistogramOverlay(StripsWidget):
-    """Density against value for every curve on one pair of axes; a fixed x range, or one symmetric about 0."""
+    """Density against value for every curve on one pair of axes; a fixed x range, or the data's."""
 
-    def __init__(self, xlabel: str, x_range: tuple[float, float] | None = None, **kwargs) -> None:
+    def __init__(self, xlabel: str, x_range: tuple[float, float] | None = None, symmetric: bool = True,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.xlabel = xlabel
-        self.x_range = x_range  # None: from the data, symmetric, since gradients centre on 0
+        self.x_range = x_range  # None: from the data
+        self.symmetric = symmetric  # a range from the data is symmetric about 0, as gradients centre on 0
         self._curves: list[Curve] = []
         self._empty = ""
 
@@ -40,9 +42,15 @@ class HistogramOverlay(StripsWidget):
             low, high = self.x_range
             ticks = [low + (high - low) * i / 4 for i in range(5)]
             return Axis(low, high, [(t, f"{t:g}") for t in ticks], self.xlabel)
-        limit = max(abs(x) for curve in self._curves for x in curve.x) or 1.0
-        ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
-        return Axis(-limit, limit, [(t, f"{t:.1e}" if t else "0") for t in ticks], self.xlabel)
+        if self.symmetric:
+            limit = max(abs(x) for curve in self._curves for x in curve.x) or 1.0
+            ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
+            return Axis(-limit, limit, [(t, f"{t:.1e}" if t else "0") for t in ticks], self.xlabel)
+        low = min(min(curve.x) for curve in self._curves)
+        high = max(max(curve.x) for curve in self._curves)
+        high = high if high > low else low + 1.0
+        ticks = [low + (high - low) * i / 4 for i in range(5)]
+        return Axis(low, high, [(t, f"{t:.3g}") for t in ticks], self.xlabel)
 
     def _y_axis(self) -> Axis:
         top = max(max(curve.y) for curve in self._curves) * HEADROOM or 1.0

@@ -11,7 +11,11 @@ from mmtui.tui.history import History
 from mmtui.tui.palette import EXPECTED_LOSS, GHOST_LOSS, RAW_LOSS, VAL_LOSS, run_color
 from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 
-LOG_TICKS = (1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)  # loss values labelled on the log axis
+# loss values labelled on the log axis: fine steps where the lecture's losses lie, 1-2-5 below them, where a
+# watched classifier's loss ends
+LOG_TICKS = tuple(m * 10.0 ** k for k in range(-6, 0) for m in (1, 2, 5)) + (
+    1, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)
+MAX_LOG_LABELS = 9  # more would crowd a 20-row plot
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class LossPlot(PlotStrips):
                 low = min(min(line.values) for line in series)
                 high = max(max(line.values) for line in series)
                 labels = [v for v in LOG_TICKS if low <= math.log10(v) <= high] or [10 ** low]
+                if len(labels) > MAX_LOG_LABELS:  # decades of a classifier's loss: the powers of 10 alone
+                    labels = [v for v in labels if abs(math.log10(v) - round(math.log10(v))) < 1e-9] or labels
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
         plt.xlabel("step")
         plt.ylabel("loss (log axis)" if self.log_scale else "loss")

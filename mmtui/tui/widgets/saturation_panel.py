@@ -1,4 +1,5 @@
-"""The Saturation panel: how much of the tanh layer is stuck at +-1, its trend, dead units, and the step-0 loss."""
+"""The Saturation panel: how much of the first layer is stuck (tanh at +-1, a ReLU at 0), its trend, dead units,
+and the step-0 loss."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from mmtui.records import BOUNDED, OTHER, ActivationStats
 from mmtui.tui.history import RunHistory
+from mmtui.tui.layer_words import layer_label, symbol, trouble_rule, trouble_word
 from mmtui.tui.palette import ALARM, OK_GREEN, SATURATED_RED, WARN_YELLOW
 from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
@@ -42,6 +45,7 @@ class SaturationPanel(Vertical):
         if run is None:
             figures.update("waiting for the first step…", layout=False)
             return
+        self.border_title = "Saturation" if run.stats is None or run.stats.kind == BOUNDED else "Dead units"
         figures.update(describe(run), layout=False)
         self.query_one("#saturation-trend", TrendSparkline).draw(run.saturation)
 
@@ -51,16 +55,31 @@ def describe(run: RunHistory) -> Text:
     text = Text()
     stats = run.stats
     if stats is not None:
-        text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
-        text.append(f" of h saturated (|h| > {stats.saturated_at:g})\n")
-        text.append(f"{stats.share_99:5.1f}%", "bold")
-        text.append(f" white pixels (|h| > {stats.white_at:g})\n")
-        text.append(f"{stats.dead_units:5d}", ALARM if stats.dead_units else "bold")
-        text.append(f" dead units of {stats.units} (white for the whole batch)\n")
+        _layer_figures(stats, text)
     expected = run.info.expected_init_loss
     if run.init_loss is not None and expected is not None:
         text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
         if run.init_loss > expected + CONFIDENTLY_WRONG:
             text.append("⚠ confidently wrong at init: the logits are too large", ALARM)
-    text.append("\nsaturation % over the run:", "dim")
+    word = trouble_word({stats.kind}) if stats is not None else ""
+    text.append(f"\n{word or 'saturation'} % over the run:", "dim")
     return text
+
+
+def _layer_figures(stats: ActivationStats, text: Text) -> None:
+    """The share in trouble, the white pixels (a tanh's stricter bound) and the dead units, as the layer's kind
+    has them; a watched model's layer is named first, since it need not be the one the user thinks of."""
+    if stats.name:
+        text.append(f"{layer_label(stats)}\n", "bold")
+    if stats.kind == OTHER:
+        text.append(f"no saturation measure for this function: mean {stats.mean:+.2f}, std {stats.std:.2f}\n")
+        return
+    name = symbol(stats)
+    text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
+    said = "saturated" if stats.kind == BOUNDED else "on the flat side"
+    text.append(f" of {name} {said} ({trouble_rule(stats)})\n")
+    if stats.kind == BOUNDED:
+        text.append(f"{stats.share_99:5.1f}%", "bold")
+        text.append(f" white pixels ({trouble_rule(stats, white=True)})\n")
+    text.append(f"{stats.dead_units:5d}", ALARM if stats.dead_units else "bold")
+    text.append(f" dead units of {stats.units} ({'white' if stats.kind == BOUNDED else 'flat'} for the whole batch)\n")

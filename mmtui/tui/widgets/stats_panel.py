@@ -18,11 +18,12 @@ class StatsPanel(Vertical):
     StatsPanel > Static { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def __init__(self, title: str, xlabel: str, x_range: tuple[float, float] | None = None, **kwargs) -> None:
+    def __init__(self, title: str, xlabel: str, x_range: tuple[float, float] | None = None, symmetric: bool = True,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = title
         self.table = Static()
-        self.plot = HistogramOverlay(xlabel, x_range)
+        self.plot = HistogramOverlay(xlabel, x_range, symmetric)
         self._rows = -1
 
     def compose(self) -> ComposeResult:

@@ -8,6 +8,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from mmtui.experiments import MODELS
 from mmtui.tui.braille_plot import Axis, PlotLine, line_plot
 from mmtui.tui.history import RunHistory
 from mmtui.tui.palette import GUIDE_GREY, code_style, layer_color
@@ -17,6 +18,8 @@ from mmtui.tui.widgets.strips_widget import StripsWidget
 GUIDE = -3.0  # the lecture's rough healthy level: updates about 1/1000 of the data
 GUIDE_STYLE = Style(color=GUIDE_GREY)
 MARGIN = 0.25  # log10 units above and below the lines and the guide
+SGD_TITLE = "Update:data ratio, log10 ((lr · grad).std() / data.std())"  # the lecture's formula, its SGD's update
+MEASURED_TITLE = "Update:data ratio, log10 (update.std() / data.std()), the optimizer's real update"
 
 
 class UpdateRatioPlot(StripsWidget):
@@ -24,11 +27,12 @@ class UpdateRatioPlot(StripsWidget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.border_title = "Update:data ratio, log10 ((lr · grad).std() / data.std())"
+        self.border_title = SGD_TITLE
         self._run: RunHistory | None = None
 
     def draw(self, run: RunHistory | None) -> None:
         self._run = run
+        self.border_title = SGD_TITLE if run is None or run.info.model in MODELS else MEASURED_TITLE
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:

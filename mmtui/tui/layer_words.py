@@ -1,0 +1,73 @@
+"""What a layer's figures are called, by its function's kind: the lecture's tanh words, a ReLU's, or none."""
+
+from __future__ import annotations
+
+from mmtui.records import BOUNDED, RECTIFIER, ActivationStats
+
+ELLIPSIS = "…"
+
+
+def layer_label(stats: ActivationStats) -> str:
+    """The lecture's nets number their layers; a watched model names them by module path and class."""
+    return stats.name or f"layer {stats.layer}"
+
+
+def symbol(stats: ActivationStats) -> str:
+    """The lecture calls its one hidden layer's output h; any other layer's output is t."""
+    return "h" if not stats.name and stats.layer == 1 else "t"
+
+
+def bounds(stats: ActivationStats) -> tuple[float, float]:
+    """A BOUNDED function's range: its histogram's span, which is fitted to it."""
+    edges = stats.hist_edges
+    return (edges[0], edges[-1]) if len(edges) > 1 else (-1.0, 1.0)
+
+
+def in_trouble(stats: ActivationStats, value: float, white: bool = False) -> bool:
+    """Whether an output of `value` counts as saturated (BOUNDED, past saturated_at or, `white`, past white_at on
+    the range scaled to [-1, 1]) or on the flat side (RECTIFIER); never for a function with no measure."""
+    if stats.kind == BOUNDED:
+        low, high = bounds(stats)
+        scaled = (value - low) * 2 / (high - low) - 1 if high > low else 0.0
+        return abs(scaled) > (stats.white_at if white else stats.saturated_at)
+    if stats.kind == RECTIFIER:
+        return value <= stats.flat_below
+    return False
+
+
+def bin_in_trouble(stats: ActivationStats, low: float, high: float) -> bool:
+    """Whether a histogram bin from `low` to `high` is drawn as trouble: its centre saturated, or reaching down
+    to the flat side (a ReLU's first bin holds its zeros)."""
+    if stats.kind == RECTIFIER:
+        return low <= stats.flat_below
+    return in_trouble(stats, (low + high) / 2)
+
+
+def trouble_rule(stats: ActivationStats, white: bool = False) -> str | None:
+    """The condition an output in trouble meets, as the panels print it: "|h| > 0.97", "t within 0.015 of 0 or 1",
+    "t ≤ 0"; None for a function with no trouble measure."""
+    name = symbol(stats)
+    if stats.kind == BOUNDED:
+        at = stats.white_at if white else stats.saturated_at
+        low, high = bounds(stats)
+        if (low, high) == (-1.0, 1.0):
+            return f"|{name}| > {at:g}"
+        return f"{name} within {(1 - at) / 2 * (high - low):.3g} of {low:g} or {high:g}"
+    if stats.kind == RECTIFIER:
+        return f"{name} ≤ {stats.flat_below:.3g}"
+    return None
+
+
+def trouble_word(kinds: set[str]) -> str:
+    """The heading of the share in trouble, for layers of these kinds."""
+    if kinds == {BOUNDED}:
+        return "saturated"
+    if kinds == {RECTIFIER}:
+        return "flat side"
+    return "in trouble" if kinds & {BOUNDED, RECTIFIER} else ""
+
+
+def fitted(text: str, width: int) -> str:
+    """`text` in at most `width` cells, its start elided: a module path's end (its block number, its class) is what
+    tells two layers apart."""
+    return text if len(text) <= width else ELLIPSIS + text[len(text) - width + 1:]
