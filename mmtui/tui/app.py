@@ -199,7 +199,8 @@ class MmtuiApp(App[int]):
             names = list(history.streams)
             selected = f"run {names.index(history.selected) + 1}/{len(names)}: {history.label(history.selected)}"
         self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
-                              reinit_hint=Reinit in self.source.commands, selected=selected)
+                              reinit_hint=Reinit in self.source.commands, selected=selected,
+                              note=history.notes[-1] if history.notes else None)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         run_version = self.history.run_version

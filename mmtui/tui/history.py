@@ -6,12 +6,14 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Snapshot
+from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
 SATURATION_TREND = 120  # saturation readings kept for the sparkline
 SAMPLE_LINES = 200  # sampled names kept for the samples panel
+SCALAR_POINTS = 256  # readings kept of each named scalar, for its sparkline; full buckets merge pairwise
+NOTES = 5  # the latest notes a source gave of a stream ("no loss seen ..."), for the status line
 
 
 class LossSeries:
@@ -97,6 +99,31 @@ class RatioSeries:
         return self.steps[picked], {name: values[picked] for name, values in self.values.items()}
 
 
+class ScalarSeries:
+    """One named scalar's finite readings (lr, test loss, accuracy), one in every `bucket` kept, as LossSeries."""
+
+    def __init__(self) -> None:
+        self.bucket = 1  # readings per point; doubles whenever the points fill up
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.latest: Scalar | None = None  # the newest reading, kept or not
+        self._count = 0
+
+    def add(self, scalar: Scalar) -> None:
+        self.latest = scalar
+        if scalar.value is None or not math.isfinite(scalar.value):
+            return  # a sparkline has no place for NaN, inf, or a reading a writer could not take
+        self._count += 1
+        if self._count < self.bucket:
+            return
+        self._count = 0
+        self.steps.append(scalar.step)
+        self.values.append(scalar.value)
+        if len(self.steps) >= SCALAR_POINTS:
+            self.steps, self.values = self.steps[1::2], self.values[1::2]
+            self.bucket *= 2
+
+
 def _latest_first_stride(length: int, width: int) -> slice:
     """Every n-th of `length` points, at most `width` of them, counted back from the latest."""
     stride = max(1, math.ceil(length / max(width, 1)))
@@ -116,6 +143,7 @@ class RunHistory:
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
+    scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
 
 
 @dataclass
@@ -127,6 +155,7 @@ class StreamHistory:
     ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
     steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
+    notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
 
     def add(self, snapshot: Snapshot) -> None:
         if snapshot.run.run_id != self.run.info.run_id:
@@ -144,6 +173,11 @@ class StreamHistory:
             run.params = snapshot.params
             run.update_ratios.add(snapshot.step, snapshot.params)
         run.init_loss = snapshot.init_loss
+        for scalar in snapshot.scalars:
+            run.scalars.setdefault(scalar.name, ScalarSeries()).add(scalar)
+        for note in snapshot.notes:
+            if note not in self.notes:
+                self.notes.append(note)
         if snapshot.samples:
             for name in reversed(snapshot.samples):
                 self.samples.appendleft(name or "(empty)")
@@ -190,6 +224,11 @@ class History:
     def samples(self) -> deque[str]:
         stream = self.selected_stream
         return stream.samples if stream else deque()
+
+    @property
+    def notes(self) -> deque[str]:
+        stream = self.selected_stream
+        return stream.notes if stream else deque()
 
     @property
     def steps_per_s(self) -> float:

@@ -23,19 +23,22 @@ class StatusLine(Static):
     """
 
     def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None,
-             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None) -> None:
+             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None,
+             note: str | None = None) -> None:
         """`status`: what the source says of itself; `reinit_hint`: a diverged run may be reinit with a key;
-        `selected`: which of several compared runs the snapshot is of."""
+        `selected`: which of several compared runs the snapshot is of; `note`: the newest thing the run's writer
+        said of it ("no loss seen ...")."""
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
             waiting = status.text if status and status.text else "waiting for the first snapshot…"
             self.update(pending or waiting, layout=False)
             return
-        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected), layout=False)
+        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected, note), layout=False)
 
 
 def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
-             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None) -> Text:
+             status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None,
+             note: str | None = None) -> Text:
     info, settings = snapshot.run, snapshot.run.settings
     deep = info.model.startswith("deep")
     text = Text()
@@ -45,6 +48,8 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", ALARM)
     if status is not None and status.text and status.warning:  # a damaged line, a file deleted: before the rest
         text.append(f"{SEPARATOR}{status.text}", "bold yellow")
+    if note:  # what cannot be shown, and why: before the figures it explains
+        text.append(f"{SEPARATOR}{note}", f"bold {WARN_YELLOW}")
     if selected:
         text.append(f"{SEPARATOR}{selected}", "bold")
     if pending:
@@ -60,7 +65,7 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"{SEPARATOR}{status.text}", "dim")
     text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s")
     if snapshot.lr is not None:
-        text.append(f"{SEPARATOR}lr {snapshot.lr:g}")
+        text.append(f"{SEPARATOR}lr {snapshot.lr:.4g}")
     text.append(f"{SEPARATOR}model {info.model}", "bold")
     if "w1_scale" in settings and not deep:
         text.append(f"{SEPARATOR}W1 x{settings['w1_scale']:g}")
