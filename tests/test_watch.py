@@ -341,6 +341,33 @@ for step in range(100_000):
 """
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a model on CUDA needs a GPU, and this machine has none")
+def test_a_model_on_cuda_reaches_the_cpu_only_at_the_monitors_pace(tmp_path):
+    torch.manual_seed(0)
+    model = Net().cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    steps = 200
+    run = mmtui.watch(model, optimizer, log=tmp_path / "run.jsonl",
+                      pacing=Pacing(snapshot_interval_s=3600, stats_interval_s=3600))  # step 0's, then the last
+    torch.cuda.set_sync_debug_mode("warn")  # every CUDA-to-CPU wait warns, so they can be counted
+    try:
+        with pytest.warns(UserWarning) as waits:
+            for x, y in batches(steps):
+                _, loss = model(x.cuda(), y.cuda())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()  # no .item(): the loop itself never waits for the GPU
+        run.close()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    synchronizing = [w for w in waits if "synchroniz" in str(w.message)]
+    assert len(synchronizing) < steps / 4, f"{len(synchronizing)} waits in {steps} steps"
+    snapshots = read_run_file(str(tmp_path / "run.jsonl"))
+    losses = [loss for s in snapshots for loss in s.losses]
+    assert len(losses) == steps and all(math.isfinite(v) for v in losses)  # every step's loss, read late
+    assert snapshots[0].layers and snapshots[0].layers[0].name == "relu  ReLU"
+
+
 def test_ctrl_c_in_the_loop_leaves_a_whole_run_file_that_says_stopped(tmp_path):
     log = tmp_path / "run.jsonl"
     script = tmp_path / "train.py"
