@@ -4,11 +4,12 @@ kept by their ends, logged scalars as sparklines, the writer's notes in the stat
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from mmtui.records import BOUNDED, OTHER, RECTIFIER, RUNNING, ActivationStats, ParamStats, RunInfo, Scalar, Snapshot
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.diagnostics import activation_table, param_table
-from mmtui.tui.history import SCALAR_POINTS, History, ScalarSeries
+from mmtui.tui.history import SCALAR_POINTS, STATS_KEPT, History, ScalarSeries
 from mmtui.tui.layer_words import fitted, trouble_rule
 from mmtui.tui.widgets.activation_histogram import TAIL, histogram_lines
 from mmtui.tui.widgets.saturation_panel import describe
@@ -128,8 +129,8 @@ def test_notes_are_kept_once_each_for_the_status_line():
 # ---- on screen
 
 def watched_snapshots(step: int, scalars=(), notes=()) -> Snapshot:
-    layers = [layer(RECTIFIER, f"transformer.h.{i}.mlp.act  NewGELU", layer_index=i + 1,
-                    edges=(-0.2, 0.5, 1.2, 1.9, 2.6)) for i in range(3)]
+    layers = [replace(layer(RECTIFIER, f"transformer.h.{i}.mlp.act  NewGELU", layer_index=i + 1,
+                            edges=(-0.2, 0.5, 1.2, 1.9, 2.6)), step=step) for i in range(3)]
     return snapshot(step, layers=layers, params=[weight(LONG_WEIGHT), weight("lm_head.weight")],
                     scalars=scalars, notes=notes)
 
@@ -157,3 +158,39 @@ async def test_a_watched_run_is_drawn_in_its_own_words_with_its_scalars_and_note
         assert "0.15" in text and "2.25" in text  # the axis spans the bins' centres, not [-1, 1]
         await pilot.press("p")
         await wait_until(pilot, lambda: shows(app, "h.11.attn.c_attn.weight", "the optimizer's real update"))
+
+
+# ---- stepping back through statistics
+
+def test_stepping_back_pins_older_statistics_and_newer_arrivals_leave_them_shown():
+    history = History()
+    for step in range(0, 100, 10):
+        history.add(snapshot(step, layers=[replace(layer(RECTIFIER, GELU), step=step)]))
+    history.step_through(-3)
+    assert history.run.stats.step == 60 and "step 60" in history.run.looking_back
+    history.add(snapshot(100, layers=[replace(layer(RECTIFIER, GELU), step=100)]))
+    assert history.run.stats.step == 60  # what the user looks at does not move
+    history.step_through(-100)
+    assert history.run.stats.step == 0
+    history.step_through(100)
+    assert history.run.stats.step == 100 and history.run.looking_back is None  # following the latest again
+
+
+def test_the_statistics_kept_to_step_back_through_stay_bounded_and_span_the_run():
+    history = History()
+    for step in range(1000):
+        history.add(snapshot(step, layers=[replace(layer(RECTIFIER, GELU), step=step)]))
+    kept = [layers[0].step for layers in history.run.past_layers]
+    assert len(kept) < STATS_KEPT and kept == sorted(kept)
+    assert kept[-1] == 999 and kept[0] < 100  # the latest, and the run's start, thinned
+
+
+async def test_comma_and_full_stop_step_the_panels_through_earlier_statistics():
+    source = ScriptedSource([watched_snapshots(step) for step in (10, 20, 30)], commands=frozenset())
+    app = MmtuiApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: shows(app, "step 30: mean"))
+        await pilot.press("comma", "comma")
+        await wait_until(pilot, lambda: shows(app, "step 10: mean", "statistics of step 10"))
+        await pilot.press("full_stop", "full_stop")
+        await wait_until(pilot, lambda: shows(app, "step 30: mean") and "statistics of step" not in screen_text(app))

@@ -76,6 +76,8 @@ class MmtuiApp(App[int]):
         Binding("y", "view('layers')", "layers"),
         Binding("p", "view('parameters')", "params"),
         Binding("n", "next_map_layer", "map layer"),
+        Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
+        Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False),
         Binding("c", "next_run", "next run"),  # bound and shown only while runs are compared
         Binding("space", "toggle_pause", "pause"),
         Binding("l", "toggle_log", "log/lin"),
@@ -96,6 +98,8 @@ class MmtuiApp(App[int]):
         ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
         ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
         ("n", "layers view: the dead-neuron map's next layer", None),
+        (",  .", "older / newer statistics (histograms, saturation, dead neurons) of this run; . past the newest "
+                 "follows the latest again", None),
         ("c", "with several runs: the next run for every panel but Loss, which overlays them all", None),
         ("space", "pause / resume", TogglePause),
         ("l", "log10 or linear loss axis", None),
@@ -200,7 +204,8 @@ class MmtuiApp(App[int]):
             selected = f"run {names.index(history.selected) + 1}/{len(names)}: {history.label(history.selected)}"
         self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
                               reinit_hint=Reinit in self.source.commands, selected=selected,
-                              note=history.notes[-1] if history.notes else None)
+                              note=history.notes[-1] if history.notes else None,
+                              looking_back=history.run.looking_back if history.run else None)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         run_version = self.history.run_version
@@ -335,6 +340,10 @@ class MmtuiApp(App[int]):
 
     def action_next_run(self) -> None:
         self.history.select_next()
+        self.redraw(force=True)
+
+    def action_step_through(self, delta: int) -> None:
+        self.history.step_through(delta)
         self.redraw(force=True)
 
     def action_next_map_layer(self) -> None:

@@ -13,6 +13,7 @@ MAX_POINTS = 2048  # a loss or ratio series never holds more points; full bucket
 SATURATION_TREND = 120  # saturation readings kept for the sparkline
 SAMPLE_LINES = 200  # sampled names kept for the samples panel
 SCALAR_POINTS = 256  # readings kept of each named scalar, for its sparkline; full buckets merge pairwise
+STATS_KEPT = 64  # statistics snapshots kept per run to step back through; full, every other one goes
 NOTES = 5  # the latest notes a source gave of a stream ("no loss seen ..."), for the status line
 
 
@@ -138,12 +139,52 @@ class RunHistory:
     losses: LossSeries = field(default_factory=LossSeries)
     evals: list[EvalResult] = field(default_factory=list)
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
-    stats: ActivationStats | None = None  # the first Tanh layer: the overview's panels
-    layers: tuple[ActivationStats, ...] = ()  # every Tanh layer, input side first, of the latest stats
+    layers: tuple[ActivationStats, ...] = ()  # every activation layer, input side first, of the latest stats
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
     scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
+    past_layers: list[tuple[ActivationStats, ...]] = field(default_factory=list)  # every statistics snapshot
+    # thinned to STATS_KEPT, oldest first, the latest last
+    pinned_step: int | None = None  # the step of the statistics shown instead of the latest; None: the latest
+
+    @property
+    def stats(self) -> ActivationStats | None:
+        """The first layer of those shown: the overview's panels."""
+        shown = self.shown_layers
+        return shown[0] if shown else None
+
+    @property
+    def shown_layers(self) -> tuple[ActivationStats, ...]:
+        """The layers the panels draw: the latest, or those of the step stepped back to (the latest at or before
+        it, when thinning took that one)."""
+        if self.pinned_step is None:
+            return self.layers
+        earlier = [layers for layers in self.past_layers if layers[0].step <= self.pinned_step]
+        return earlier[-1] if earlier else self.past_layers[0]
+
+    def add_layers(self, layers: tuple[ActivationStats, ...]) -> None:
+        self.layers = layers
+        self.past_layers.append(layers)
+        if len(self.past_layers) >= STATS_KEPT:
+            self.past_layers = self.past_layers[-2::-2][::-1] + [layers]  # every other, the latest kept
+
+    @property
+    def looking_back(self) -> str | None:
+        """What the status line says while older statistics are shown."""
+        if self.pinned_step is None:
+            return None
+        return f"statistics of step {self.stats.step:,}: , older  . newer"
+
+    def step_through(self, delta: int) -> None:
+        """Show older (delta < 0) or newer statistics; stepping past the newest follows the latest again."""
+        steps = [layers[0].step for layers in self.past_layers]
+        if not steps:
+            return
+        shown = self.shown_layers[0].step
+        at = max(i for i, step in enumerate(steps) if step <= shown) if shown >= steps[0] else 0
+        at = min(max(at + delta, 0), len(steps) - 1)
+        self.pinned_step = None if at == len(steps) - 1 else steps[at]
 
 
 @dataclass
@@ -166,8 +207,7 @@ class StreamHistory:
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
         if snapshot.stats is not None:
-            run.stats = snapshot.stats
-            run.layers = snapshot.layers
+            run.add_layers(snapshot.layers)
             run.saturation.append(snapshot.stats.saturation)
         if snapshot.params:
             run.params = snapshot.params
@@ -263,6 +303,12 @@ class History:
         self.selected = names[(names.index(self.selected) + 1) % len(names)]
         self.samples_version += 1
         self.version += 1
+
+    def step_through(self, delta: int) -> None:
+        """The selected run's panels show older (delta < 0) or newer statistics."""
+        if self.run is not None:
+            self.run.step_through(delta)
+            self.version += 1
 
     def label(self, name: str) -> str:
         """How legends, tables and titles name a stream's run: its name, and the stream's where two names clash."""

@@ -45,7 +45,7 @@ class LayersView(Grid):
         yield self.dead_map
 
     def draw(self, history: History) -> None:
-        layers = history.run.layers if history.run else ()
+        layers = history.run.shown_layers if history.run else ()
         self._title(layers)
         self.activations.draw(activation_table(layers), activation_curves(layers), "waiting for the first step…")
         self.gradients.draw(gradient_table(layers), gradient_curves(layers), "no gradients in the latest snapshot")
@@ -62,7 +62,7 @@ class LayersView(Grid):
 
     def next_map_layer(self, history: History) -> None:
         self.map_layer += 1
-        self._draw_map(history.run.layers if history.run else ())  # the map alone: the plots did not change
+        self._draw_map(history.run.shown_layers if history.run else ())  # the map alone: the plots did not change
 
     def _draw_map(self, layers: tuple[ActivationStats, ...]) -> None:
         self.map_layer %= max(len(layers), 1)  # a reinit may bring fewer layers

@@ -24,21 +24,22 @@ class StatusLine(Static):
 
     def draw(self, snapshot: Snapshot | None, steps_per_s: float, pending: str | None = None,
              status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None,
-             note: str | None = None) -> None:
+             note: str | None = None, looking_back: str | None = None) -> None:
         """`status`: what the source says of itself; `reinit_hint`: a diverged run may be reinit with a key;
         `selected`: which of several compared runs the snapshot is of; `note`: the newest thing the run's writer
-        said of it ("no loss seen ...")."""
+        said of it ("no loss seen ..."); `looking_back`: which older statistics the panels show."""
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
             waiting = status.text if status and status.text else "waiting for the first snapshot…"
             self.update(pending or waiting, layout=False)
             return
-        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected, note), layout=False)
+        self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected, note, looking_back),
+                    layout=False)
 
 
 def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
              status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None,
-             note: str | None = None) -> Text:
+             note: str | None = None, looking_back: str | None = None) -> Text:
     info, settings = snapshot.run, snapshot.run.settings
     deep = info.model.startswith("deep")
     text = Text()
@@ -54,6 +55,8 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"{SEPARATOR}{selected}", "bold")
     if pending:
         text.append(f"{SEPARATOR}{pending}", "italic")
+    if looking_back:
+        text.append(f"{SEPARATOR}{looking_back}", f"bold {CYAN}")
     # The experiment: the init preset for the MLPs, the gain for the deep nets, which ignore the preset.
     if deep and "gain" in settings:
         text.append(f"{SEPARATOR}gain {gain_label(settings['gain'])}", "bold")
