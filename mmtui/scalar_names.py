@@ -6,6 +6,9 @@ import re
 
 VALIDATION_WORDS = frozenset({"val", "valid", "validation", "dev", "eval"})
 TRAINING_WORDS = frozenset({"train", "training"})
+# What a training loss's name may add to "loss" and TRAINING_WORDS: when it was taken (Lightning's train_loss_step
+# and train_loss_epoch, Keras's epoch_loss and batch_loss).
+CADENCE_WORDS = frozenset({"step", "batch", "epoch"})
 
 
 def words(name: str) -> list[str]:
@@ -20,6 +23,12 @@ def is_validation_loss(name: str) -> bool:
 
 
 def is_training_loss(name: str) -> bool:
-    """loss, train/loss, Loss/train, train_loss, training_loss: the run's loss curve."""
+    """loss, train/loss, Loss/train, train_loss, training_loss, train_loss_step, epoch_loss: the run's loss curve."""
     said = set(words(name))
-    return "loss" in said and said <= TRAINING_WORDS | {"loss"}
+    return "loss" in said and said <= TRAINING_WORDS | CADENCE_WORDS | {"loss"}
+
+
+def is_learning_rate(name: str) -> bool:
+    """lr, train/learning_rate, lr-Adam, lr/pg1: the learning rate the status line shows."""
+    said = words(name)
+    return "lr" in said or "learning" in said and "rate" in said
