@@ -156,8 +156,9 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
     ? help, q quit. With --headless, print JSON lines instead (one per event) for scripts and CI.
 
-    `mmtui view PATH...` opens run files (--log's) instead: see `mmtui view --help`. `mmtui run SCRIPT.py`
-    runs a training loop of your own with the monitor: see `mmtui run --help`.
+    `mmtui view PATH...` opens run files (--log's) or TensorBoard logs instead: see `mmtui view --help`.
+    `mmtui run SCRIPT.py` runs a training loop of your own with the monitor: see `mmtui run --help`.
+    `mmtui export --tensorboard RUN.jsonl OUTDIR` writes a run file as TensorBoard logs.
     """
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
@@ -273,28 +274,86 @@ def _run_engine_safely(run) -> int:
 @click.option("--wait", is_flag=True, help="Wait for a path that does not exist yet instead of refusing it.")
 @click.option("--no-follow", is_flag=True,
               help="Read the files as they are and stop: do not follow what is appended to them.")
+@click.option("--tag", default=None, metavar="TAG",
+              help="TensorBoard logs: the scalar tag drawn as the loss curve (default: the first tag named as a "
+                   "training loss: loss, train/loss, Loss/train, train_loss, ...). Implies TensorBoard logs.")
 @click.option("--no-terminal", is_flag=True,
               help="Without a terminal (Textual's headless mode): read the files, draw them, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the files are read.")
 @size_option
-def view(paths: tuple[str, ...], wait: bool, no_follow: bool, no_terminal: bool, screenshot: str | None,
-         size: tuple[int, int]) -> None:
-    """Open run files (what --log writes) in the monitor: PATH is a file or a folder of them.
+def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, no_terminal: bool,
+         screenshot: str | None, size: tuple[int, int]) -> None:
+    """Open run files (what --log writes) or TensorBoard logs in the monitor: PATH is a run file or a folder of
+    them, or an event file (events.out.tfevents.*) or a log folder, each run folder in it a run.
 
-    A file that grows is followed as `tail -f` does; several files overlay their losses, and c picks the run
-    the other panels show.
+    A file that grows is followed as `tail -f` does; several files or runs overlay their losses, and c picks the
+    run the other panels show.
     """
     from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
+    from mmtui.sources.tensorboard import (TensorBoardMissing, TensorBoardSource, check_log_paths,
+                                           is_tensorboard_path)
 
+    logs = [is_tensorboard_path(p) or tag is not None for p in paths]
+    if any(logs) and not all(logs):
+        raise click.UsageError("run files and TensorBoard logs cannot be viewed together: give one kind")
     try:
-        checked = check_paths(list(paths), wait)
-    except RunFilePathError as error:
+        if any(logs):
+            checked = check_log_paths(list(paths), wait)
+            source = TensorBoardSource(checked, follow=not (no_follow or no_terminal), tag=tag)
+        else:
+            source = RunFileSource(check_paths(list(paths), wait), follow=not (no_follow or no_terminal))
+    except (RunFilePathError, TensorBoardMissing) as error:
         raise click.UsageError(str(error)) from None
     if not no_terminal:
         _check_terminal()
-    source = RunFileSource(checked, follow=not (no_follow or no_terminal))
     _exit_now(_run_app(source, no_terminal, screenshot, size))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard event files (the one format there is).")
+@click.argument("run_file", metavar="RUN.jsonl")
+@click.argument("outdir", metavar="OUTDIR")
+def export(tensorboard: bool, run_file: str, outdir: str) -> None:
+    """Write a run file as TensorBoard logs in OUTDIR (created if missing; it must hold no event files yet), one
+    run folder per run of the file: losses, evaluations, lr and logged scalars as scalars, each layer's
+    activations and gradients and each weight's gradients as histograms, saturation, grad:data and update:data
+    as scalars, samples as text.
+
+    `mmtui export --tensorboard run.jsonl out/`, then `tensorboard --logdir out/`.
+    """
+    if not tensorboard:
+        raise click.UsageError("say which format to write: --tensorboard")
+    from mmtui.sources.run_file import RunFilePathError, check_paths
+    from mmtui.sources.tensorboard import TensorBoardMissing, require_tensorboard, run_folders
+
+    path = Path(run_file)
+    if path.is_dir():
+        raise click.UsageError(f"{run_file}: a folder; give one run file")
+    try:
+        check_paths([run_file], wait=False)
+    except RunFilePathError as error:
+        raise click.UsageError(str(error)) from None
+    out = Path(outdir)
+    if out.is_dir():
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise click.UsageError(f"{outdir!r} is not writable")
+        if run_folders(out):
+            raise click.UsageError(f"{outdir!r} already holds TensorBoard event files: export into a new or "
+                                   f"empty folder")
+    elif out.exists():
+        raise click.UsageError(f"{outdir!r} is not a folder")
+    elif (reason := unwritable(outdir)) is not None:
+        raise click.UsageError(reason)
+    try:
+        require_tensorboard()
+    except TensorBoardMissing as error:
+        raise click.UsageError(str(error)) from None
+    from mmtui.tensorboard_export import export_run_file
+
+    result = export_run_file(path, out)
+    for line in result.lines():
+        click.echo(f"mmtui: {line}", err=True)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
@@ -366,7 +425,7 @@ def _finish_script(source) -> int:
 
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
-    subcommand = {"view": view, "run": run_script}.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    subcommand = {"view": view, "run": run_script, "export": export}.get(sys.argv[1] if len(sys.argv) > 1 else "")
     command = subcommand or cli
     args = sys.argv[2:] if subcommand else sys.argv[1:]
     try:

@@ -65,7 +65,18 @@ def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_recor
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
-                      "mmtui.sources")
+                      "mmtui.sources", "mmtui.scalar_names")
+
+
+def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
+    path = PACKAGE / "tensorboard_export.py"
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.records", "mmtui.runfile")
+    assert "torch.utils.tensorboard" in imports(path)  # the checks above would pass on a file that read nothing
+
+
+def test_importing_mmtui_or_the_tensorboard_source_loads_no_tensorboard():
+    assert run_python("import sys, mmtui, mmtui.sources.tensorboard; print('tensorboard' in sys.modules)") == "False"
 
 
 @pytest.mark.parametrize("path", WATCHER, ids=lambda p: p.name)
