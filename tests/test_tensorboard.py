@@ -140,6 +140,26 @@ def test_tag_picks_the_loss_curve_and_a_log_without_a_loss_tag_says_how(tb, tmp_
     assert {sc.name for s in untagged.snapshots for sc in s.scalars} == {"objective", "lr"}
 
 
+def test_tf2_style_tensor_scalars_and_histograms_read_as_the_others(tb, tmp_path):
+    import numpy as np
+    from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+    from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+    from torch.utils.tensorboard import SummaryWriter
+
+    values = np.tanh(np.random.default_rng(0).normal(size=1000))
+    with SummaryWriter(log_dir=str(tmp_path / "keras")) as writer:
+        for step in range(3):  # Keras's TensorBoard callback: tensors with the plugin named in their metadata
+            writer.file_writer.add_summary(scalar_pb("epoch_loss", 2.0 - step / 10), step)
+            writer.file_writer.add_summary(histogram_pb("dense/kernel_0", values * (step + 1), buckets=30), step)
+    read = source_on(tmp_path).until(Collected.ended, "the log")
+    assert losses_of(read.snapshots) == [(0, pytest.approx(2.0)), (1, pytest.approx(1.9)), (2, pytest.approx(1.8))]
+    layer = [s for s in read.snapshots if s.layers][-1].layers[0]
+    assert layer.name == "dense/kernel_0" and layer.step == 2 and sum(layer.hist_counts) == 1000
+    assert layer.mean == pytest.approx(values.mean() * 3, abs=0.05)  # from the buckets' centres: no sums kept
+    assert layer.hist_edges[0] == pytest.approx(values.min() * 3) and layer.hist_edges[-1] == pytest.approx(
+        values.max() * 3)
+
+
 def test_a_growing_log_is_followed_as_its_writer_flushes(tb, tmp_path):
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -251,6 +271,14 @@ def test_view_refuses_a_bad_log_in_one_line_with_exit_2(tb, kind, tmp_path):
     assert_one_line_error(mmtui("view", str(make(tmp_path)), "--tag", "loss"), phrase)
 
 
+def test_with_wait_and_tag_an_empty_folder_is_awaited_as_a_log(tb, tmp_path):
+    shot = tmp_path / "view.svg"
+    (tmp_path / "logs").mkdir()
+    result = mmtui("view", "--wait", "--tag", "loss", str(tmp_path / "logs"), "--no-terminal", "--screenshot", str(shot))
+    assert result.returncode == 0, result.stderr
+    assert "waiting for event files in" in screenshot_text(shot)
+
+
 def test_view_refuses_run_files_and_logs_together(log_dir, tmp_path):
     run_file = _write(tmp_path / "a.jsonl", b'{"event":"header","format":"mmtui-run","version":1}\n')
     assert_one_line_error(mmtui("view", str(run_file), str(log_dir[0])), "cannot be viewed together")
@@ -286,6 +314,8 @@ async def test_the_app_draws_the_loss_curve_and_the_histogram_and_overlays_two_r
         assert "run_a" in screen and "run_b" in screen  # the Loss legend overlays both
         assert "step 200: mean" in screen and "step 299" in screen
         assert "model tensorboard" in screen
+        await pilot.press("comma")  # each step that logged histograms is a snapshot to step back to
+        await wait_until(pilot, lambda: "step 100: mean" in screen_text(app), TIMEOUT_S)
 
 
 # ---- export

@@ -226,7 +226,7 @@ class Run:
         self.info = self._info()
         self.news = News()
         self.layers: dict[str, ActivationStats] = {}  # each histogram tag's latest, in the order first logged
-        self.tags: list[str] = []  # scalar tags seen, in order, to say which there are when none is a loss
+        self.tags: dict[str, None] = {}  # scalar tags seen, in order, to say which there are when none is a loss
         self.scalar_tags: set[str] = set()  # the other scalars' tags kept, at most MAX_SCALAR_TAGS
         self.hidden_histograms: set[str] = set()  # tags past MAX_HISTOGRAM_TAGS
         self.hidden_scalars: set[str] = set()  # tags past MAX_SCALAR_TAGS
@@ -285,8 +285,7 @@ class Run:
                 self._samples(value, step)
 
     def _scalar(self, tag: str, step: int, number: float, wall_time: float, out: list[Arrival]) -> None:
-        if tag not in self.tags:
-            self.tags.append(tag)
+        self.tags.setdefault(tag)
         if self.tag is None and is_training_loss(tag):
             self.tag = tag
         news = self.news
@@ -376,7 +375,7 @@ class Run:
         if self.damaged:
             said.append(f"{self.name}: {self.damaged} undecodable records skipped")
         if self.tag is None and self.tags:
-            named = ", ".join(self.tags[:TAGS_NAMED]) + (", ..." if len(self.tags) > TAGS_NAMED else "")
+            named = ", ".join(list(self.tags)[:TAGS_NAMED]) + (", ..." if len(self.tags) > TAGS_NAMED else "")
             said.append(f"{self.name}: no training loss tag among {named} (--tag TAG picks one)")
         elif self.tag is not None and self.last_loss_step is None and self.tags and self.events:
             said.append(f"{self.name}: no scalar tagged {self.tag!r} yet")
