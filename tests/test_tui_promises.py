@@ -179,13 +179,17 @@ def expected_loss_line_row(app: MmtuiApp) -> tuple[int | None, dict[int, float]]
     return (green_rows[0] if len(green_rows) == 1 else None), labels
 
 
+def ticks_on_both_sides(row: int | None, labels: dict[int, float]) -> bool:
+    return row is not None and any(y < row for y in labels) and any(y > row for y in labels)
+
+
 async def test_loss_panel_draws_minus_ln_1_over_v_as_a_green_line_at_its_height(words):
     app = real_app(words)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "expected -ln(1/V) = 3.30 (green line)" in screen_text(app))
         # the losses spread over several ticks of the log axis once a few redraws have passed; until then the
-        # first steps' loss dots, all near 3.30, may cover the line
-        await wait_until(pilot, lambda: (drawn := expected_loss_line_row(app))[0] is not None and len(drawn[1]) >= 3)
+        # first steps' loss dots, all near 3.30, may cover the line, and no tick may yet lie below it
+        await wait_until(pilot, lambda: ticks_on_both_sides(*expected_loss_line_row(app)), timeout=30)
         row, labels = expected_loss_line_row(app)
     expected = math.log(27)
     above = [value for y, value in labels.items() if y < row]
@@ -213,8 +217,13 @@ def newest_samples(text: str) -> tuple[str, list[str]] | None:
     for row, line in enumerate(lines):
         if header := SAMPLES_HEADER.search(line):
             column = header.start()
-            names = [below[column:].split("│")[0].strip() for below in lines[row + 1:]]
-            return header.group(1), names[:names.index("")] if "" in names else names
+            names = []
+            for below in lines[row + 1:]:
+                name = below[column:].split("│")[0].strip()
+                if not name or name.startswith("──"):  # the panel's end, or an older batch's header
+                    break
+                names.append(name)
+            return header.group(1), names
     return None
 
 

@@ -33,6 +33,7 @@ from mmtui.tui.widgets.status_line import StatusLine
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
+FINISH_WAITS = 20  # frames the unattended mode's end waits for a script's output panel to be laid out
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations) started
 # 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it so that
@@ -142,6 +143,7 @@ class MmtuiApp(App[int]):
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
+        self._finish_waits = 0  # frames the last one waited for a script's output panel to be laid out
 
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
@@ -385,6 +387,10 @@ class MmtuiApp(App[int]):
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
+        if self.output_panel is not None and not self.output_panel.laid_out and self._finish_waits < FINISH_WAITS:
+            self._finish_waits += 1  # a script's last lines, mounted just now, drawn first (unless a hidden view
+            self.call_after_refresh(self._finish_unattended)  # holds them: then not forever)
+            return
         if self.key_script:
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)

@@ -44,6 +44,11 @@ class OutputPanel(Vertical):
         yield self.log_view
         yield self.partial
 
+    @property
+    def laid_out(self) -> bool:
+        """Whether its lines are wrapped to a width yet: until the first layout they wait, undrawn."""
+        return self._wrapped_at > 0
+
     def show(self, output: ScriptOutput) -> None:
         skipped = [f"{NOTE}{output.dropped:,} lines skipped: printed faster than drawn"] if output.dropped else []
         self._add(skipped + list(output.lines) + [NOTE + note for note in output.notes])
