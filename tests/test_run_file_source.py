@@ -213,7 +213,7 @@ BAD_PATHS = {
     "other-json": (lambda d: write(d / "other.jsonl", b'{"loss": 2.1}\n'), "not an mmtui run file"),
     "newer-version": (lambda d: write(d / "new.jsonl", b'{"event":"header","format":"mmtui-run","version":7}\n'),
                       "run file version 7 is newer than this mmtui reads"),
-    "empty-folder": (lambda d: d, "a folder with no mmtui run files in it"),
+    "empty-folder": (lambda d: d, "a folder with no mmtui run files in it, and no TensorBoard event files"),
     "fifo": (lambda d: (os.mkfifo(d / "pipe"), d / "pipe")[1], "not a regular file"),
 }
 

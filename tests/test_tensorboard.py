@@ -216,6 +216,27 @@ def test_a_truncated_last_record_is_read_once_complete_when_followed(log_dir, tm
     followed.until(lambda c: len(losses_of(c.snapshots)) == STEPS, "the completed record")
 
 
+def test_a_record_completed_after_the_reader_stopped_is_read_not_called_damaged(log_dir, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+
+    data = event_file(log_dir[0] / "run_a").read_bytes()
+    (tmp_path / "run").mkdir()
+    path = tmp_path / "run" / "events.out.tfevents.1.host"
+    path.write_bytes(data[:-7])
+    load = RawEventFileLoader.Load
+
+    def load_then_writer_completes(self):
+        yield from load(self)
+        if path.stat().st_size < len(data):  # the writer ends its record between the reader's stop and its check
+            with path.open("ab") as file:
+                file.write(data[-7:])
+
+    monkeypatch.setattr(RawEventFileLoader, "Load", load_then_writer_completes)
+    followed = source_on(tmp_path, follow=True).until(lambda c: len(losses_of(c.snapshots)) == STEPS,
+                                                      "the completed record")
+    assert not any(status.warning for status in followed.statuses), followed.statuses
+
+
 def test_more_runs_than_shown_say_so(tb, tmp_path, monkeypatch):
     from mmtui.sources import tensorboard
 
@@ -314,6 +335,8 @@ async def test_the_app_draws_the_loss_curve_and_the_histogram_and_overlays_two_r
         assert "run_a" in screen and "run_b" in screen  # the Loss legend overlays both
         assert "step 200: mean" in screen and "step 299" in screen
         assert "model tensorboard" in screen
+        # a logged histogram has no trouble measure: its panel says so and draws no 0 % trend of one
+        assert "Layer statistics" in screen and "Dead units" not in screen and "% over the run" not in screen
         await pilot.press("comma")  # each step that logged histograms is a snapshot to step back to
         await wait_until(pilot, lambda: "step 100: mean" in screen_text(app), TIMEOUT_S)
 

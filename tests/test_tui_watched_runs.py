@@ -80,7 +80,8 @@ def test_a_function_with_no_measure_has_no_red_and_no_rule():
     lines = histogram_lines(other, width=47, height=8)
     assert "█" not in lines[0].text and not any(red_columns(lines))
     assert lines[-1].text.split() == ["-2", "0", "2"]
-    assert "no saturation measure" in describe_layer(other)
+    described = describe_layer(other)
+    assert "no saturation or dead-unit measure" in described and "% over the run" not in described
 
 
 def describe_layer(stats: ActivationStats) -> str:
@@ -194,3 +195,12 @@ async def test_comma_and_full_stop_step_the_panels_through_earlier_statistics():
         await wait_until(pilot, lambda: shows(app, "step 10: mean", "statistics of step 10"))
         await pilot.press("full_stop", "full_stop")
         await wait_until(pilot, lambda: shows(app, "step 30: mean") and "statistics of step" not in screen_text(app))
+
+
+def test_a_histogram_axis_from_the_data_labels_its_middle_0_not_a_rounding_error():
+    from mmtui.tui.diagnostics import Curve
+    from mmtui.tui.widgets.histogram_overlay import HistogramOverlay
+
+    overlay = HistogramOverlay("t", symmetric=False)
+    overlay.draw([Curve(1, [-0.98, 0.0, 0.979], [0.1, 0.7, 0.1])], empty="")
+    assert overlay.lines(80, 12)[-1].text.split() == ["-0.98", "-0.49", "0", "0.489", "0.979"]

@@ -18,6 +18,10 @@ PROGRESS_FROM_BYTES = 16 * 1024 * 1024  # a backlog this large shows a progress 
 RESCAN_S = 1.0  # how often a followed folder is searched for new run files
 HEADER_PEEK_BYTES = 64 * 1024  # what a check reads of a file's first line
 
+# what `mmtui view` says of a folder it can show nothing of: it views both kinds
+NO_RUNS_IN_FOLDER = ("a folder with no mmtui run files in it, and no TensorBoard event files (events.out.tfevents.*) "
+                     "under it")
+
 
 class RunFilePathError(ValueError):
     """A path `mmtui view` cannot show: missing, unreadable, binary, not a run file, or of a newer version."""
@@ -64,7 +68,7 @@ def check_paths(paths: list[str], wait: bool) -> list[Path]:
                 raise RunFilePathError(f"{given}: the folder cannot be read")
             found = folder_run_files(path)
             if not found and not wait:
-                raise RunFilePathError(f"{given}: a folder with no mmtui run files in it")
+                raise RunFilePathError(f"{given}: {NO_RUNS_IN_FOLDER}")
             checked.append(path)
             continue
         if not path.exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 from mmtui.records import (DONE, OTHER, RUNNING, ActivationStats, Arrival, Command, EvalResult, RunInfo, Scalar,
                            Snapshot, SourceStatus)
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
-from mmtui.sources.run_file import RunFilePathError, folder_run_files
+from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, folder_run_files
 
 EVENT_FILE_PREFIX = "events.out.tfevents."  # how every TensorBoard writer names its files
 INSTALL_HINT = "reading TensorBoard logs needs the tensorboard package: pip install 'mmtui[tensorboard]'"
@@ -31,6 +31,7 @@ MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logg
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
+WHOLE, CUT_SHORT, DAMAGED = "whole", "cut short", "damaged"  # what _record_state finds where a reader stopped
 
 
 class TensorBoardMissing(RuntimeError):
@@ -81,8 +82,7 @@ def check_log_paths(paths: list[str], wait: bool) -> list[Path]:
             if not os.access(path, os.R_OK | os.X_OK):
                 raise RunFilePathError(f"{given}: the folder cannot be read")
             if not run_folders(path) and not wait:
-                raise RunFilePathError(f"{given}: a folder with no mmtui run files in it, and no TensorBoard event "
-                                       f"files ({EVENT_FILE_PREFIX}*) under it")
+                raise RunFilePathError(f"{given}: {NO_RUNS_IN_FOLDER}")
         elif not path.exists():
             if not wait:
                 raise RunFilePathError(f"{given}: no such file (--wait waits for it)")
@@ -513,7 +513,8 @@ class TensorBoardSource:
 
     def _check_damage(self, file: EventFile) -> None:
         """What stopped the reader short of the file's end: a record cut short (a writer amid it: read once
-        complete) or a damaged one, which tensorboard's reader never passes."""
+        complete), one completed since the reader stopped (read next batch), or a damaged one, which
+        tensorboard's reader never passes."""
         try:
             size = os.stat(file.path).st_size
         except OSError:
@@ -521,12 +522,13 @@ class TensorBoardSource:
         file.writing = False
         if size <= file.position:
             return
-        if _cut_short(file.path, file.position, size):
+        state = _record_state(file.path, file.position, size)
+        if state == CUT_SHORT:
             file.writing = True
-            return
-        file.problem = f"{file.path.name}: a damaged record (bad CRC) at byte {file.position:,} of {size:,}: " \
-                       f"showing the records before it"
-        file.loader = None
+        elif state == DAMAGED:
+            file.problem = f"{file.path.name}: a damaged record (bad CRC) at byte {file.position:,} of " \
+                           f"{size:,}: showing the records before it"
+            file.loader = None
 
     # ---- what the status line says
 
@@ -576,18 +578,23 @@ def _last_written(folder: Path) -> float:
         return 0.0
 
 
-def _cut_short(path: Path, position: int, size: int) -> bool:
-    """Whether the record at `position` is cut short by the file's end (its length read, and its checksum right)
-    rather than damaged."""
+def _record_state(path: Path, position: int, size: int) -> str:
+    """The record at `position` of a file `size` bytes long: WHOLE (its checksums right: written since the
+    reader stopped), CUT_SHORT (its length read and right, its end not written yet) or DAMAGED."""
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
     if size - position < 12:
-        return True
+        return CUT_SHORT
     try:
         with open(path, "rb") as file:
             file.seek(position)
             header = file.read(12)
-    except OSError:
-        return True  # gone or unreadable: the next read says so
-    (length,), (crc,) = struct.unpack("<Q", header[:8]), struct.unpack("<I", header[8:])
-    return masked_crc32c(header[:8]) == crc and size - position < length + RECORD_OVERHEAD
+            (length,), (crc,) = struct.unpack("<Q", header[:8]), struct.unpack("<I", header[8:])
+            if masked_crc32c(header[:8]) != crc:
+                return DAMAGED
+            if size - position < length + RECORD_OVERHEAD:
+                return CUT_SHORT
+            data, (data_crc,) = file.read(length), struct.unpack("<I", file.read(4))
+    except (OSError, struct.error):
+        return CUT_SHORT  # gone, unreadable or shrunk: the next read says so
+    return WHOLE if masked_crc32c(data) == data_crc else DAMAGED

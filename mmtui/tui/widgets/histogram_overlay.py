@@ -50,7 +50,9 @@ class HistogramOverlay(StripsWidget):
         high = max(max(curve.x) for curve in self._curves)
         high = high if high > low else low + 1.0
         ticks = [low + (high - low) * i / 4 for i in range(5)]
-        return Axis(low, high, [(t, f"{t:.3g}") for t in ticks], self.xlabel)
+        # a tick a rounding error from 0 (a range of -0.98 to 0.979) is labelled 0, not -0.000465
+        return Axis(low, high, [(t, "0" if abs(t) < (high - low) * 1e-3 else f"{t:.3g}") for t in ticks],
+                    self.xlabel)
 
     def _y_axis(self) -> Axis:
         top = max(max(curve.y) for curve in self._curves) * HEADROOM or 1.0

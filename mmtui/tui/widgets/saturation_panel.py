@@ -17,6 +17,7 @@ from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
 CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
 WARN_AT, ALARM_AT = 10, 50  # saturation % from which a reading turns yellow, then red
+TITLES = {BOUNDED: "Saturation", OTHER: "Layer statistics"}  # the rest, the ReLU family: "Dead units"
 OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in (OK_GREEN, WARN_YELLOW, SATURATED_RED))
 
 
@@ -45,9 +46,13 @@ class SaturationPanel(Vertical):
         if run is None:
             figures.update("waiting for the first step…", layout=False)
             return
-        self.border_title = "Saturation" if run.stats is None or run.stats.kind == BOUNDED else "Dead units"
+        kind = run.stats.kind if run.stats is not None else BOUNDED
+        self.border_title = TITLES.get(kind, "Dead units")
         figures.update(describe(run), layout=False)
-        self.query_one("#saturation-trend", TrendSparkline).draw(run.saturation)
+        trend = self.query_one("#saturation-trend", TrendSparkline)
+        if trend.display != (kind != OTHER):
+            trend.display = kind != OTHER  # a layer with no trouble measure has no trend of it to draw
+        trend.draw(run.saturation)
 
 
 def describe(run: RunHistory) -> Text:
@@ -61,8 +66,9 @@ def describe(run: RunHistory) -> Text:
         text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
         if run.init_loss > expected + CONFIDENTLY_WRONG:
             text.append("⚠ confidently wrong at init: the logits are too large", ALARM)
-    word = trouble_word({stats.kind}) if stats is not None else ""
-    text.append(f"\n{word or 'saturation'} % over the run:", "dim")
+    if stats is None or stats.kind != OTHER:
+        word = trouble_word({stats.kind}) if stats is not None else ""
+        text.append(f"\n{word or 'saturation'} % over the run:", "dim")
     return text
 
 
@@ -72,7 +78,8 @@ def _layer_figures(stats: ActivationStats, text: Text) -> None:
     if stats.name:
         text.append(f"{layer_label(stats)}\n", "bold")
     if stats.kind == OTHER:
-        text.append(f"no saturation measure for this function: mean {stats.mean:+.2f}, std {stats.std:.2f}\n")
+        text.append(f"mean {stats.mean:+.2f}, std {stats.std:.2f}\n")
+        text.append("no saturation or dead-unit measure for these values\n", "dim")
         return
     name = symbol(stats)
     text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
