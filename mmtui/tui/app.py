@@ -33,6 +33,7 @@ from mmtui.tui.widgets.status_line import StatusLine
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
+FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # frames the unattended mode's end waits for a script's output panel to be laid out
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations) started
@@ -143,7 +144,7 @@ class MmtuiApp(App[int]):
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
-        self._finish_waits = 0  # frames the last one waited for a script's output panel to be laid out
+        self._finish_waits = 0  # refreshes the last one has waited
 
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
@@ -387,9 +388,13 @@ class MmtuiApp(App[int]):
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
-        if self.output_panel is not None and not self.output_panel.laid_out and self._finish_waits < FINISH_WAITS:
-            self._finish_waits += 1  # a script's last lines, mounted just now, drawn first (unless a hidden view
-            self.call_after_refresh(self._finish_unattended)  # holds them: then not forever)
+        # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and drawn at
+        # its size in the next; a script's last lines, mounted just now, wait for the output panel's first layout
+        # (unless a hidden view holds them: then not forever).
+        script_waits = self.output_panel is not None and not self.output_panel.laid_out
+        if self._finish_waits < FINISH_FRAMES or (script_waits and self._finish_waits < FINISH_WAITS):
+            self._finish_waits += 1
+            self.call_after_refresh(self._finish_unattended)
             return
         if self.key_script:
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
