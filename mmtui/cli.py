@@ -20,6 +20,7 @@ from mmtui.tui.key_script import parse_key_script
 
 if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
     from mmtui.engine.checkpoint import Checkpoint
+    from mmtui.tui.lesson import Lesson
 
 POSITIVE_INT = click.IntRange(min=1)
 
@@ -150,7 +151,7 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.pass_context
 def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
         screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
-        **options) -> None:
+        lesson: Lesson | None = None, **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
@@ -158,6 +159,7 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
 
     `mmtui view PATH...` opens run files (--log's) or TensorBoard logs instead: see `mmtui view --help`.
     `mmtui run SCRIPT.py` runs a training loop of your own with the monitor: see `mmtui run --help`.
+    `mmtui lesson` walks through the lecture with a card that says what to press and what to look for.
     `mmtui export --tensorboard RUN.jsonl OUTDIR` writes a run file as TensorBoard logs.
     """
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
@@ -171,7 +173,35 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
         sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     config = TrainConfig(**options)
     _exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
-                                              screenshot, size)))
+                                              screenshot, size, lesson)))
+
+
+LESSON_FILE = click.Option(["--file", "lesson_file"], type=click.Path(path_type=str), default=None,
+                           metavar="LESSON.md",
+                           help="A lesson of your own, in the format the README's 'A lesson of your own' gives. "
+                                "Default: the bundled lesson through the lecture.")
+
+
+@click.pass_context
+def _lesson(ctx: click.Context, lesson_file: str | None, **options) -> None:
+    """The monitor with a lesson card beside it, as `mmtui` is otherwise: its options are mmtui's."""
+    from mmtui.tui.app import MmtuiApp
+    from mmtui.tui.lesson import LessonError, bundled_lesson_path, read_lesson
+
+    keys = {binding.key for binding in MmtuiApp.BINDINGS}
+    try:
+        lesson = read_lesson(Path(lesson_file) if lesson_file else bundled_lesson_path(), keys)
+    except LessonError as error:
+        raise click.UsageError(str(error)) from None
+    cli.callback(headless=False, every=None, lesson=lesson, **options)  # every: headless only
+
+
+lesson_command = click.Command(
+    "lesson", callback=_lesson, context_settings=cli.context_settings,
+    params=[LESSON_FILE] + [option for option in cli.params if option.name not in ("headless", "every")],
+    help="A guided lesson through the lecture: a card beside the panels says what to press and what to look "
+         "for, with the live figures, and checks that the key did it before it offers the next (→; ← goes "
+         "back). Takes mmtui's options (--data, --serve, ...).")
 
 
 def _read_run(config: TrainConfig, load: str | None,
@@ -202,7 +232,7 @@ def _check_stop_at(config: TrainConfig) -> None:
 
 
 def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
-         screenshot: str | None, size: tuple[int, int]) -> int:
+         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None) -> int:
     from mmtui.sources.trainer import TrainerSource
 
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
@@ -212,15 +242,16 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
         _check_terminal()
     source = TrainerSource(config, words, process=not in_process, files=files)
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
-    return _run_app(source, no_terminal, screenshot, size, key_script)
+    return _run_app(source, no_terminal, screenshot, size, key_script, lesson)
 
 
-def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=()) -> int:
+def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=(),
+             lesson: Lesson | None = None) -> int:
     """The app on a started source, in the terminal or, with no_terminal, unattended until the source ends."""
     from mmtui.tui.app import MmtuiApp
 
     app = MmtuiApp(source, key_script=list(key_script),
-                   screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal)
+                   screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal, lesson=lesson)
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     if app.failure is not None:
         click.echo(f"mmtui: {app.failure.message}", err=True)
@@ -425,7 +456,8 @@ def _finish_script(source) -> int:
 
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
-    subcommand = {"view": view, "run": run_script, "export": export}.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    commands = {"view": view, "run": run_script, "export": export, "lesson": lesson_command}
+    subcommand = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
     command = subcommand or cli
     args = sys.argv[2:] if subcommand else sys.argv[1:]
     try:

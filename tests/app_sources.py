@@ -18,13 +18,13 @@ SVG_CELL_WIDTH = 12.2  # Rich's screenshot SVG: 0.61 of its 20 px font per cell
 
 
 def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFiles(), sample_interval_s=None,
-                **config) -> MmtuiApp:
+                lesson=None, **config) -> MmtuiApp:
     """The real app on the real trainer, at the UI's pace (names sampled every `sample_interval_s` if given)."""
     pacing = UI_PACING if sample_interval_s is None else replace(UI_PACING, sample_interval_s=sample_interval_s)
     source = TrainerSource(TrainConfig(**{"steps": 100_000, "eval_every": 0, **config}), words, process=process,
                            files=files, pacing=pacing)
     source.start()
-    return MmtuiApp(source)
+    return MmtuiApp(source, lesson=lesson)
 
 
 class ScriptedSource:

@@ -12,6 +12,7 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
@@ -22,9 +23,11 @@ from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Rein
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
+from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
+from mmtui.tui.widgets.lesson_card import LessonCard
 from mmtui.tui.widgets.output_panel import OutputPanel
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
@@ -59,8 +62,9 @@ class MmtuiApp(App[int]):
     Screen { layout: vertical; }
     #too-small { display: none; height: 1fr; content-align: center middle; text-style: bold; }
     .too-small #too-small { display: block; }
-    .too-small #views, .too-small #status, .too-small Footer { display: none; }
-    #views { height: 1fr; }
+    .too-small #body, .too-small #status, .too-small Footer { display: none; }
+    #body { height: 1fr; }
+    #views { width: 1fr; height: 1fr; }
     #loading { display: none; height: 1; padding: 0 1; }
     .loading #loading { display: block; }
     #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
@@ -87,6 +91,9 @@ class MmtuiApp(App[int]):
         Binding("s", "screenshot", "screenshot", show=False),
         Binding("w", "save_checkpoint", "save", show=False),
         Binding("e", "export_csv", "export CSV", show=False),
+        # A lesson's: bound only in one, with priority so that a focused panel's scrolling does not take them.
+        Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
+        Binding("right", "lesson_card(1)", "next", key_display="→", priority=True),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+q", "quit", "quit", show=False),
@@ -113,10 +120,10 @@ class MmtuiApp(App[int]):
     ]
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None, exit_when_done: bool = False):
+                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
@@ -145,13 +152,20 @@ class MmtuiApp(App[int]):
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
+        self.lesson = LessonProgress(lesson) if lesson is not None else None
+        self.lesson_card = LessonCard(id="lesson") if lesson is not None else None
+        self._lesson_done = False  # the card's check held when the footer's keys were last checked
 
     def compose(self) -> ComposeResult:
         yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
-        yield self.views
+        with Horizontal(id="body"):
+            yield self.views
+            if self.lesson_card is not None:
+                yield self.lesson_card
         yield ProgressBar(total=1.0, show_eta=False, id="loading")
         yield self.status_line
-        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer's room goes to mmtui's keys
+        # ctrl+p still opens the palette; the footer's room goes to mmtui's keys, compact with a lesson's two more
+        yield Footer(show_command_palette=False, compact=self.lesson is not None)
 
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
@@ -218,6 +232,8 @@ class MmtuiApp(App[int]):
             if same_stream and snapshot.run.run_id != latest.run.run_id:
                 self._steps_before_run += latest.step
             self.history.add(snapshot)
+            if self.lesson is not None:
+                self.lesson.observe(snapshot)
         if len(self.history.streams) != self._streams_seen:
             self._streams_seen = len(self.history.streams)
             self.refresh_bindings()  # the second stream brings the c key
@@ -261,6 +277,11 @@ class MmtuiApp(App[int]):
         that picks the next run, while there is one."""
         if action == "next_run":
             return self.history.comparing
+        if action == "lesson_card":
+            if self.lesson is None:
+                return False
+            can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
+            return True if can_move else None  # shown, dimmed, until the card's check holds
         command = ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
 
@@ -274,6 +295,7 @@ class MmtuiApp(App[int]):
         if force or self.history.version != self._status_version:
             self._status_version = self.history.version
             self._draw_status(self._pending)
+        self._draw_lesson()
         view = self.views.visible_content
         now = time.monotonic()
         drawn = self.history.version == self._drawn_version and view is self._drawn_view
@@ -293,7 +315,28 @@ class MmtuiApp(App[int]):
             self._collected_at = now
             self.call_later(gc.collect)  # after this refresh's other callbacks
 
+    def _draw_lesson(self) -> None:
+        if self.lesson is None:
+            return
+        done = self.lesson.done(self.history, self.views.current)
+        if done != self._lesson_done:
+            self._lesson_done = done
+            self.refresh_bindings()  # the next card's key, live once the card's check holds
+        self.lesson_card.draw(self.lesson, self.history, done)
+
     # ---- keys
+
+    def on_key(self, event: events.Key) -> None:
+        """Every key, before its binding acts: a lesson card counts the keys it asks for."""
+        if self.lesson is not None:
+            self.lesson.key_pressed(event.key, self.history)
+            self._draw_lesson()
+
+    def action_lesson_card(self, delta: int) -> None:
+        if self.lesson.move(delta):
+            self._lesson_done = False
+            self.refresh_bindings()
+            self._draw_lesson()
 
     def _send(self, command: Command, pending: str) -> None:
         self.source.send(command)

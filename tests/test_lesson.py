@@ -1,0 +1,125 @@
+"""`mmtui lesson`: the bundled lesson walked on the real trainer by pressing what its cards ask, its checks, its
+live figures, a teacher's own lesson file, and bad lesson files refused in one line."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app_sources import screen_text, svg_text, trainer_app
+from mmtui.engine.words import read_words
+from mmtui.tui.app import MmtuiApp
+from mmtui.tui.history import History
+from mmtui.tui.lesson import LessonError, LessonProgress, bundled_lesson_path, filled, parse_lesson, read_lesson
+from pilot_wait import wait_until
+from test_headless_cli import assert_one_line_error, mmtui
+
+SIZE = (160, 48)
+KEYS = {binding.key for binding in MmtuiApp.BINDINGS}
+CHECK_TIMEOUT_S = 60  # a reinit and its first statistics, on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def words() -> list[str]:
+    return read_words(None)[:1000]
+
+
+def bundled():
+    return read_lesson(bundled_lesson_path(), KEYS)
+
+
+def test_the_bundled_lesson_follows_the_lecture_and_asks_for_its_keys():
+    lesson = bundled()
+    assert lesson.title == "Activations & gradients, BatchNorm"
+    assert [card.keys for card in lesson.cards] == [("2",), ("3",), ("4",), ("b",), ("m", "g"), ("p",), ()]
+    assert [card.check[:1] for card in lesson.cards] == [("init-loss-expected",), ("init-saturation-below",),
+                                                           ("init",), ("model",), ("gains",), ("view",), ()]
+
+
+def test_a_figure_the_run_has_not_reached_is_an_ellipsis_and_a_card_moves_within_the_lesson():
+    lesson = parse_lesson("## one\n\nloss {init_loss} of {expected_loss}\n\n## two\nkey: 2\n", "t.md", KEYS)
+    assert filled(lesson.cards[0].text, History()) == "loss … of …"
+    progress = LessonProgress(lesson)
+    assert progress.done(History(), "overview")  # a card that asks for nothing
+    assert not progress.move(-1) and progress.move(1) and not progress.move(1) and progress.last
+    assert not progress.done(History(), "overview")  # its key not pressed
+
+
+async def walk(pilot, app: MmtuiApp, key: str) -> None:
+    await pilot.press(key)
+    await wait_until(pilot, lambda: app.lesson.done(app.history, app.views.current), CHECK_TIMEOUT_S)
+
+
+async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(words):
+    app = trainer_app(words, hidden=20, lesson=bundled())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.history.run is not None and app.history.run.init_loss is not None, 30)
+        screen = screen_text(app)
+        assert "Lesson 1/7" in screen and "press 2" in screen
+        # a wrong key does not pass a card, though fix-tanh fixes the init loss too
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.history.run.info.settings["init"] == "fix-tanh"
+                         and app.history.run.init_loss is not None, CHECK_TIMEOUT_S)
+        await pilot.pause(0.3)
+        assert not app.lesson.done(app.history, app.views.current)
+        await pilot.press("right")
+        assert app.lesson.index == 0
+        await walk(pilot, app, "2")
+        # the card quotes the live run: its step-0 loss is the Saturation panel's
+        await wait_until(pilot, lambda: "✓ 2 did it" in screen_text(app), 10)
+        panel = re.search(r"step-0 loss (\d+\.\d\d), expected", screen_text(app)).group(1)
+        assert 3.2 < float(panel) < 3.4
+        await pilot.press("right")
+        await wait_until(pilot, lambda: "Lesson 2/7" in screen_text(app) and "tanh saturation" in screen_text(app))
+        await wait_until(pilot, lambda: f"starts at a loss of **{panel}**" in app.lesson_card.text.source, 10)
+        for keys in (["3"], ["4"], ["b"], ["m", "g", "g", "g"], ["p"]):
+            for key in keys[:-1]:
+                await pilot.press(key)
+                await pilot.pause(0.5)  # each reinit's first snapshot arrives before the next key
+            await walk(pilot, app, keys[-1])
+            await pilot.press("right")
+        assert app.lesson.last and "That's the lecture" in app.lesson.card.title
+        assert app.history.run.info.model == "deep" and app.views.current == "parameters"
+        await pilot.press("left")
+        assert app.lesson.index == 5 and not app.lesson.pressed  # a card shown again starts afresh
+
+
+def test_a_teachers_lesson_file_runs_in_the_unattended_mode(small_words_path, tmp_path):
+    lesson = tmp_path / "mine.md"
+    lesson.write_text("# Mine\n\n## Pause it\nkey: space\n\nPress space at step {step}.\n", encoding="utf-8")
+    shot = tmp_path / "shot.svg"
+    result = mmtui("lesson", "--file", str(lesson), "--no-terminal", "--data", str(small_words_path), "--steps",
+                   "300", "--eval-every", "0", "--hidden", "20", "--screenshot", str(shot))
+    assert result.returncode == 0, result.stderr
+    screen = svg_text(shot.read_text())
+    assert "Lesson 1/1" in screen and "Pause it" in screen and "press space" in screen
+
+
+BAD_LESSONS = {
+    "missing": (None, "no such lesson file"),
+    "empty": (b"\n\n", "empty: a lesson is cards"),
+    "not-utf8": (b"## one\n\xff\xfe\n", ":2: not UTF-8 text"),
+    "unknown-key": (b"## one\nkey: ctrl+z\n", ":2: unknown key 'ctrl+z'"),
+    "unknown-check": (b"## one\nkey: 2\ncheck: loss-is-low\n", ":3: unknown check 'loss-is-low'"),
+    "bad-argument": (b"## one\nkey: m\ncheck: model gpt\n", ":3: check model: takes one of mlp, mlp-bn"),
+    "unknown-figure": (b"## one\nkey: 2\n\nthe {accuracy}\n", ":4: unknown figure {accuracy}"),
+    "check-without-key": (b"## one\ncheck: view layers\n", ":1: a card with a check needs a key"),
+    "text-before-cards": (b"# T\nhello\n## one\n", ":2: text before the first card"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_LESSONS))
+def test_a_bad_lesson_file_is_one_line_naming_the_file_and_line_with_exit_2(kind, tmp_path):
+    data, phrase = BAD_LESSONS[kind]
+    path = tmp_path / "lesson.md"
+    if data is not None:
+        path.write_bytes(data)
+    result = mmtui("lesson", "--file", str(path), "--no-terminal")
+    assert_one_line_error(result, phrase)
+    assert str(path) in result.stderr
+
+
+def test_parse_errors_name_the_file_as_given():
+    with pytest.raises(LessonError, match=r"^given\.md:2: unknown key"):
+        parse_lesson("## one\nkey: nope\n", "given.md", KEYS)
