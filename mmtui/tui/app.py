@@ -37,7 +37,7 @@ MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, 
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
-FINISH_WAITS = 20  # frames the unattended mode's end waits for a script's output panel to be laid out
+FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations) started
 # 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it so that
@@ -62,7 +62,7 @@ class MmtuiApp(App[int]):
     Screen { layout: vertical; }
     #too-small { display: none; height: 1fr; content-align: center middle; text-style: bold; }
     .too-small #too-small { display: block; }
-    .too-small #body, .too-small #status, .too-small Footer { display: none; }
+    .too-small #views, .too-small #lesson, .too-small #status, .too-small Footer { display: none; }
     #body { height: 1fr; }
     #views { width: 1fr; height: 1fr; }
     #loading { display: none; height: 1; padding: 0 1; }
@@ -152,6 +152,7 @@ class MmtuiApp(App[int]):
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
+        self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
         self.lesson = LessonProgress(lesson) if lesson is not None else None
         self.lesson_card = LessonCard(id="lesson") if lesson is not None else None
         self._lesson_done = False  # the card's check held when the footer's keys were last checked
@@ -432,13 +433,16 @@ class MmtuiApp(App[int]):
 
     def _finish_unattended(self) -> None:
         # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and drawn at
-        # its size in the next; a script's last lines, mounted just now, wait for the output panel's first layout
-        # (unless a hidden view holds them: then not forever).
-        script_waits = self.output_panel is not None and not self.output_panel.laid_out
-        if self._finish_waits < FINISH_FRAMES or (script_waits and self._finish_waits < FINISH_WAITS):
+        # its size in the next. A script's last lines and a lesson card's Markdown are mounted, not drawn: their
+        # frames count once those are in place (unless a hidden view holds them: then not forever).
+        if self._finish_waits < FINISH_WAITS:
             self._finish_waits += 1
-            self.call_after_refresh(self._finish_unattended)
-            return
+            unsettled = [panel for panel in (self.output_panel, self.lesson_card)
+                         if panel is not None and not panel.laid_out]
+            self._settled_frames = 0 if unsettled else self._settled_frames + 1
+            if self._settled_frames <= FINISH_FRAMES:
+                self.call_after_refresh(self._finish_unattended)
+                return
         if self.key_script:
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)

@@ -32,6 +32,12 @@ class LessonCard(Vertical):
         self.status = Static(id="lesson-status")
         self._shown: tuple[int, str] | None = None  # the card and text rendered
         self._rendered_at = 0.0  # time.monotonic() of that rendering
+        self._rendering = None  # the Markdown's update: its blocks are mounted once it is done
+
+    @property
+    def laid_out(self) -> bool:
+        """Whether the latest card's text is mounted as Markdown blocks (the unattended mode's screenshot waits)."""
+        return self._rendering is not None and self._rendering.is_done
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=False):
@@ -48,7 +54,7 @@ class LessonCard(Vertical):
             if new_card:
                 self.query_one(VerticalScroll).scroll_home(animate=False)
             self._shown, self._rendered_at = (progress.index, text), now
-            self.text.update(text)
+            self._rendering = self.text.update(text)
         self.status.update(status_text(progress, done))
 
 
