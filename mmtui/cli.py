@@ -148,10 +148,17 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.option("--log", type=WritableFile(), default=None,
               help="Append the JSON lines of --headless to this file as they happen, in the TUI too; each run "
                    "(a TUI reinit too) begins with a \"start\" line.")
+@click.option("--serve", is_flag=True,
+              help="Serve the monitor to a web browser (textual-serve; pip install 'mmtui[serve]'): for a projector "
+                   "or a room. Bound to --host, localhost unless given.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="With --serve: the address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="With --serve: the port to listen on.")
 @click.pass_context
 def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
         screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
-        lesson: Lesson | None = None, **options) -> None:
+        serve: bool, host: str, port: int, lesson: Lesson | None = None, **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
@@ -162,6 +169,8 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     `mmtui lesson` walks through the lecture with a card that says what to press and what to look for.
     `mmtui export --tensorboard RUN.jsonl OUTDIR` writes a run file as TensorBoard logs.
     """
+    if serve:
+        _serve(host, port, headless, no_terminal)
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
     if load is not None and clashing:
@@ -202,6 +211,19 @@ lesson_command = click.Command(
     help="A guided lesson through the lecture: a card beside the panels says what to press and what to look "
          "for, with the live figures, and checks that the key did it before it offers the next (→; ← goes "
          "back). Takes mmtui's options (--data, --serve, ...).")
+
+
+def _serve(host: str, port: int, headless: bool, no_terminal: bool) -> None:
+    """Serve this command line, less its serve options, to every browser tab that opens host:port."""
+    if headless or no_terminal:
+        raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
+                               f"each browser tab runs the monitor")
+    from mmtui.serve import ServeError, serve
+
+    try:
+        sys.exit(serve(sys.argv[1:], host, port))
+    except ServeError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _read_run(config: TrainConfig, load: str | None,
@@ -263,11 +285,19 @@ def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int,
 def _check_terminal() -> None:
     """The TUI reads keys on stdin and draws on stderr: a redirected stderr would take the whole screen into a
     file and leave the terminal blank, so that is refused too."""
+    if _served_to_a_browser():
+        return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
     if not sys.stderr.isatty():
         raise click.UsageError("stderr is not a terminal, and the TUI draws its screen there: leave stderr on the "
                                "terminal, or use --headless for JSON lines (--log FILE keeps a run file)")
+
+
+def _served_to_a_browser() -> bool:
+    """textual-serve runs each tab's mmtui on pipes and names Textual's web driver in TEXTUAL_DRIVER: that driver
+    reads keys on stdin and draws on stdout through the server, so the pipes are the terminal."""
+    return os.environ.get("TEXTUAL_DRIVER", "").partition(":")[0] == "textual.drivers.web_driver"
 
 
 def _exit_now(code: int) -> None:
