@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +25,7 @@ if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and optio
     from mmtui.tui.lesson import Lesson
 
 POSITIVE_INT = click.IntRange(min=1)
+EXIT_GRACE_S = 5.0  # how long the app may take to shut down once asked (it takes well under a second)
 
 
 class PositiveFloat(click.FloatRange):
@@ -274,12 +277,23 @@ def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int,
 
     app = MmtuiApp(source, key_script=list(key_script),
                    screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal, lesson=lesson)
+    threading.Thread(target=_end_a_hung_shutdown, args=(app,), daemon=True, name="shutdown-watch").start()
     result = app.run(headless=no_terminal, size=size if no_terminal else None)
     if app.failure is not None:
         click.echo(f"mmtui: {app.failure.message}", err=True)
         if app.failure.details:
             click.echo(app.failure.details.rstrip(), err=True)
     return app.return_code or result or 0
+
+
+def _end_a_hung_shutdown(app) -> None:
+    """End the process if the app has not finished EXIT_GRACE_S after it was asked to: Textual's shutdown can
+    loop for ever when a quit comes while the app is still starting (a browser tab closed at once under
+    --serve), and such a process took no signal. The source is closed first, so the trainer ends with it."""
+    app.exit_requested.wait()
+    time.sleep(EXIT_GRACE_S)
+    app.source.close()
+    _exit_now(app.return_code or 0)
 
 
 def _check_terminal() -> None:

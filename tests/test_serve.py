@@ -106,6 +106,26 @@ def test_a_served_child_runs_on_pipes_and_quits_when_the_server_says(small_words
             child.communicate()
 
 
+def test_a_tab_closed_while_its_mmtui_starts_still_ends_it(small_words_path):
+    # A resize and a quit before the app is up sent Textual's shutdown into an endless loop that took no signal:
+    # the process, and its trainer, stayed behind. The command ends a shutdown that hangs.
+    env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="120", ROWS="40")
+    child = subprocess.Popen([sys.executable, "-m", "mmtui", "--steps", "100000", "--data", str(small_words_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             start_new_session=True)
+    try:
+        time.sleep(0.3)
+        resize = json.dumps({"type": "resize", "width": 100, "height": 30}).encode()
+        child.stdin.write(b"M" + len(resize).to_bytes(4, "big") + resize + quit_packet())
+        child.stdin.flush()
+        _, stderr = child.communicate(timeout=60)
+        assert child.returncode == 0, stderr.decode()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+
+
 def start_server(args: list[str], cwd: Path) -> subprocess.Popen:
     """`mmtui --serve ...` in a session of its own, so that stop_server() reaches every tab's mmtui too."""
     with (cwd / "server.out").open("wb") as out, (cwd / "server.err").open("wb") as err:  # files: never full

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,6 +154,7 @@ class MmtuiApp(App[int]):
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
+        self.exit_requested = threading.Event()  # set when the app is asked to end: a caller may time the shutdown
         self.lesson = LessonProgress(lesson) if lesson is not None else None
         self.lesson_card = LessonCard(id="lesson") if lesson is not None else None
         self._lesson_done = False  # the card's check held when the footer's keys were last checked
@@ -265,6 +267,13 @@ class MmtuiApp(App[int]):
     def on_engine_failed(self, message: EngineFailed) -> None:
         self.failure = message.failure  # the command says it once the terminal is restored: Textual's exit
         self.exit(self.failure.exit_code)  # message would wrap its lines at the terminal's width
+
+    def exit(self, *args, **kwargs) -> None:
+        self.exit_requested.set()
+        super().exit(*args, **kwargs)
+
+    def on_exit_app(self) -> None:
+        self.exit_requested.set()  # a served tab closed: textual-serve's quit, which does not go through exit()
 
     async def action_quit(self) -> None:
         self.source.cancel()  # the source winds down while Textual tears the screen down
