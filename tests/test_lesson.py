@@ -75,8 +75,9 @@ async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(wo
         await wait_until(pilot, lambda: f"starts at a loss of **{panel}**" in app.lesson_card.text.source, 10)
         for keys in (["3"], ["4"], ["b"], ["m", "g", "g", "g"], ["p"]):
             for key in keys[:-1]:
-                await pilot.press(key)
-                await pilot.pause(0.5)  # each reinit's first snapshot arrives before the next key
+                shown = app.history.run.info.run_id
+                await pilot.press(key)  # g steps from the gain of the run shown: the next key waits for the run
+                await wait_until(pilot, lambda: app.history.run.info.run_id != shown, CHECK_TIMEOUT_S)
             await walk(pilot, app, keys[-1])
             await pilot.press("right")
         assert app.lesson.last and "That's the lecture" in app.lesson.card.title
@@ -105,6 +106,10 @@ BAD_LESSONS = {
     "bad-argument": (b"## one\nkey: m\ncheck: model gpt\n", ":3: check model: takes one of mlp, mlp-bn"),
     "unknown-figure": (b"## one\nkey: 2\n\nthe {accuracy}\n", ":4: unknown figure {accuracy}"),
     "check-without-key": (b"## one\ncheck: view layers\n", ":1: a card with a check needs a key"),
+    "key-after-text": (b"## one\n\nPress it.\nkey: 2\n", ":4: a key: line belongs right under its card's heading"),
+    "key-twice": (b"## one\nkey: 2\nkey: 3\n", ":3: a key: line belongs right under"),
+    "lesson-key": (b"## one\nkey: right\n", ":2: unknown key 'right'"),
+    "gain-not-offered": (b"## one\nkey: g\ncheck: gains 2\n", ":3: check gains: takes gains the g key gives"),
     "text-before-cards": (b"# T\nhello\n## one\n", ":2: text before the first card"),
 }
 
@@ -118,6 +123,25 @@ def test_a_bad_lesson_file_is_one_line_naming_the_file_and_line_with_exit_2(kind
     result = mmtui("lesson", "--file", str(path), "--no-terminal")
     assert_one_line_error(result, phrase)
     assert str(path) in result.stderr
+
+
+def test_a_byte_order_mark_and_crlf_lines_read_as_plain_utf8(tmp_path):
+    path = tmp_path / "bom.md"
+    path.write_bytes("\ufeff# T\r\n\r\n## one\r\nkey: 2\r\ncheck: init-loss-expected\r\n\r\nText\r\n".encode())
+    lesson = read_lesson(path, KEYS)
+    assert lesson.title == "T" and lesson.cards[0].keys == ("2",) and lesson.cards[0].text == "Text"
+
+
+def test_the_gains_check_counts_the_deep_net_without_batchnorm_only():
+    from mmtui.records import RunInfo
+    from mmtui.tui.lesson import CHECKS, Observed
+
+    def seen(model):
+        return Observed(None, [RunInfo(i, "", model, {"gain": g}) for i, g in enumerate((1.0, 0.5, 3.0))], "layers")
+
+    assert CHECKS["gains"].holds(seen("deep"), ["1", "0.5", "3"])
+    assert not CHECKS["gains"].holds(seen("deep-bn"), ["1", "0.5", "3"])
+    assert not CHECKS["gains"].holds(seen("deep"), ["1", "0.5", "3", "5/3"])
 
 
 def test_parse_errors_name_the_file_as_given():

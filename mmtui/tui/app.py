@@ -338,7 +338,7 @@ class MmtuiApp(App[int]):
 
     def on_key(self, event: events.Key) -> None:
         """Every key, before its binding acts: a lesson card counts the keys it asks for."""
-        if self.lesson is not None:
+        if self.lesson is not None and len(self.screen_stack) == 1:  # not a key the help screen took
             self.lesson.key_pressed(event.key, self.history)
             self._draw_lesson()
 

@@ -147,6 +147,7 @@ class RunHistory:
     past_layers: list[tuple[ActivationStats, ...]] = field(default_factory=list)  # every statistics snapshot
     # thinned to STATS_KEPT, oldest first, the latest last
     pinned_step: int | None = None  # the step of the statistics shown instead of the latest; None: the latest
+    first_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
 
     @property
     def stats(self) -> ActivationStats | None:
@@ -164,6 +165,7 @@ class RunHistory:
         return earlier[-1] if earlier else self.past_layers[0]
 
     def add_layers(self, layers: tuple[ActivationStats, ...]) -> None:
+        self.first_layers = self.first_layers or layers
         self.layers = layers
         self.past_layers.append(layers)
         if len(self.past_layers) >= STATS_KEPT:

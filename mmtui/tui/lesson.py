@@ -11,7 +11,7 @@ from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-from mmtui.experiments import MODELS, PRESETS, gain_label
+from mmtui.experiments import GAINS, MODELS, PRESETS, gain_label
 from mmtui.records import ActivationStats, RunInfo, Snapshot
 from mmtui.tui.history import History, RunHistory
 
@@ -22,6 +22,7 @@ FIGURE = re.compile(r"\{(\w+)\}")
 VIEWS = ("overview", "layers", "parameters")  # what `check: view NAME` may name: the app's views
 INIT_LOSS_TOLERANCE = 0.1  # how near -ln(1/V) a step-0 loss is "as expected" (the lecture's fix-logits: 3.32)
 UNKNOWN = "…"  # a figure the run has not reached yet
+LESSON_KEYS = frozenset({"left", "right", "q", "ctrl+q"})  # keys a card cannot ask for: they move or end the lesson
 
 
 class LessonError(ValueError):
@@ -63,7 +64,7 @@ def read_lesson(path: Path, keys: Collection[str]) -> Lesson:
     except OSError as error:
         raise LessonError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark is no text before the first card
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
         raise LessonError(f"{path}:{line}: not UTF-8 text") from None
@@ -85,10 +86,12 @@ def parse_lesson(text: str, name: str, keys: Collection[str]) -> Lesson:
                 title = line[2:].strip()
             elif line.strip():
                 raise LessonError(f"{name}:{number}: text before the first card (a card begins with '## ')")
-        elif not current["in_text"] and (directive := DIRECTIVE.fullmatch(line.strip())):
+        elif directive := DIRECTIVE.fullmatch(line.strip()):
             what, value = directive.group(1), directive.group(2).split()
+            if current["in_text"] or current["keys" if what == "key" else "check"]:
+                raise LessonError(f"{name}:{number}: a {what}: line belongs right under its card's heading, once")
             if what == "key":
-                unknown = [key for key in value if key not in keys]
+                unknown = [key for key in value if key not in keys or key in LESSON_KEYS]
                 if not value or unknown:
                     raise LessonError(f"{name}:{number}: unknown key {' '.join(unknown) or '(none)'!r}: the keys "
                                       f"are those of the monitor's help (?), as Textual names them")
@@ -161,8 +164,9 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _numbers(args: list[str]) -> str | None:
-    return None if args and all(_number(a) is not None for a in args) else "takes numbers (5/3 is one)"
+def _gains(args: list[str]) -> str | None:
+    ok = args and all((g := _number(a)) is not None and any(math.isclose(g, gain) for gain in GAINS) for a in args)
+    return None if ok else f"takes gains the g key gives: {', '.join(gain_label(g) for g in GAINS)}"
 
 
 def _init_loss_expected(seen: Observed, args: list[str]) -> bool:
@@ -171,15 +175,10 @@ def _init_loss_expected(seen: Observed, args: list[str]) -> bool:
             and abs(run.init_loss - run.info.expected_init_loss) < INIT_LOSS_TOLERANCE)
 
 
-def _first_layers(run: RunHistory) -> tuple[ActivationStats, ...]:
-    """The layers at the run's first statistics (its init, for a live run): training saturates a layer again
-    later, so the lecture's figures of an init are read there."""
-    return run.past_layers[0] if run.past_layers else ()
-
-
 def _first_stats(run: RunHistory) -> ActivationStats | None:
-    layers = _first_layers(run)
-    return layers[0] if layers else None
+    """The first layer at the run's first statistics (its init, for a live run): training saturates a layer
+    again later, so the lecture's figures of an init are read there."""
+    return run.first_layers[0] if run.first_layers else None
 
 
 def _init_saturation_below(seen: Observed, args: list[str]) -> bool:
@@ -196,7 +195,8 @@ def _model_is(seen: Observed, args: list[str]) -> bool:
 
 
 def _gains_seen(seen: Observed, args: list[str]) -> bool:
-    tried = [info.settings.get("gain") for info in seen.seen if info.model.startswith("deep")]
+    # deep only: with BatchNorm every layer sits at the same std whatever the gain, which is not what a card shows
+    tried = [info.settings.get("gain") for info in seen.seen if info.model == "deep"]
     return all(any(g is not None and math.isclose(g, _number(a)) for g in tried) for a in args)
 
 
@@ -211,7 +211,7 @@ CHECKS: dict[str, Check] = {
                               else "takes one number, a percentage"),
     "init": Check("PRESET", _init_is, _one_of(PRESETS)),
     "model": Check("MODEL", _model_is, _one_of(MODELS)),
-    "gains": Check("GAIN ...", _gains_seen, _numbers),
+    "gains": Check("GAIN ...", _gains_seen, _gains),
     "view": Check("VIEW", _view_is, _one_of(VIEWS)),
 }
 
@@ -259,9 +259,9 @@ FIGURES: dict[str, Callable[[History], str | None]] = {
     "units": _stats(lambda stats: stats.units),
     "layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.layers) or None),
     "layer_saturations": _run_figure(lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.layers) or None),
-    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in _first_layers(run)) or None),
+    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.first_layers) or None),
     "init_layer_saturations": _run_figure(
-        lambda run: " ".join(f"{s.saturation:.0f}%" for s in _first_layers(run)) or None),
+        lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.first_layers) or None),
     "update_ratio": _run_figure(lambda run: f"{statistics.median(r):.1f}" if (r := _update_ratios(run)) else None),
     "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run)) else None),
 }

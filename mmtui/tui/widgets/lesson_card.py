@@ -33,6 +33,7 @@ class LessonCard(Vertical):
         self._shown: tuple[int, str] | None = None  # the card and text rendered
         self._rendered_at = 0.0  # time.monotonic() of that rendering
         self._rendering = None  # the Markdown's update: its blocks are mounted once it is done
+        self._status: Text | None = None  # the status line shown
 
     @property
     def laid_out(self) -> bool:
@@ -47,6 +48,7 @@ class LessonCard(Vertical):
     def draw(self, progress: LessonProgress, history: History, done: bool) -> None:
         card, cards = progress.card, len(progress.lesson.cards)
         self.border_title = f"Lesson {progress.index + 1}/{cards}"
+        self.border_subtitle = progress.lesson.title
         text = f"### {card.title}\n\n{filled(card.text, history)}"
         new_card = self._shown is None or self._shown[0] != progress.index
         now = time.monotonic()
@@ -55,7 +57,10 @@ class LessonCard(Vertical):
                 self.query_one(VerticalScroll).scroll_home(animate=False)
             self._shown, self._rendered_at = (progress.index, text), now
             self._rendering = self.text.update(text)
-        self.status.update(status_text(progress, done))
+        status = status_text(progress, done)
+        if status != self._status:
+            self._status = status
+            self.status.update(status)
 
 
 def status_text(progress: LessonProgress, done: bool) -> Text:
