@@ -172,18 +172,17 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     `mmtui lesson` walks through the lecture with a card that says what to press and what to look for.
     `mmtui export --tensorboard RUN.jsonl OUTDIR` writes a run file as TensorBoard logs.
     """
-    if serve:
-        _serve(host, port, headless, no_terminal)
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
     if load is not None and clashing:
         raise click.UsageError(f"{', '.join(clashing)} cannot be combined with --load: the checkpoint's config "
                                f"defines the run (only --steps may change it)")
     files = RunFiles(save=save, load=load, log=log)
-    if headless:
-        config = TrainConfig(**options)
-        sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     config = TrainConfig(**options)
+    if serve:
+        _serve(config, files, given, host, port, headless, no_terminal)
+    if headless:
+        sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     _exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
                                               screenshot, size, lesson)))
 
@@ -216,11 +215,19 @@ lesson_command = click.Command(
          "back). Takes mmtui's options (--data, --serve, ...).")
 
 
-def _serve(host: str, port: int, headless: bool, no_terminal: bool) -> None:
+def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, headless: bool,
+           no_terminal: bool) -> None:
     """Serve this command line, less its serve options, to every browser tab that opens host:port."""
     if headless or no_terminal:
         raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
                                f"each browser tab runs the monitor")
+
+    def check_run() -> int:
+        _read_run(config, files.load, given)  # bad data or a bad checkpoint: one line now, not one in every tab
+        return 0
+
+    if code := _run_engine_safely(check_run):
+        sys.exit(code)
     from mmtui.serve import ServeError, serve
 
     try:

@@ -34,7 +34,8 @@ def serve(argv: list[str], host: str, port: int) -> int:
     except ImportError:
         raise ServeError("serving to a browser needs textual-serve: pip install 'mmtui[serve]'") from None
     _check_free(host, port)
-    print(f"mmtui: serving on http://{host}:{port} (Ctrl+C stops)", file=sys.stderr, flush=True)
+    url_host = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+    print(f"mmtui: serving on http://{url_host}:{port} (Ctrl+C stops)", file=sys.stderr, flush=True)
     try:
         # The server turns SIGINT and SIGTERM into a graceful exit that tells every tab's mmtui to quit.
         Server(served_command(argv), host=host, port=port, title="mmtui").serve()

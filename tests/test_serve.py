@@ -63,6 +63,11 @@ def test_serving_refuses_the_modes_without_a_screen(args):
     assert_one_line_error(mmtui(*args, "--port", str(free_port())), "--serve cannot be combined with")
 
 
+def test_bad_data_is_one_line_before_serving_not_one_in_every_tab(tmp_path):
+    assert_one_line_error(mmtui("--serve", "--port", str(free_port()), "--data", str(tmp_path / "none.txt")),
+                          "none.txt")
+
+
 NO_TEXTUAL_SERVE = ("import sys; sys.modules['textual_serve'] = None; sys.argv[0] = 'mmtui'; "
                     "from mmtui.cli import main; main()")
 
