@@ -22,8 +22,8 @@ SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's nu
 
 
 class JsonLines:
-    """Turns snapshots into the "start", "step", "eval", "saved", "save_failed", "diverged" and "done" events on
-    stdout, each line flushed."""
+    """Turns snapshots into the "start", "note", "step", "eval", "saved", "save_failed", "diverged" and "done"
+    events on stdout, each line flushed."""
 
     def __init__(self, out: TextIO, started: float):
         self.out = out
@@ -42,6 +42,9 @@ class JsonLines:
                    train_examples=len(ds.Ytr), val_examples=len(ds.Ydev))
 
     def snapshot(self, snap: Snapshot) -> None:
+        for note in snap.notes:  # the trainer's word on how it trains (the compiled step): stdout and stderr
+            self.write("note", text=note)
+            print(f"mmtui: {note}", file=sys.stderr, flush=True)
         events = self._events.of(snap)
         for event, fields in events:
             if event == "eval":

@@ -21,7 +21,9 @@ def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFi
                 lesson=None, **config) -> MmtuiApp:
     """The real app on the real trainer, at the UI's pace (names sampled every `sample_interval_s` if given)."""
     pacing = UI_PACING if sample_interval_s is None else replace(UI_PACING, sample_interval_s=sample_interval_s)
-    source = TrainerSource(TrainConfig(**{"steps": 100_000, "eval_every": 0, **config}), words, process=process,
+    # compile off unless asked: a background build would take a core from every test for ~20 s
+    source = TrainerSource(TrainConfig(**{"steps": 100_000, "eval_every": 0, "compile": "off", **config}), words,
+                           process=process,
                            files=files, pacing=pacing)
     source.start()
     return MmtuiApp(source, lesson=lesson)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from mmtui.experiments import LECTURE_SEED
 
 DEVICES: tuple[str, ...] = ("cpu", "auto", "cuda")  # --device; auto: CUDA when torch finds a device
+COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")  # --compile: see TrainConfig.compile
+AUTO_COMPILE_MIN_STEPS = 50_000  # --compile auto builds the compiled step for runs at least this long: a shorter
+# one (10-20 s on the eager path) would end about when a first build (~20 s, ~4 s from the cache) is done
 
 
 class DeviceError(ValueError):
@@ -38,6 +41,9 @@ class TrainConfig:
     threads: int = 1  # torch.set_num_threads: one thread is fastest for this tiny net
     device: str = "cpu"  # one of DEVICES; the weights are drawn on the CPU either way, so a seed gives the same
     # init everywhere. These nets are launch-bound: ~10 tiny kernels a step run faster on a CPU thread
+    compile: str = "auto"  # one of COMPILE_MODES: the CPU's steps through torch.compile, 8 to a call. auto: from
+    # the first step on the eager path while the compiled one is built in the background, for runs long enough
+    # to gain from it; on: built before the first step; off: eager only. Either path gives the same numbers
     diverge_at: float | None = None  # a loss above this counts as diverged; None = 100 x -ln(1/V)
     # monitoring
     eval_every: int = 10_000  # steps between full train/val evaluations (0 = only at the end)

@@ -7,13 +7,13 @@ import queue
 import time
 from dataclasses import replace
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
 
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
-from mmtui.engine.config import Pacing, TrainConfig, expected_init_loss
+from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, Pacing, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
@@ -23,6 +23,9 @@ from mmtui.engine.stats import layer_stats, param_stats
 from mmtui.experiments import run_name
 from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
                            Save, Snapshot, Stop, TogglePause)
+
+if TYPE_CHECKING:  # the compiled path imports torch's compiler, which --compile off never loads
+    from mmtui.engine.compiled import CompiledSteps
 
 INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
 COMMAND_POLL_STEPS = 8  # steps between two looks at the cancel flag and the command queue (and one right after
@@ -74,6 +77,7 @@ class Trainer:
         self.expected_init_loss = expected_init_loss(self.vocab_size)
         self.diverge_at = config.diverge_at or DIVERGE_FACTOR * self.expected_init_loss
         self._run_id = -1
+        self._compiled: dict[tuple, CompiledSteps] = {}  # the compiled steps of each kind of model trained so far
         torch.set_num_threads(config.threads)
         self._start_run(config)
         if resume is not None:
@@ -106,6 +110,75 @@ class Trainer:
         now = time.perf_counter()
         self._news = SnapshotBuilder(self.run_info, self.pacing, now=now)  # what the next snapshot carries
         self._last_sample = now
+        self._lr_tensors: dict[tuple[float, ...], torch.Tensor] = {}  # the compiled calls' learning rates
+        self._fast = self._compiled_steps(config)
+
+    # ---- the compiled path
+
+    def _compiled_steps(self, config: TrainConfig) -> CompiledSteps | None:
+        """The compiled steps of this run's kind of model, built or being built as config.compile asks; None where
+        the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
+        if config.compile == "off" or (config.compile == "auto" and config.steps < AUTO_COMPILE_MIN_STEPS):
+            return None
+        if self.device.type != "cpu":
+            if config.compile == "on":
+                self._news.notes.append(f"--compile on: the compiled step is built for the CPU only; training on "
+                                        f"{self.device.type} on the eager path")
+            return None
+        key = (config.model, config.block_size, config.embed, config.hidden, config.batch_size)
+        if key not in self._compiled:
+            from mmtui.engine.compiled import CompiledSteps  # torch's compiler loads only when it is asked for
+
+            def throwaway() -> Model:
+                return build_model(config, self.vocab_size, torch.Generator())
+
+            compiled = self._compiled[key] = CompiledSteps(throwaway, self.dataset.Xtr, self.dataset.Ytr,
+                                                           config.batch_size)
+            if config.compile == "on":
+                compiled.build()
+            else:
+                compiled.build_in_background()
+        return self._compiled[key]
+
+    def _compiled_steps_fit(self) -> bool:
+        """Whether the next steps may run as one compiled call: it is built, and none of them but the last ends
+        where the loop has work between two steps (an evaluation, a step-counted snapshot, the run's end)."""
+        fast = self._fast
+        if fast is None:
+            return False
+        if not fast.ready.is_set():
+            if fast.error is not None:
+                self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
+                self._fast = None
+            return False
+        start, end = self.step, self.step + fast.steps_per_call
+        if start % fast.steps_per_call or end > self.config.steps:
+            return False  # aligned, so that the 1,024-step index blocks and the command polls fall on call ends
+        if self.config.stop_at is not None and end > self.config.stop_at:
+            return False
+        return all(not every or start // every == (end - 1) // every
+                   for every in (self.config.eval_every, self.pacing.snapshot_every))
+
+    def _train_compiled_steps(self) -> None:
+        """steps_per_call SGD steps in one compiled call; every step's loss is counted as _train_step counts it.
+        A diverged step ends the count there, though the call's later updates were made: a diverged net is
+        neither trained on nor saved."""
+        fast = self._fast
+        count = fast.steps_per_call
+        if not fast.announced:
+            fast.announced = True
+            self._news.notes.append(f"compiled step in use from step {self.step:,}: {count} steps a call (built in "
+                                    f"{fast.built_in_s:.1f} s)")
+        if self._batch_pos == len(self._batches):
+            self._draw_block(self.step)
+        batches = self._batches[self._batch_pos:self._batch_pos + count]  # (K, B)
+        self._batch_pos += count
+        rates = tuple(self.config.lr_at(self.step + k) for k in range(count))
+        if rates not in self._lr_tensors:
+            self._lr_tensors[rates] = torch.tensor(rates)  # (K,)
+        for value in fast(self.model, batches, self._lr_tensors[rates]).tolist():
+            if not self._count_step(value):
+                return
 
     def _draw_block(self, start: int) -> None:
         """The minibatch indices of steps start, start + 1, ... in one call."""
@@ -129,20 +202,23 @@ class Trainer:
         lr = self.config.lr_at(self.step)
         with torch.no_grad():
             torch._foreach_add_(self.params, result.grads, alpha=-lr)  # one fused update of every parameter
-        value = result.loss.item()
-        step = self.step
+        if with_stats:
+            self._news.layers = layer_stats(result, self.step)
+            self._news.params = param_stats(self.model.weights(), self.params, result.grads, lr)
+        self._count_step(result.loss.item())
+
+    def _count_step(self, value: float) -> bool:
+        """Count one step done, whose loss before its update was `value`; False if that loss diverged."""
+        if self.step == 0:
+            self.init_loss = value
         self.step += 1
         self._news.losses.append(value)
-        if with_stats:
-            self._news.layers = layer_stats(result, step)
-            self._news.params = param_stats(self.model.weights(), self.params, result.grads, lr)
-        if step == 0:
-            self.init_loss = value
         if value < self.diverge_at:  # False for NaN and inf too
             self.last_finite_loss = value
-        else:
-            self.state = DIVERGED
-            self.diverged_loss = value
+            return True
+        self.state = DIVERGED
+        self.diverged_loss = value
+        return False
 
     @torch.no_grad()
     def split_loss(self, X: torch.Tensor, Y: torch.Tensor) -> float:
@@ -287,7 +363,11 @@ class Trainer:
                 continue
             now = time.perf_counter()
             snapshot_due = self._news.snapshot_due(self.step, now)
-            self._train_step(with_stats=snapshot_due and self._news.stats_due(now))
+            with_stats = snapshot_due and self._news.stats_due(now)
+            if not with_stats and self._compiled_steps_fit():
+                self._train_compiled_steps()
+            else:
+                self._train_step(with_stats)
             if self.state == DIVERGED:
                 self._publish()
                 continue
