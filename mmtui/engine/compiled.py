@@ -59,7 +59,7 @@ class CompiledSteps:
         self.Xtr, self.Ytr = Xtr, Ytr
         self.batch_size = batch_size
         self.steps_per_call = steps_per_call or STEPS_PER_CALL
-        self._compiled = torch.compile(sgd_steps, fullgraph=True, dynamic=False, options=INDUCTOR_OPTIONS)
+        self._compiled: Callable[..., torch.Tensor] | None = None  # sgd_steps compiled, from build()
         self.ready = threading.Event()  # built and working: calls run compiled code
         self.error: str | None = None  # why the build failed, in one line; the trainer stays on the eager path
         self.built_in_s: float | None = None
@@ -72,12 +72,15 @@ class CompiledSteps:
         os.environ.setdefault(CACHE_ENV, str(compile_cache_dir()))
         batches = torch.zeros((self.steps_per_call, self.batch_size), dtype=torch.long)  # (K, B)
         try:
+            # Here, not in __init__: torch.compile imports torch's compiler (~1.5 s), which the first step never waits for.
+            compiled = torch.compile(sgd_steps, fullgraph=True, dynamic=False, options=INDUCTOR_OPTIONS)
             # The deep nets' steps call torch.autograd.grad, which dynamo traces only when asked to.
             with torch._dynamo.config.patch(trace_autograd_ops=True):
-                self._compiled(self._throwaway(), self.Xtr, self.Ytr, batches, torch.zeros(self.steps_per_call))
+                compiled(self._throwaway(), self.Xtr, self.Ytr, batches, torch.zeros(self.steps_per_call))
         except Exception as error:  # noqa: BLE001 - any failure of the compiler leaves training on the eager path
             self.error = _one_line(error)
             return
+        self._compiled = compiled
         self.built_in_s = time.perf_counter() - started
         self.ready.set()
 
@@ -86,10 +89,6 @@ class CompiledSteps:
         if self._thread is None:
             self._thread = threading.Thread(target=self.build, name="mmtui-compile", daemon=True)
             self._thread.start()
-
-    @property
-    def building(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def __call__(self, model: Model, batches: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
         """steps_per_call steps of `model` on batches (K, B) at the learning rates lrs (K,); their losses (K,)."""

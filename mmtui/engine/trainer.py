@@ -136,8 +136,6 @@ class Trainer:
                                                            config.batch_size)
             if config.compile == "on":
                 compiled.build()
-            else:
-                compiled.build_in_background()
         return self._compiled[key]
 
     def _compiled_steps_fit(self) -> bool:
@@ -150,6 +148,9 @@ class Trainer:
             if fast.error is not None:
                 self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
                 self._fast = None
+            elif self.step > 0:  # auto: built from now on, once step 0's snapshot is out, which then waits for none
+                # of the compiler's imports and tracing
+                fast.build_in_background()
             return False
         start, end = self.step, self.step + fast.steps_per_call
         if start % fast.steps_per_call or end > self.config.steps:
