@@ -3,8 +3,10 @@
     python benchmarks/bench.py --data ../shared/data/names.txt
 
 Prints steps/s per case, the ratios headless/bare, tui/bare and tui/headless, the TUI's frame times, key
-latency, time to the first frame with data, tui/headless once more from a run where the two take turns, and
-memory growth; writes them all to --out as JSON.
+latency, time to the first frame with data, tui/headless once more from a run where the two take turns, memory
+growth, and the compiled step's build time and peak RSS; writes them all to --out as JSON. The -compiled cases
+run COMPILED_STEPS_FACTOR times the steps, from a compile cache warmed before the rounds, as a user's second start
+finds it (the cold build is the compile cases' figure).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 CASES = Path(__file__).with_name("cases.py")
+COMPILED_STEPS_FACTOR = 3  # a compiled case's steps against its eager twin's: about as many seconds of training
 
 
 def run_case(case: str, data: str, steps: int, **extra) -> dict:
@@ -35,23 +38,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000, help="training steps per MLP case and round")
     parser.add_argument("--deep-steps", type=int, default=5_000, help="training steps per deep-bn case and round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the interleaved cases (medians reported)")
-    parser.add_argument("--cases", default="bare,headless,tui-trainer,tui,tui-thread,bare-deep-bn,headless-deep-bn,"
-                        "tui-deep-bn",
+    parser.add_argument("--cases", default="bare,headless,tui-trainer,tui,tui-thread,headless-compiled,tui-compiled,"
+                        "bare-deep-bn,headless-deep-bn,tui-deep-bn,headless-compiled-deep-bn",
                         help="comma-separated cases; a case ending in -deep-bn is compared with bare-deep-bn")
     parser.add_argument("--turns", type=int, default=30,
                         help="turns each of headless and tui in the alternating run (0: skip it)")
     parser.add_argument("--turn-s", type=float, default=3.0, help="seconds of one turn of the alternating run")
     parser.add_argument("--memory-steps", type=int, default=200_000, help="steps of the memory run (0: skip it)")
+    parser.add_argument("--compile-cost", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the compiled step's cold and warm build and peak RSS for mlp and deep-bn")
     parser.add_argument("--out", default="benchmarks/results.json", help="where to write the JSON results")
     args = parser.parse_args()
 
     cases = args.cases.split(",")
+    _warm_compile_cache(args.data, cases)
     rounds: dict[str, list[dict]] = {case: [] for case in cases}
     for number in range(args.rounds):
         # Interleaved, so that drifts in machine load hit every case alike, and in reverse order every other
         # round, so that a steady drift favours no case.
         for case in cases if number % 2 == 0 else cases[::-1]:
-            result = run_case(case, args.data, args.deep_steps if case.endswith("deep-bn") else args.steps)
+            steps = args.deep_steps if case.endswith("deep-bn") else args.steps
+            result = run_case(case, args.data, steps * (COMPILED_STEPS_FACTOR if "compiled" in case else 1))
             rounds[case].append(result)
             print(f"round {number + 1} {case:>16}: {result['steps_per_s']:7.0f} steps/s", file=sys.stderr)
 
@@ -71,11 +78,14 @@ def main() -> None:
     alternating = (run_case("alternating", args.data, 0, turns=args.turns, turn_s=args.turn_s)
                    if args.turns else None)
     memory = run_case("memory", args.data, args.memory_steps) if args.memory_steps else None
+    compile_cost = ([run_case(case, args.data, 0) for case in ("compile", "compile-deep-bn")]
+                    if args.compile_cost else None)
     report = {"date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
               "steps": args.steps, "deep_steps": args.deep_steps, "rounds": args.rounds,
               "median": summary, "ratios": ratios,
-              "paired_ratios": paired_ratios, "alternating": alternating, "memory": memory, "all_rounds": rounds}
+              "paired_ratios": paired_ratios, "alternating": alternating, "memory": memory, "compile": compile_cost,
+              "all_rounds": rounds}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"\n{'case':>16}  {'steps/s':>8}  ratio to its bare loop")
@@ -99,6 +109,9 @@ def main() -> None:
         print(f"memory: app {memory['app_rss_mb'][0]:.0f} -> {memory['app_rss_mb'][1]:.0f} MB, trainer "
               f"{memory['trainer_rss_mb'][0]:.0f} -> {memory['trainer_rss_mb'][1]:.0f} MB between 10,000 and "
               f"{args.memory_steps:,} steps: growth {memory['growth_mb']:.1f} MB")
+    for cost in compile_cost or ():
+        print(f"compile {cost['model']}: cold build {cost['cold_build_s']:.1f} s, warm {cost['warm_build_s']:.1f} s; "
+              f"peak RSS {cost['compile_peak_rss_mb']:.0f} MB against {cost['eager_peak_rss_mb']:.0f} MB eager")
     print(f"written to {args.out}")
 
 
@@ -107,7 +120,15 @@ def _baseline(case: str) -> str:
 
 
 def _headless_twin(case: str) -> str:
-    return "headless-deep-bn" if case.endswith("deep-bn") else "headless"
+    """The headless case that runs what a TUI case runs: tui-compiled-deep-bn's is headless-compiled-deep-bn."""
+    return "headless" + ("-compiled" if "compiled" in case else "") + ("-deep-bn" if case.endswith("deep-bn") else "")
+
+
+def _warm_compile_cache(data: str, cases: list[str]) -> None:
+    """Build the compiled steps that the cases will use once, so that every round finds them in the cache."""
+    for model in {"deep-bn" if case.endswith("deep-bn") else "mlp" for case in cases if "compiled" in case}:
+        subprocess.run([sys.executable, "-m", "mmtui", "--headless", "--model", model, "--data", data, "--steps", "16",
+                        "--eval-every", "0", "--compile", "on"], check=True, capture_output=True)
 
 
 def _cores() -> int:

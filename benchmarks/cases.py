@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 WARMUP_FRACTION = 0.1  # steps/s is measured after this share of the steps, past start-up and step 0
 VIEW_KEYS = ("y", "p", "o")  # the TUI's layers, parameters and overview views
+COMPILED_NOTE = "compiled step in use"  # how the trainer's note on switching to the compiled step begins
 SETTLE_S = 0.3  # alternating: a turn is measured from this long after it starts, once the resumed trainer runs
 
 
@@ -161,11 +162,12 @@ def _lecture_train_split(data: str):
     return torch.tensor(X), torch.tensor(Y), len(stoi)
 
 
-def headless(data: str, steps: int, model: str) -> dict:
-    """`mmtui --headless`; speed from the arrival times of its step lines."""
+def headless(data: str, steps: int, model: str, compile: str) -> dict:
+    """`mmtui --headless`; speed from the arrival times of its step lines. With --compile on the compiled step is
+    built (from the cache that bench.py warmed) before the first step, so the warm-up share is compiled too."""
     every = max(steps // 20, 1)
     command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--init", "fix-tanh", "--data", data,
-               "--steps", str(steps), "--every", str(every), "--eval-every", "0"]
+               "--steps", str(steps), "--every", str(every), "--eval-every", "0", "--compile", compile]
     arrivals = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         for line in process.stdout:
@@ -191,7 +193,7 @@ def tui_trainer(data: str, steps: int) -> dict:
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
 
-    host = _start_tui_trainer(TrainConfig(data=data, init="fix-tanh", steps=steps), read_words(data))
+    host = _start_tui_trainer(TrainConfig(data=data, init="fix-tanh", steps=steps, compile="off"), read_words(data))
     arrivals = []
     try:
         while not arrivals or arrivals[-1][1] < steps:
@@ -202,12 +204,14 @@ def tui_trainer(data: str, steps: int) -> dict:
     return {"steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
-def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dict:
-    """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48."""
+def tui(data: str, steps: int, trainer: str, launched: float, model: str, compile: str = "off") -> dict:
+    """The full app, every panel live at its normal rate, run by Textual's headless driver at 160x48. With
+    --compile auto, as a user starts it, training starts on the eager path; the speed is measured from the
+    snapshot that says the compiled step is in use, the first frame from launch as always."""
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model)
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, model=model, compile=compile)
     words = read_words(data)
     host = _start_tui_trainer(config, words, process=trainer == "process")
     from mmtui.tui.app import MmtuiApp
@@ -253,7 +257,8 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
         async with app.run_test(size=(160, 48)) as pilot:
             while app.history.latest is None or app.history.latest.state != "done":
                 await pilot.pause(0.1)
-                if app.history.latest is not None:
+                if app.history.latest is not None and (compile == "off" or any(
+                        note.startswith(COMPILED_NOTE) for note in app.history.notes)):
                     samples.append((time.perf_counter(), app.history.latest.step, app.history.run.info.run_id))
                     if views and app.history.latest.step >= steps * (shown + 1) // (len(views) + 1):
                         await pilot.press(views[shown % len(views)])  # every view gets its share of the run
@@ -265,9 +270,11 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str) -> dic
                 await pilot.pause(0.3)
 
     asyncio.run(drive())
-    (t0, s0), (t1, s1) = _measured_span([(at, step) for at, step, run_id in samples if run_id == samples[0][2]], steps)
+    measured = [(at, step) for at, step, run_id in samples if run_id == samples[0][2]]
+    (t0, s0), (t1, s1) = _measured_span(measured, steps, start=measured[0][1] if compile != "off" else None)
     frames = sorted(app.frames)
     return {"steps_per_s": (s1 - s0) / (t1 - t0),
+            **({"compiled_from_step": s0} if compile != "off" else {}),
             "frame_p50_ms": 1000 * statistics.median(frames),
             "frame_p95_ms": 1000 * frames[int(0.95 * (len(frames) - 1))],
             "frames": len(frames),
@@ -288,7 +295,7 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
 
     endless = 10**9  # neither run ends during the measurement
     command = [sys.executable, "-m", "mmtui", "--headless", "--init", "fix-tanh", "--data", data,
-               "--steps", str(endless), "--every", "1000", "--eval-every", "0"]
+               "--steps", str(endless), "--every", "1000", "--eval-every", "0", "--compile", "off"]
     headless_process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     arrivals: dict[str, list[tuple[float, int]]] = {"headless": [], "tui": []}
 
@@ -299,7 +306,7 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
                 arrivals["headless"].append((time.perf_counter(), event["step"]))
 
     threading.Thread(target=read_headless, daemon=True).start()
-    config = TrainConfig(data=data, init="fix-tanh", steps=endless)
+    config = TrainConfig(data=data, init="fix-tanh", steps=endless, compile="off")
     words = read_words(data)
     host = _start_tui_trainer(config, words)
     from mmtui.tui.app import MmtuiApp
@@ -339,10 +346,11 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
             "ratio": speeds["tui"] / speeds["headless"], "turn_ratios": per_turn}
 
 
-def _measured_span(arrivals: list[tuple[float, int]], steps: int) -> tuple[tuple[float, int], tuple[float, int]]:
-    """The first (time, step) past the warm-up and the last before the final step, whose arrival waits for the
-    final evaluation of both splits and the samples."""
-    start = next(a for a in arrivals if a[1] >= steps * WARMUP_FRACTION)
+def _measured_span(arrivals: list[tuple[float, int]], steps: int,
+                   start: int | None = None) -> tuple[tuple[float, int], tuple[float, int]]:
+    """The first (time, step) past the warm-up (or from step `start`) and the last before the final step, whose
+    arrival waits for the final evaluation of both splits and the samples."""
+    start = next(a for a in arrivals if a[1] >= (steps * WARMUP_FRACTION if start is None else start))
     return start, max((a for a in arrivals if a[1] < steps), key=lambda a: a[1])
 
 
@@ -356,7 +364,7 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
         with open(f"/proc/{pid}/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
-    config = TrainConfig(data=data, init="fix-tanh", steps=steps)
+    config = TrainConfig(data=data, init="fix-tanh", steps=steps, compile="off")
     app = MmtuiApp(_start_tui_trainer(config, read_words(data)))
     readings = {}
 
@@ -377,10 +385,38 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def compile_cost(data: str, model: str) -> dict:
+    """The compiled step's build, cold (an empty cache of its own) and then warm (that cache), with the peak RSS of
+    `mmtui --headless` on each path: what a user's first and later starts cost."""
+    import tempfile
+
+    def run(compile: str, cache: str) -> tuple[float | None, float]:
+        command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--data", data, "--steps", "16",
+                   "--eval-every", "0", "--compile", compile]
+        environment = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+        output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
+        notes = [json.loads(line)["text"] for line in output.splitlines() if '"event": "note"' in line]
+        built = next((float(note.rsplit("built in ", 1)[1].split(" s")[0]) for note in notes
+                      if note.startswith(COMPILED_NOTE)), None)
+        if compile == "on" and built is None:
+            raise SystemExit(f"compile {model}: no compiled step: {notes}")
+        # The largest RSS of any child waited for so far: the eager run goes first, so later readings are theirs.
+        return built, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    with tempfile.TemporaryDirectory() as cache:
+        _, eager_rss = run("off", cache)
+        cold_s, cold_rss = run("on", cache)
+        warm_s, _ = run("on", cache)
+    return {"model": model, "cold_build_s": cold_s, "warm_build_s": warm_s, "eager_peak_rss_mb": eager_rss,
+            "compile_peak_rss_mb": cold_rss}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn",
-                                         "headless-deep-bn", "tui-deep-bn", "memory", "alternating"])
+                                         "headless-deep-bn", "tui-deep-bn", "headless-compiled", "tui-compiled",
+                                         "headless-compiled-deep-bn", "compile", "compile-deep-bn", "memory",
+                                         "alternating"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
     parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
@@ -391,12 +427,17 @@ def main() -> None:
     launched = args.launched or time.time()
     result = {
         "bare": lambda: bare(args.data, args.steps),
-        "headless": lambda: headless(args.data, args.steps, "mlp"),
+        "headless": lambda: headless(args.data, args.steps, "mlp", "off"),
         "tui-trainer": lambda: tui_trainer(args.data, args.steps),
         "tui": lambda: tui(args.data, args.steps, "process", launched, "mlp"),
         "tui-thread": lambda: tui(args.data, args.steps, "thread", launched, "mlp"),
         "bare-deep-bn": lambda: bare_deep_bn(args.data, args.steps),
-        "headless-deep-bn": lambda: headless(args.data, args.steps, "deep-bn"),
+        "headless-deep-bn": lambda: headless(args.data, args.steps, "deep-bn", "off"),
+        "headless-compiled": lambda: headless(args.data, args.steps, "mlp", "on"),
+        "tui-compiled": lambda: tui(args.data, args.steps, "process", launched, "mlp", compile="auto"),
+        "headless-compiled-deep-bn": lambda: headless(args.data, args.steps, "deep-bn", "on"),
+        "compile": lambda: compile_cost(args.data, "mlp"),
+        "compile-deep-bn": lambda: compile_cost(args.data, "deep-bn"),
         "tui-deep-bn": lambda: tui(args.data, args.steps, "process", launched, "deep-bn"),
         "memory": lambda: memory(args.data, args.steps, args.checkpoint),
         "alternating": lambda: alternating(args.data, args.turns, args.turn_s),
