@@ -110,9 +110,14 @@ def test_auto_leaves_a_short_run_on_the_eager_path(names_dataset):
 def test_auto_switches_to_the_compiled_step_when_its_build_is_done(names_dataset, monkeypatch):
     """auto trains on the eager path from step 0 and asks for the build after step 0; the build, done here at the
     next snapshot rather than in a thread (so that the test knows when), takes over at the next aligned step."""
-    asked: list[tuple[int, compiled.CompiledSteps]] = []
+    asked: list[compiled.CompiledSteps] = []
     monkeypatch.setattr(trainer_module, "AUTO_COMPILE_MIN_STEPS", 0)
-    monkeypatch.setattr(compiled.CompiledSteps, "build_in_background", lambda self: asked.append(self))
+
+    def ask(self) -> bool:  # as build_in_background answers: True the first time only
+        asked.append(self)
+        return len(asked) == 1
+
+    monkeypatch.setattr(compiled.CompiledSteps, "build_in_background", ask)
     losses, notes = [], []
 
     def emit(snapshot) -> None:
@@ -124,7 +129,8 @@ def test_auto_switches_to_the_compiled_step_when_its_build_is_done(names_dataset
     Trainer(TrainConfig(steps=STEPS, eval_every=0, compile="auto"), names_dataset, emit=emit, pacing=PACING).run()
     _, eager_losses, _, _ = train(names_dataset, "off")
     assert asked and all(steps is asked[0] for steps in asked)  # asked from step 1 on, one build
-    assert notes[0].startswith("compiled step in use from step 256: 8 steps a call"), notes  # built at step 251
+    assert len(notes) == 2 and notes[0].startswith("building the compiled step;"), notes
+    assert notes[1].startswith("compiled step in use from step 256 (8 steps a call, built in"), notes  # built at step 251
     assert losses[:256] == eager_losses[:256]  # the eager path's own steps, before the switch
     assert max(abs(a - b) / abs(a) for a, b in zip(losses, eager_losses)) < LOSS_RTOL
 

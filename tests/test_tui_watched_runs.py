@@ -13,6 +13,7 @@ from mmtui.tui.history import SCALAR_POINTS, STATS_KEPT, History, ScalarSeries
 from mmtui.tui.layer_words import fitted, trouble_rule
 from mmtui.tui.widgets.activation_histogram import TAIL, histogram_lines
 from mmtui.tui.widgets.saturation_panel import describe
+from mmtui.tui.widgets.status_line import describe as status_describe
 from app_sources import ScriptedSource, screen_text, shows
 from pilot_wait import wait_until
 
@@ -128,6 +129,12 @@ def test_notes_are_kept_once_each_for_the_status_line():
 
 
 # ---- on screen
+
+def test_a_note_follows_the_step_and_the_speed_which_a_narrow_terminal_keeps():
+    line = status_describe(snapshot(10), 50.0, note="compiled step in use from step 8").plain
+    assert line.index("step 10") < line.index("50 steps/s") < line.index("compiled step in use from step 8")
+    assert line.startswith("running  ·  step 10")
+
 
 def watched_snapshots(step: int, scalars=(), notes=()) -> Snapshot:
     layers = [replace(layer(RECTIFIER, f"transformer.h.{i}.mlp.act  NewGELU", layer_index=i + 1,

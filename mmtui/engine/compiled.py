@@ -84,11 +84,14 @@ class CompiledSteps:
         self.built_in_s = time.perf_counter() - started
         self.ready.set()
 
-    def build_in_background(self) -> None:
-        """build() in a daemon thread: training goes on meanwhile, and an exit does not wait for the compiler."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self.build, name="mmtui-compile", daemon=True)
-            self._thread.start()
+    def build_in_background(self) -> bool:
+        """build() in a daemon thread: training goes on meanwhile, and an exit does not wait for the compiler.
+        True if this call started it, False if it was started before."""
+        if self._thread is not None:
+            return False
+        self._thread = threading.Thread(target=self.build, name="mmtui-compile", daemon=True)
+        self._thread.start()
+        return True
 
     def __call__(self, model: Model, batches: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
         """steps_per_call steps of `model` on batches (K, B) at the learning rates lrs (K,); their losses (K,)."""

@@ -148,9 +148,10 @@ class Trainer:
             if fast.error is not None:
                 self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
                 self._fast = None
-            elif self.step > 0:  # auto: built from now on, once step 0's snapshot is out, which then waits for none
-                # of the compiler's imports and tracing
-                fast.build_in_background()
+            elif self.step > 0 and fast.build_in_background():  # auto: once step 0's snapshot is out, which then
+                # waits for none of the compiler's imports. The compiler's Python holds the GIL for most of the
+                # build, so the eager steps crawl meanwhile: the note says why
+                self._news.notes.append("building the compiled step; eager steps are slow meanwhile")
             return False
         start, end = self.step, self.step + fast.steps_per_call
         if start % fast.steps_per_call or end > self.config.steps:
@@ -168,7 +169,7 @@ class Trainer:
         count = fast.steps_per_call
         if not fast.announced:
             fast.announced = True
-            self._news.notes.append(f"compiled step in use from step {self.step:,}: {count} steps a call (built in "
+            self._news.notes.append(f"compiled step in use from step {self.step:,} ({count} steps a call, built in "
                                     f"{fast.built_in_s:.1f} s)")
         if self._batch_pos == len(self._batches):
             self._draw_block(self.step)

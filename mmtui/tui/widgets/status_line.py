@@ -49,8 +49,6 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
         text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", ALARM)
     if status is not None and status.text and status.warning:  # a damaged line, a file deleted: before the rest
         text.append(f"{SEPARATOR}{status.text}", "bold yellow")
-    if note:  # what cannot be shown, and why: before the figures it explains
-        text.append(f"{SEPARATOR}{note}", f"bold {WARN_YELLOW}")
     if selected:
         text.append(f"{SEPARATOR}{selected}", "bold")
     if pending:
@@ -67,6 +65,9 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     if status is not None and status.text and not status.warning:  # "following a.jsonl": is the run live
         text.append(f"{SEPARATOR}{status.text}", "dim")
     text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s")
+    if note:  # after the step and the speed, which a narrow terminal must keep: "compiled step in use from step
+        # 2,128", "no loss seen: ...", what explains the speed or an empty panel, before the settings
+        text.append(f"{SEPARATOR}{note}", f"bold {WARN_YELLOW}")
     if snapshot.lr is not None:
         text.append(f"{SEPARATOR}lr {snapshot.lr:.4g}")
     text.append(f"{SEPARATOR}model {info.model}", "bold")
