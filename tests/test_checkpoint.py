@@ -31,7 +31,8 @@ from mmtui.sources.trainer import TrainerSource
 from child_output import ChildLines, Deadline
 from test_headless_cli import TIMEOUT_S, assert_one_line_error, events, mmtui
 
-QUICK = TrainConfig(steps=600, eval_every=0, num_samples=3)
+# compile off: a compiled step built in the background would take a core from the tests that follow
+QUICK = TrainConfig(steps=600, eval_every=0, num_samples=3, compile="off")
 PACE = Pacing(snapshot_every=100)
 BUFFERS = {"mlp": 0, "mlp-bn": 2, "deep": 0, "deep-bn": 12}  # running mean and var of each BatchNorm1d
 
@@ -479,7 +480,7 @@ def test_signal_finishes_the_step_prints_done_saves_and_exits(small_words_path, 
     path = tmp_path / "run.pt"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--every", "100", "--num-samples", "2", "--save", str(path)],
+         "--every", "100", "--num-samples", "2", "--save", str(path), "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)

@@ -29,7 +29,8 @@ from mmtui.sources.trainer import TrainerSource
 from app_sources import svg_text
 from test_headless_cli import SCHEMA, TIMEOUT_S, assert_one_line_error, events, mmtui
 
-QUICK = TrainConfig(steps=1_000_000, eval_every=0, num_samples=2)
+# compile off: a compiled step built in the background would take a core from the tests that follow
+QUICK = TrainConfig(steps=1_000_000, eval_every=0, num_samples=2, compile="off")
 
 
 def headless_args(data, *more: str) -> list[str]:

@@ -19,7 +19,8 @@ from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Pause, Reini
 
 # Small, quick runs: no periodic evaluations, few samples, a snapshot after steps 0, 10, 20, ... (whose .step,
 # the count of updates done, reads 1, 11, 21, ...).
-QUICK = TrainConfig(steps=300, eval_every=0, num_samples=3)
+# compile off: a compiled step built in the background would take a core from the tests that follow
+QUICK = TrainConfig(steps=300, eval_every=0, num_samples=3, compile="off")
 PACE = Pacing(snapshot_every=10)
 
 
