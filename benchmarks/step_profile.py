@@ -20,8 +20,8 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from mmtui.engine.compiled import STEPS_PER_CALL, CompiledSteps, sgd_steps
-    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.compiled import CompiledSteps, sgd_steps
+    from mmtui.engine.config import STEPS_PER_CALL, TrainConfig
     from mmtui.engine.data import load_dataset
     from mmtui.engine.model import build_model
 

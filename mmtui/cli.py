@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES, RUN_FIELDS, DeviceError, Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
+                                 DeviceError, Pacing, RunFiles, TrainConfig)
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
 from mmtui.tui.key_script import parse_key_script
@@ -124,10 +125,11 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
                    "enough that a step is bound by kernel launches: the CPU is usually faster.")
 @click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default=TrainConfig.compile,
               show_default=True,
-              help="Run the CPU's training steps through torch.compile, 8 to a call (~3x eager). auto: start at "
+              help=f"Run the CPU's training steps through torch.compile, {STEPS_PER_CALL} to a call (~3x eager). "
+                   "auto: start at "
                    f"once on the eager path and switch when the compiled step is built in the background (runs of "
-                   f"{AUTO_COMPILE_MIN_STEPS:,} steps or more); on: build it before the first step; off: eager only. Same numbers "
-                   "either way; a failed build stays on the eager path with one line.")
+                   f"{AUTO_COMPILE_MIN_STEPS:,} steps or more); on: build it before the first step; off: eager only. "
+                   "Same numbers either way; a failed build stays on the eager path with one line.")
 @click.option("--eval-every", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Steps between full train/val evaluations (0: only at the end).")
 @click.option("--diverge-at", type=POSITIVE_FLOAT, default=None,

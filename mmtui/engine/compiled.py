@@ -10,11 +10,9 @@ from pathlib import Path
 
 import torch
 
+from mmtui.engine.config import STEPS_PER_CALL
 from mmtui.engine.model import Model
 
-STEPS_PER_CALL = 8  # SGD steps unrolled into one compiled call. A lecture step is ~25 tiny kernels, each launched
-# from Python in eager mode; one call of 8 runs them from C++ (2.7x eager for the MLP here; 16 gave 3.7x but a
-# longer compile, and 8 divides the lecture's 1,024-step index blocks and 10,000-step evaluations)
 INDUCTOR_OPTIONS = {
     "cpp_wrapper": True,  # the calls between kernels in C++ too: 1.4x the Python wrapper for these tiny kernels
     "compile_threads": 1,  # no pool of compile workers: one C++ file per graph, and nothing to shut down on exit
@@ -72,7 +70,7 @@ class CompiledSteps:
         os.environ.setdefault(CACHE_ENV, str(compile_cache_dir()))
         batches = torch.zeros((self.steps_per_call, self.batch_size), dtype=torch.long)  # (K, B)
         try:
-            # Here, not in __init__: torch.compile imports torch's compiler (~1.5 s), which the first step never waits for.
+            # Here, not in __init__: torch.compile imports torch's compiler (~1.5 s), which no first step waits for.
             compiled = torch.compile(sgd_steps, fullgraph=True, dynamic=False, options=INDUCTOR_OPTIONS)
             # The deep nets' steps call torch.autograd.grad, which dynamo traces only when asked to.
             with torch._dynamo.config.patch(trace_autograd_ops=True):

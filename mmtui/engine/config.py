@@ -9,8 +9,11 @@ from mmtui.experiments import LECTURE_SEED
 
 DEVICES: tuple[str, ...] = ("cpu", "auto", "cuda")  # --device; auto: CUDA when torch finds a device
 COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")  # --compile: see TrainConfig.compile
+STEPS_PER_CALL = 8  # SGD steps unrolled into one compiled call. An eager MLP step is ~150 operator calls, each
+# dispatched from Python; one call of 8 runs fused C++ (143 us a step against 411 in benchmarks/step_profile.py).
+# 16 gave 15% more for a longer compile; 8 divides the 1,024-step index blocks and the 10,000-step evaluations
 AUTO_COMPILE_MIN_STEPS = 50_000  # --compile auto builds the compiled step for runs at least this long: a shorter
-# one (10-20 s on the eager path) would end about when a first build (~20 s, ~4 s from the cache) is done
+# one (20 s or less on the eager path) would end about when a first build (~30 s; 6-8 s from the cache) is done
 
 
 class DeviceError(ValueError):
