@@ -171,10 +171,7 @@ class Trainer:
             fast.announced = True
             self._news.notes.append(f"compiled step in use from step {self.step:,} ({count} steps a call, built in "
                                     f"{fast.built_in_s:.1f} s)")
-        if self._batch_pos == len(self._batches):
-            self._draw_block(self.step)
-        batches = self._batches[self._batch_pos:self._batch_pos + count]  # (K, B)
-        self._batch_pos += count
+        batches = self._next_batches(count)  # (K, B)
         rates = tuple(self.config.lr_at(self.step + k) for k in range(count))
         if rates not in self._lr_tensors:
             self._lr_tensors[rates] = torch.tensor(rates)  # (K,)
@@ -190,16 +187,18 @@ class Trainer:
                                       generator=self.generator).to(self.device)  # (count, B)
         self._batch_pos = 0
 
-    def _next_batch(self) -> torch.Tensor:
+    def _next_batches(self, count: int) -> torch.Tensor:
+        """The minibatch indices of the next `count` steps, (count, B); a compiled call's count never crosses the
+        end of a block, since blocks start at multiples of INDEX_BLOCK and calls at multiples of their count."""
         if self._batch_pos == len(self._batches):
             self._draw_block(self.step)
-        ix = self._batches[self._batch_pos]  # (B,)
-        self._batch_pos += 1
-        return ix
+        batches = self._batches[self._batch_pos:self._batch_pos + count]  # (count, B)
+        self._batch_pos += count
+        return batches
 
     def _train_step(self, with_stats: bool) -> None:
         """One SGD step on one minibatch; the loss is taken before the update, as the lecture's loop."""
-        ix = self._next_batch()
+        ix = self._next_batches(1)[0]  # (B,)
         result = self.model.step(self.dataset.Xtr[ix], self.dataset.Ytr[ix], record=with_stats)
         lr = self.config.lr_at(self.step)
         with torch.no_grad():
