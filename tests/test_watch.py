@@ -15,7 +15,7 @@ from torch import nn
 
 import mmtui
 from mmtui.measure.pacing import Pacing
-from mmtui.records import BOUNDED, DONE, OTHER, RECTIFIER, STOPPED
+from mmtui.records import BOUNDED, DONE, FLAT, OTHER, RECTIFIER, STOPPED
 from mmtui.runfile import read_run_file
 from mmtui.watcher.run import NO_LOSS_NOTE
 
@@ -95,7 +95,7 @@ def test_every_steps_loss_is_kept_and_the_expected_init_loss_comes_from_the_logi
 def test_each_activation_module_is_a_layer_in_model_order_with_the_measure_of_its_kind(tmp_path):
     _, _, snapshots = watched_run(tmp_path, steps=2)
     layers = snapshots[0].layers
-    assert [(s.name, s.kind) for s in layers] == [("relu  ReLU", RECTIFIER), ("act  NewGELU", RECTIFIER),
+    assert [(s.name, s.kind) for s in layers] == [("relu  ReLU", RECTIFIER), ("act  NewGELU", FLAT),
                                                   ("gate  Sigmoid", BOUNDED)]
     relu, gelu, sigmoid = layers
     assert relu.units == 16 and relu.dead_units >= 1 and relu.white_rows[0] >> 3 & 1  # unit 3, first example
