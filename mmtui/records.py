@@ -64,6 +64,37 @@ class ActivationStats:
     flat_below: float = 0.0  # a RECTIFIER's flat side: outputs at or below this (softplus's is ln 2)
 
 
+# Where a layer's gradient by time step was taken (TimeStats.grad_at):
+AT_HIDDEN = "hidden"  # each call's output: the hidden state h_t a recurrent cell returns, its whole gradient
+# (from the layers above and from the later time steps)
+AT_INPUT = "input"  # each time step's input x_t of a fused nn.RNN/GRU/LSTM, whose hidden states stay inside its
+# kernel: what flows back through time to step t reaches x_t (times the input weights)
+AT_OUTPUT = "output"  # each time step's output of a fused layer whose input takes no gradient: only what the
+# layers above send to step t, not what came back through time
+
+
+@dataclass(frozen=True)
+class TimeStats:
+    """One layer's figures by time step on one measured step: a module called once per time step (a recurrent
+    cell, a weight-shared block), each call a time step, or an output with a time axis (nn.RNN/GRU/LSTM).
+
+    A layer called more often than measure.through_time.MAX_TIMES keeps a sample of its calls (every other one,
+    then every fourth ...): `times` says which.
+    """
+
+    step: int  # the training step whose forward pass made these outputs
+    name: str  # the layer, as ActivationStats.name: "cell  RNNCell", "rnn  GRU", "h  tanh RNN"
+    times: tuple[int, ...]  # the time steps (calls) measured, 0 = the first; the figures below are aligned
+    std: tuple[float, ...]  # per time step: standard deviation of the outputs
+    saturation: tuple[float, ...]  # per time step: percent of outputs in trouble, by `kind` as ActivationStats';
+    # () for a kind with no trouble measure
+    grad_std: tuple[float, ...] = ()  # per time step: standard deviation of the gradient reaching it (grad_at);
+    # () where no gradient came (an evaluation's forward)
+    grad_at: str = AT_HIDDEN  # AT_HIDDEN, AT_INPUT or AT_OUTPUT
+    kind: str = BOUNDED  # the trouble measure of `saturation`
+    calls: int = 0  # time steps in all, measured or not
+
+
 @dataclass(frozen=True)
 class ParamStats:
     """One 2-D weight's gradient and update, as the lecture's parameter diagnostics."""
@@ -136,6 +167,8 @@ class Snapshot:
     scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
     notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
     # "no loss seen: return (logits, loss) or call run.log(loss=...)"
+    through_time: tuple[TimeStats, ...] = ()  # per layer that runs through time, of the same step as `layers`;
+    # () when this snapshot carries no statistics or the model has no such layer
 
     @property
     def stats(self) -> ActivationStats | None:

@@ -13,8 +13,8 @@ import math
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar,
-                           Snapshot)
+from mmtui.records import (AT_HIDDEN, BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats,
+                           RunInfo, Scalar, Snapshot, TimeStats)
 
 FORMAT = "mmtui-run"
 VERSION = 1  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -108,6 +108,12 @@ def _param(p: ParamStats) -> dict[str, Any]:
             "grad_hist_counts": list(p.grad_hist_counts)}
 
 
+def _time(t: TimeStats) -> dict[str, Any]:
+    return {"step": t.step, "name": t.name, "times": list(t.times), "std": _numbers(t.std),
+            "saturation": _numbers(t.saturation), "grad_std": _numbers(t.grad_std), "grad_at": t.grad_at,
+            "kind": t.kind, "calls": t.calls}
+
+
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id."""
     return {"event": "snapshot", "run_id": snap.run.run_id, "state": snap.state, "step": snap.step,
@@ -118,7 +124,8 @@ def snapshot_line(snap: Snapshot) -> dict[str, Any]:
                       for e in snap.evals],
             "samples": list(snap.samples), "saved": snap.saved, "save_error": snap.save_error,
             "layers": [_layer(s) for s in snap.layers], "params": [_param(p) for p in snap.params],
-            "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes)}
+            "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes),
+            "through_time": [_time(t) for t in snap.through_time]}
 
 
 def start_line(info: RunInfo) -> dict[str, Any]:
@@ -226,7 +233,8 @@ class RunFileReader:
             samples=tuple(str(name) for name in r["samples"]), last_finite_loss=_float(r["last_finite_loss"]),
             diverged_loss=_float(r["diverged_loss"]), saved=r["saved"], save_error=r["save_error"],
             scalars=tuple(Scalar(str(name), int(step), _float(value)) for name, step, value in r.get("scalars", ())),
-            notes=tuple(str(note) for note in r.get("notes", ())))
+            notes=tuple(str(note) for note in r.get("notes", ())),
+            through_time=tuple(_read_time(t) for t in r.get("through_time", ())))
 
 
 def check_header(record: dict) -> None:
@@ -250,6 +258,17 @@ def _read_layer(s: dict) -> ActivationStats:
         white_rows=tuple(int(row, 16) for row in s["white_rows"]), saturated_at=_float(s["saturated_at"]),
         white_at=_float(s["white_at"]), name=str(s.get("name", "")), kind=str(s.get("kind", BOUNDED)),
         flat_below=_float(s.get("flat_below", 0.0)))
+
+
+def _read_time(t: dict) -> TimeStats:
+    """A layer's figures by time step; files written before they existed have none, and read as before."""
+    times = tuple(int(time) for time in t["times"])
+    std, saturation, grad_std = _floats(t["std"]), _floats(t["saturation"]), _floats(t["grad_std"])
+    if len(std) != len(times) or any(len(figures) not in (0, len(times)) for figures in (saturation, grad_std)):
+        raise ValueError("figures by time step not aligned with their time steps")
+    return TimeStats(step=int(t["step"]), name=str(t["name"]), times=times, std=std, saturation=saturation,
+                     grad_std=grad_std, grad_at=str(t.get("grad_at", AT_HIDDEN)), kind=str(t.get("kind", BOUNDED)),
+                     calls=int(t.get("calls", len(times))))
 
 
 def _read_param(p: dict) -> ParamStats:

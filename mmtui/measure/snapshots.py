@@ -91,6 +91,7 @@ class SnapshotBuilder:
         now = time.perf_counter() if now is None else now
         measured = self._landed(wait=state != RUNNING)
         layers, params = measured.records() if measured is not None else ((), ())
+        through_time = measured.through_time() if measured is not None else ()
         elapsed = now - self._rate_t0
         rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
         snapshot = Snapshot(
@@ -98,7 +99,7 @@ class SnapshotBuilder:
             lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=layers, params=params,
             evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
             diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
-            notes=tuple(self.notes))
+            notes=tuple(self.notes), through_time=through_time)
         self.first_loss_step = step
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
         self.saved = self.save_error = None

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from mmtui.measure.readout import Readout
-from mmtui.records import BOUNDED, FLAT, OTHER, RECTIFIER, SATURATED_AT, WHITE_AT, ActivationStats, ParamStats
+from mmtui.measure.through_time import ThroughTime
+from mmtui.records import (BOUNDED, FLAT, OTHER, RECTIFIER, SATURATED_AT, WHITE_AT, ActivationStats, ParamStats,
+                           TimeStats)
 
 HIST_BINS = 50  # the lecture's histograms: 50 bins
 MAP_EXAMPLES = 32  # examples in the dead-neuron bitmap: the lecture's batch
@@ -108,6 +110,7 @@ class StepStats:
         self._layers: list[_Layer] = []
         self._grads: dict[int, tuple[int, int]] = {}  # layer handle -> where its gradient's results start, numel
         self._weights: list[_Weight] = []
+        self.times = ThroughTime(self.readout)  # the layers that run through time: their figures by time step
 
     # ---- taking them, on the device
 
@@ -181,6 +184,10 @@ class StepStats:
         ordered = [stats for _, stats in sorted(layers, key=lambda pair: pair[0])]
         numbered = tuple(_renumbered(stats, number) for number, stats in enumerate(ordered, 1))
         return numbered, tuple(_weight_record(values, weight) for weight in self._weights)
+
+    def through_time(self) -> tuple[TimeStats, ...]:
+        """The figures by time step of every layer that ran through time."""
+        return self.times.records(self.readout.values(), self.step)
 
     def _layer_record(self, values: list[float], handle: int, layer: _Layer) -> ActivationStats:
         at = layer.at

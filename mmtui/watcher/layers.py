@@ -12,7 +12,8 @@ from mmtui.measure.activations import Activation, activation_chosen, activation_
 from mmtui.measure.sampling import Samples
 from mmtui.measure.slopes import near_flat, peak_slope
 from mmtui.measure.stats import StepStats, as_examples_by_units
-from mmtui.records import FLAT
+from mmtui.measure.through_time import hidden_output, recurrent_of, time_dim_of
+from mmtui.records import AT_INPUT, AT_OUTPUT, FLAT
 
 PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's names
 
@@ -29,14 +30,14 @@ def user_name(path: str) -> str:
 
 
 def find_layers(model: nn.Module, patterns: list[str] | None) -> list[tuple[str, nn.Module, Activation]]:
-    """The watched activation layers, in the model's order: every activation module, or with `patterns` (module
-    paths, * and ? allowed) exactly the modules they name, measured by class where it says, else as functions of
-    the user's own (activation_chosen)."""
+    """The watched activation layers, in the model's order: every activation module and recurrent module
+    (through_time.recurrent_of), or with `patterns` (module paths, * and ? allowed) exactly the modules they name,
+    measured by class where it says, else as functions of the user's own (activation_chosen)."""
     layers = []
     for path, module in model.named_modules():
         path = user_name(path)
         if patterns is None:
-            found = activation_of(module)
+            found = activation_of(module) or recurrent_of(module)
         elif path and any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns):
             found = activation_chosen(module)
         else:
@@ -55,6 +56,9 @@ class LayerTaps:
     """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each module)
     reduced in the forward, where they are fresh (an in-place op after them would change them), and the gradients
     reaching them in the backward, into the step's StepStats; a FLAT function's inputs are sampled before it runs.
+    Through time: every call of a module called more than once (a recurrent cell, a weight-shared block) is a time
+    step of its own, and a fused nn.RNN/GRU/LSTM's outputs are measured per time step, with the gradient reaching
+    each step's input (its hidden states stay inside the kernel).
     """
 
     def __init__(self, layers: list[tuple[str, nn.Module, Activation]], samples: Samples):
@@ -66,16 +70,21 @@ class LayerTaps:
         self._taken: dict[int, int] = {}  # layer index -> its handle in the step's StepStats
         self._inputs: dict[int, torch.Tensor] = {}  # a FLAT layer's sampled inputs (examples, units)
         self._peaks: dict[int, torch.Tensor | None] = {}  # a FLAT layer's peak slope, found once
+        self._time_inputs: dict[int, torch.Tensor] = {}  # a fused recurrent layer's input, where it takes a
+        # gradient: what flows back through time reaches it
+        self._sequenced: set[int] = set()  # the fused recurrent layers measured by time step this step
 
     @property
     def armed(self) -> bool:
         return bool(self._handles)
 
     def arm(self, stats: StepStats) -> None:
-        self._stats, self._taken, self._inputs = stats, {}, {}
+        self._stats, self._taken, self._inputs, self._time_inputs, self._sequenced = stats, {}, {}, {}, set()
         for index, (_, module, found) in enumerate(self.layers):
             if found.kind == FLAT:
                 self._handles.append(module.register_forward_pre_hook(self._tap_input(index)))
+            if isinstance(module, nn.RNNBase):
+                self._handles.append(module.register_forward_pre_hook(self._tap_time_input(index)))
             self._handles.append(module.register_forward_hook(self._tap(index)))
 
     def _rows(self, index: int, t: torch.Tensor) -> torch.Tensor | None:
@@ -84,7 +93,7 @@ class LayerTaps:
 
     def _tap_input(self, index: int):
         def hook(module: nn.Module, args) -> None:
-            if index in self._inputs or not args or not _measurable(args[0]):
+            if index in self._inputs or index in self._taken or not args or not _measurable(args[0]):
                 return
             started = _now()
             x = as_examples_by_units(args[0].detach())  # (N, units)
@@ -93,9 +102,20 @@ class LayerTaps:
             self.spent += _now() - started
         return hook
 
+    def _tap_time_input(self, index: int):
+        def hook(module: nn.Module, args) -> None:
+            x = args[0] if args else None
+            if index not in self._time_inputs and time_dim_of(module, x) is not None and x.requires_grad:
+                self._time_inputs[index] = x
+        return hook
+
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
-            if index in self._taken or not _measurable(output):
+            output = hidden_output(output)
+            if not _measurable(output):
+                return
+            if index in self._taken:
+                self._tap_call(index, module, inputs, output)
                 return
             started = _now()
             path, _, found = self.layers[index]
@@ -112,7 +132,36 @@ class LayerTaps:
                 stats = self._stats
                 output.register_hook(lambda grad: self._tap_gradient(stats, handle, grad, rows))
             self.spent += _now() - started
+            self._tap_call(index, module, inputs, output)
         return hook
+
+    def _tap_call(self, index: int, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        """Every call's figures as a time step; a fused recurrent layer's first call's by its time axis."""
+        started = _now()
+        path, _, found = self.layers[index]
+        how = dict(name=layer_label(path, module), kind=found.kind, bounds=found.bounds,
+                   saturated_at=found.saturated_at, flat_below=found.flat_below)
+        times = self._stats.times
+        time_dim = time_dim_of(module, inputs[0] if inputs else None)
+        if time_dim is None:
+            time = times.call(index, output, **how)
+            if time is not None and output.requires_grad:
+                output.register_hook(lambda grad: self._tap_time_gradient(
+                    lambda: times.call_gradient(index, time, grad)))
+        elif index not in self._sequenced:
+            self._sequenced.add(index)
+            times.sequence(index, output, time_dim, **how)
+            given = self._time_inputs.pop(index, None)
+            tensor, at = (given, AT_INPUT) if given is not None else (output, AT_OUTPUT)
+            if tensor.requires_grad:
+                tensor.register_hook(lambda grad: self._tap_time_gradient(
+                    lambda: times.sequence_gradient(index, grad, time_dim, at)))
+        self.spent += _now() - started
+
+    def _tap_time_gradient(self, take) -> None:
+        started = _now()
+        take()
+        self.spent += _now() - started
 
     def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor, rows: torch.Tensor | None) -> None:
         started = _now()
