@@ -11,7 +11,10 @@ LECTURE_SEED = 2147483647
 PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
 
 # Models (--model, the TUI's m key); b toggles BatchNorm: mlp <-> mlp-bn, deep <-> deep-bn.
-MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn")
+MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn", "rnn", "gru")
+RECURRENT: tuple[str, ...] = ("rnn", "gru")  # the models that read their context one character a time step
+RECURRENT_CONTEXT = 8  # characters a recurrent model reads, whatever --block-size: the MLPs' 3 leave no time to
+# see a gradient fade through, and 8 covers most of a name (the lecture's names are 6.1 characters on average)
 BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
 GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
 
@@ -20,6 +23,8 @@ MODEL_HELP: dict[str, str] = {
     "mlp-bn": "the same with BatchNorm on the pre-activations (no b1)",
     "deep": "5 Linear -> Tanh blocks of 100 units; hidden weights x gain, output weight x 0.1",
     "deep-bn": "5 Linear -> BatchNorm -> Tanh blocks; the last BatchNorm's gamma x 0.1",
+    "rnn": "makemore's tanh RNN cell over 8 characters, one a time step; the last hidden state predicts",
+    "gru": "makemore's GRU cell over 8 characters: gates let the gradient reach the early steps",
 }
 
 PRESET_HELP: dict[str, str] = {
@@ -28,6 +33,11 @@ PRESET_HELP: dict[str, str] = {
     "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
     "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
 }
+
+
+def context_for(model: str, block_size: int) -> int:
+    """The characters of context a model reads: RECURRENT_CONTEXT for the recurrent ones, else block_size."""
+    return RECURRENT_CONTEXT if model in RECURRENT else block_size
 
 
 def gain_label(gain: float) -> str:

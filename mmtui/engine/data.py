@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -13,19 +13,24 @@ from mmtui.engine.words import Vocab, read_words, split_words, words_digest
 def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every (context, next character) pair: X (N, block_size) of the previous characters, 0-padded, Y (N,)."""
     stoi = vocab.stoi()
-    lengths = torch.tensor([len(word) + 1 for word in words])  # (W,) each word plus its end token
     # Each character becomes the code point of its index, so one translate and encode do the lookup for all.
     text = (Vocab.END.join(words) + Vocab.END).translate({ord(ch): index for ch, index in stoi.items()})
     codes = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32).long()  # (N,) = Y
-    starts = torch.cumsum(lengths, 0) - lengths  # (W,) index of each word's first character
-    position = torch.arange(len(codes)) - torch.repeat_interleave(starts, lengths)  # (N,) index within the word
+    return contexts(codes, block_size), codes
+
+
+def contexts(codes: torch.Tensor, block_size: int) -> torch.Tensor:
+    """X (N, block_size): the block_size characters before each of `codes` (words, each ended by the end token 0)
+    within its word, 0-padded, oldest first as the lecture's list. Y alone gives X, for any block size."""
     index = torch.arange(len(codes))
+    starts = torch.ones(len(codes), dtype=torch.bool)  # (N,) where a word starts: after an end token
+    starts[1:] = codes[:-1] == 0
+    position = index - torch.where(starts, index, 0).cummax(0).values  # (N,) index within the word
     columns = []
-    for back in range(block_size, 0, -1):  # oldest context character first, as the lecture's list
+    for back in range(block_size, 0, -1):
         previous = codes[(index - back).clamp(min=0)]
         columns.append(torch.where(position >= back, previous, 0))
-    X = torch.stack(columns, dim=1) if columns else torch.zeros(len(codes), 0, dtype=torch.long)  # (N, block_size)
-    return X, codes
+    return torch.stack(columns, dim=1) if columns else torch.zeros(len(codes), 0, dtype=torch.long)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,18 @@ class Dataset:
     Yte: torch.Tensor  # (Nte,)
     num_words: int
     words_sha256: str  # words_digest of the list, which a checkpoint must match
+
+    @property
+    def block_size(self) -> int:
+        return self.Xtr.shape[1]
+
+    def with_block_size(self, block_size: int) -> Dataset:
+        """The same examples with `block_size` characters of context."""
+        if block_size == self.block_size:
+            return self
+        return replace(self, Xtr=contexts(self.Ytr.cpu(), block_size).to(self.Ytr.device),
+                       Xdev=contexts(self.Ydev.cpu(), block_size).to(self.Ydev.device),
+                       Xte=contexts(self.Yte.cpu(), block_size).to(self.Yte.device))
 
 
 def load_dataset(path: str | Path | None, block_size: int) -> Dataset:

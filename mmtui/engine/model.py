@@ -10,11 +10,13 @@ import torch.nn.functional as F
 
 from mmtui.engine.config import TrainConfig
 from mmtui.engine.layer_net import build_deep, build_mlp_bn
+from mmtui.engine.recurrent import CELL_WEIGHTS, build_recurrent, draw_recurrent
 from mmtui.engine.step import StepResult
-from mmtui.experiments import MODELS, PRESETS
+from mmtui.experiments import MODELS, PRESETS, RECURRENT
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh
 DEEP_HIDDEN, DEEP_BLOCKS = 100, 5  # the lecture's deep net: 5 tanh blocks of 100 units
+RECURRENT_HIDDEN = 64  # makemore's n_embd2: the recurrent nets' hidden state
 
 
 class UnknownPreset(ValueError):
@@ -100,28 +102,37 @@ def draw_mlp(vocab_size: int, block_size: int, embed: int, hidden: int, generato
 
 
 @torch.no_grad()
-def apply_preset(drawn: dict[str, torch.Tensor], preset: str, w1_scale: float) -> None:
-    """Scale the raw draws as the lecture's experiments do, then W1 by w1_scale."""
+def apply_preset(drawn: dict[str, torch.Tensor], preset: str, w1_scale: float,
+                 hidden: tuple[str, ...] = ("W1",)) -> None:
+    """Scale the raw draws as the lecture's experiments do, then the hidden weights (W1; a recurrent cell's
+    weights) by w1_scale; a hidden weight Wx's bias is bx."""
     if preset not in PRESETS:
         raise UnknownPreset(f"unknown init preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if preset != "lecture":
         drawn["W2"] *= 0.01  # small logits: every character about 1/V at init
         drawn["b2"] *= 0  # not exactly 0 in W2 keeps symmetry breaking; b2 may be 0
-    if preset in ("fix-tanh", "kaiming"):
-        fan_in = drawn["W1"].shape[0]
-        drawn["W1"] *= 0.2 if preset == "fix-tanh" else TANH_GAIN / math.sqrt(fan_in)
-        if "b1" in drawn:
-            drawn["b1"] *= 0.01
-    drawn["W1"] *= w1_scale
+    for weight in hidden:
+        if preset in ("fix-tanh", "kaiming"):
+            fan_in = drawn[weight].shape[0]
+            drawn[weight] *= 0.2 if preset == "fix-tanh" else TANH_GAIN / math.sqrt(fan_in)
+            bias = "b" + weight[1:]
+            if bias in drawn:
+                drawn[bias] *= 0.01
+        drawn[weight] *= w1_scale
 
 
 def build_model(config: TrainConfig, vocab_size: int, generator: torch.Generator) -> Model:
-    """Draw the configured model from the generator; presets apply to the MLPs, the gain to the deep nets."""
+    """Draw the configured model from the generator; presets apply to the MLPs and the recurrent nets (their
+    cells' weights as W1), the gain to the deep nets."""
     if config.model not in MODELS:
         raise UnknownPreset(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
     if config.model.startswith("deep"):
         return build_deep(vocab_size, config.block_size, config.embed, DEEP_HIDDEN, DEEP_BLOCKS, config.gain,
                           config.w1_scale, config.model == "deep-bn", generator)
+    if config.model in RECURRENT:
+        drawn = draw_recurrent(config.model, vocab_size, config.embed, RECURRENT_HIDDEN, generator)
+        apply_preset(drawn, config.init, config.w1_scale, CELL_WEIGHTS[config.model])
+        return build_recurrent(config.model, drawn, RECURRENT_HIDDEN)
     batchnorm = config.model == "mlp-bn"
     drawn = draw_mlp(vocab_size, config.block_size, config.embed, config.hidden, generator, with_b1=not batchnorm)
     apply_preset(drawn, config.init, config.w1_scale)

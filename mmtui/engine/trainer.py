@@ -19,7 +19,7 @@ from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.step import StepResult
-from mmtui.experiments import run_name
+from mmtui.experiments import RECURRENT, context_for, run_name
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.snapshots import SnapshotBuilder
@@ -63,13 +63,17 @@ class Trainer:
                  save_path: str | None = None, resume: Checkpoint | None = None, pacing: Pacing = Pacing()):
         """`save_path`: where a run's checkpoint goes (see save()); `resume`: a checkpoint to continue, whose
         run `config` must extend (check_resumable); `pacing`: how often to report."""
+        self._block_size = config.block_size  # the MLPs' context, as asked: a recurrent model reads its own
+        config = replace(config, block_size=context_for(config.model, config.block_size))
         self.config = config
         self.pacing = pacing
         # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
         self.device = resolve_device(config.device)
-        self.dataset = dataset_on(dataset, self.device)
+        self._datasets = {dataset.block_size: dataset_on(dataset, self.device)}  # by block size: a reinit to a
+        # model of another context windows the same examples again, once
+        self.dataset = self._datasets[dataset.block_size]
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
         self.cancel = cancel
@@ -90,6 +94,9 @@ class Trainer:
 
     def _start_run(self, config: TrainConfig) -> None:
         self.config = config
+        if config.block_size not in self._datasets:
+            self._datasets[config.block_size] = self.dataset.with_block_size(config.block_size)
+        self.dataset = self._datasets[config.block_size]
         self._run_id += 1
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model: Model = build_model(config, self.vocab_size, self.generator)
@@ -120,6 +127,10 @@ class Trainer:
         """The compiled steps of this run's kind of model, built or being built as config.compile asks; None where
         the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
         if config.compile == "off" or (config.compile == "auto" and config.steps < AUTO_COMPILE_MIN_STEPS):
+            return None
+        if config.model in RECURRENT:  # a loop over time steps through autograd: not built for the compiler
+            if config.compile == "on":
+                self._news.notes.append(f"--compile on: {config.model} trains on the eager path")
             return None
         if self.device.type != "cpu":
             if config.compile == "on":
@@ -219,6 +230,9 @@ class Trainer:
             handle = stats.activation(t)
             if grad is not None:
                 stats.gradient(handle, grad)
+        if result.time_outputs is not None:  # a recurrent net: its tanh and the gradient at h by time step
+            stats.times.sequence("h", result.time_outputs, 0, name=f"{self.config.model} hidden state")
+            stats.times.sequence_gradient("h", result.time_grads, 0)
         for name, index in self.model.weights().items():
             p, grad = self.params[index], result.grads[index]
             stats.weight(name, p, grad, p.std(), lr * grad.std())
@@ -311,8 +325,9 @@ class Trainer:
                 self._publish()  # the old run's last losses reach the UI before the new run starts
             scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
+            model = command.model or self.config.model
             self._start_run(replace(self.config, init=command.init or self.config.init, w1_scale=scale, seed=seed,
-                                    model=command.model or self.config.model,
+                                    model=model, block_size=context_for(model, self._block_size),
                                     gain=command.gain if command.gain is not None else self.config.gain))
         elif isinstance(command, Stop):
             self._stop_requested = True
