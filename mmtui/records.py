@@ -20,7 +20,20 @@ WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation i
 # What an activation layer's trouble measure is, by the function's family:
 BOUNDED = "bounded"  # tanh, sigmoid, hardtanh: saturation, |t| near a bound (on the range scaled to [-1, 1])
 RECTIFIER = "rectifier"  # the ReLU family: outputs on the flat side (input at or below 0), units dead for the batch
+FLAT = "flat"  # GELU, SiLU, Mish, ELU, softplus, a user's own: outputs where the local slope is near flat
 OTHER = "other"  # no trouble measure: mean, std and the histogram only
+
+NEAR_FLAT_SLOPE = 1 - SATURATED_AT ** 2  # a FLAT function's slope below this share of its peak is near flat: as
+# tanh's at |t| = SATURATED_AT (5.9%)
+
+# What a source may send, so that the app lays out a panel only for data that can come:
+LOSS = "loss"  # minibatch losses (and val points): the Loss panel
+SAMPLES = "samples"  # names sampled from the model: the Samples panel
+OUTPUT = "output"  # a script's printed lines (ScriptOutput, ScriptExited): the Output panel
+LAYERS = "layers"  # activation layers' statistics: the Activations and Saturation panels, the layers view
+WEIGHTS = "weights"  # weights' statistics (ParamStats) or histograms of their values: the parameters view
+SCALARS = "scalars"  # named scalars besides the loss: the Scalars panel
+RUNS = "runs"  # several streams of runs at once: the Runs table
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,10 @@ class Source(Protocol):
     """
 
     commands: frozenset[type]  # the Command classes send() takes; the app offers only the keys that send them
+    produces: frozenset[str]  # what it may ever send: LOSS, SAMPLES, OUTPUT, LAYERS, WEIGHTS, SCALARS, RUNS; the
+    # app lays out no panel, and offers no view, for anything else
+    promised: frozenset[str]  # of those, what it sends from its start: their panels wait for it; the others appear
+    # once their data arrives (a run file, a log or a script's run file reveals what it holds as it is read)
 
     def receive(self, timeout: float) -> list[Arrival]:
         """Everything that arrived since the last call, oldest first, waiting up to `timeout` for the first."""

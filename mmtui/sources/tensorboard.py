@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mmtui.records import (DONE, OTHER, RUNNING, ActivationStats, Arrival, Command, EvalResult, RunInfo, Scalar,
-                           Snapshot, SourceStatus)
+from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
+                           Arrival, Command, EvalResult, RunInfo, Scalar, Snapshot, SourceStatus)
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, folder_run_files
 
@@ -395,6 +395,9 @@ class TensorBoardSource:
     """
 
     commands: frozenset[type] = frozenset()
+    # scalars, histograms of activations and of weights, a samples text tag, a folder of runs
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS})
+    promised = frozenset({LOSS})  # the rest shows as the log reveals it
 
     def __init__(self, paths: list[Path], follow: bool = True, tag: str | None = None):
         """`paths` as check_log_paths returned them; `follow`: keep reading what is written; `tag`: the loss

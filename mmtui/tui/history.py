@@ -6,7 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.records import (LAYERS, LOSS, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, ParamStats,
+                           RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -242,6 +243,7 @@ class History:
         self.version = 0  # grows with every snapshot and selection, so a panel redraws only when its data changed
         self.samples_version = 0  # grows with every batch of the selected stream's sampled names, and selection
         self.run_version = 0  # grows with every reinit and every new stream
+        self.seen: set[str] = set()  # what any snapshot has brought: LOSS, LAYERS, WEIGHTS, SAMPLES, SCALARS
 
     @property
     def selected_stream(self) -> StreamHistory | None:
@@ -293,6 +295,9 @@ class History:
         elif snapshot.run.run_id != stream.run.info.run_id:
             self.run_version += 1
         stream.add(snapshot)
+        brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params, SAMPLES: snapshot.samples,
+                   SCALARS: snapshot.scalars}
+        self.seen.update(kind for kind, there in brought.items() if there)
         if snapshot.samples and name == self.selected:
             self.samples_version += 1
         self.version += 1
