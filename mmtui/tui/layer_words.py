@@ -1,4 +1,5 @@
-"""What a layer's figures are called, by its function's kind: the lecture's tanh words, a ReLU's, or none."""
+"""What a layer's figures are called, by its function's kind (the lecture's tanh words, a ReLU's, or none), and how
+a long name is cut to fit."""
 
 from __future__ import annotations
 
@@ -71,3 +72,14 @@ def fitted(text: str, width: int) -> str:
     """`text` in at most `width` cells, its start elided: a module path's end (its block number, its class) is what
     tells two layers apart."""
     return text if len(text) <= width else ELLIPSIS + text[len(text) - width + 1:]
+
+
+def cut_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, its middle elided: a run's or a scalar's name keeps how it begins and how it
+    ends ("train/train_sam…_per_second", "version_1…_seed_3")."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    tail = (width - 1) // 2
+    return text[:width - 1 - tail] + ELLIPSIS + (text[-tail:] if tail else "")
