@@ -83,6 +83,19 @@ class ParamStats:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """A named tensor's values as a log holds them (a TensorBoard log's weight histograms), with no measure of
+    trouble: the parameters view draws them where no ParamStats come."""
+
+    name: str  # as logged: "weights/layer1.weight"
+    step: int  # the step it was logged at
+    mean: float
+    std: float
+    hist_edges: tuple[float, ...]
+    hist_counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class EvalResult:
     """Loss over the full train and val splits."""
 
@@ -140,6 +153,8 @@ class Snapshot:
     scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
     notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
     # "no loss seen: return (logits, loss) or call run.log(loss=...)"
+    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, of the latest step that
+    # logged any; () when this snapshot carries none
 
     @property
     def stats(self) -> ActivationStats | None:

@@ -13,8 +13,8 @@ import math
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar,
-                           Snapshot)
+from mmtui.records import (BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, Histogram, ParamStats,
+                           RunInfo, Scalar, Snapshot)
 
 FORMAT = "mmtui-run"
 VERSION = 1  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -108,6 +108,11 @@ def _param(p: ParamStats) -> dict[str, Any]:
             "grad_hist_counts": list(p.grad_hist_counts)}
 
 
+def _histogram(h: Histogram) -> dict[str, Any]:
+    return {"name": h.name, "step": h.step, "mean": _number(h.mean), "std": _number(h.std),
+            "hist_edges": _numbers(h.hist_edges), "hist_counts": list(h.hist_counts)}
+
+
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id."""
     return {"event": "snapshot", "run_id": snap.run.run_id, "state": snap.state, "step": snap.step,
@@ -118,7 +123,8 @@ def snapshot_line(snap: Snapshot) -> dict[str, Any]:
                       for e in snap.evals],
             "samples": list(snap.samples), "saved": snap.saved, "save_error": snap.save_error,
             "layers": [_layer(s) for s in snap.layers], "params": [_param(p) for p in snap.params],
-            "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes)}
+            "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes),
+            "weights": [_histogram(h) for h in snap.weights]}
 
 
 def start_line(info: RunInfo) -> dict[str, Any]:
@@ -226,7 +232,8 @@ class RunFileReader:
             samples=tuple(str(name) for name in r["samples"]), last_finite_loss=_float(r["last_finite_loss"]),
             diverged_loss=_float(r["diverged_loss"]), saved=r["saved"], save_error=r["save_error"],
             scalars=tuple(Scalar(str(name), int(step), _float(value)) for name, step, value in r.get("scalars", ())),
-            notes=tuple(str(note) for note in r.get("notes", ())))
+            notes=tuple(str(note) for note in r.get("notes", ())),
+            weights=tuple(_read_histogram(h) for h in r.get("weights", ())))
 
 
 def check_header(record: dict) -> None:
@@ -258,6 +265,11 @@ def _read_param(p: dict) -> ParamStats:
         grad_std=_float(p["grad_std"]), grad_data_ratio=_float(p["grad_data_ratio"]),
         update_ratio_log10=_float(p["update_ratio_log10"]), grad_hist_edges=_floats(p["grad_hist_edges"]),
         grad_hist_counts=tuple(int(n) for n in p["grad_hist_counts"]))
+
+
+def _read_histogram(h: dict) -> Histogram:
+    return Histogram(name=str(h["name"]), step=int(h["step"]), mean=_float(h["mean"]), std=_float(h["std"]),
+                     hist_edges=_floats(h["hist_edges"]), hist_counts=tuple(int(n) for n in h["hist_counts"]))
 
 
 def _reason(error: Exception) -> str:

@@ -1,13 +1,15 @@
 """TensorBoard logs as a source: event files read with tensorboard's own reader, each run folder a stream, followed.
 
 Scalars become the loss curve (the tag is_training_loss names, or --tag), evaluations and named scalars;
-histograms (add_histogram) become activation layers of that tag, one snapshot per step that logged any.
+histograms (add_histogram) become activation layers of that tag, or weights' histograms where the tag names a
+weight (weights/..., layer1.bias), one snapshot per step that logged any.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 import threading
 import time
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
-                           Arrival, Command, EvalResult, RunInfo, Scalar, Snapshot, SourceStatus)
+                           Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, folder_run_files
 
@@ -28,6 +30,10 @@ RECORD_OVERHEAD = 16  # a TFRecord's framing: length (8 bytes), its CRC (4), the
 HIST_BINS = 50  # a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
 MAX_RUNS = 32  # runs shown at most, the most recently written first: each keeps a bounded history in the app
 MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logged: each is a layer kept 64 times
+# A histogram tag with one of these words among its parts (split at / and .) is a weight's: "weights/fc1",
+# "layer1.weight", "dense/kernel", Lightning's and Keras's ways of logging parameters. Matched without case.
+WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "param", "params", "parameters"})
+TAG_PARTS = re.compile(r"[/.]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
@@ -148,6 +154,11 @@ def whole_counts(shares: list[float]) -> tuple[int, ...]:
     return tuple(floors)
 
 
+def is_weight_tag(tag: str) -> bool:
+    """Whether a histogram's tag names a weight, not an activation layer."""
+    return any(part in WEIGHT_WORDS for part in TAG_PARTS.split(tag.lower()))
+
+
 def histogram_stats(tag: str, step: int, value) -> ActivationStats | None:
     """A histogram summary value (add_histogram's HistogramProto, or TF2's [k, 3] tensor) as a layer named by
     its tag; None when it holds no finite value."""
@@ -226,6 +237,7 @@ class Run:
         self.info = self._info()
         self.news = News()
         self.layers: dict[str, ActivationStats] = {}  # each histogram tag's latest, in the order first logged
+        self.weights: dict[str, Histogram] = {}  # the same of the tags that name weights
         self.tags: dict[str, None] = {}  # scalar tags seen, in order, to say which there are when none is a loss
         self.scalar_tags: set[str] = set()  # the other scalars' tags kept, at most MAX_SCALAR_TAGS
         self.hidden_histograms: set[str] = set()  # tags past MAX_HISTOGRAM_TAGS
@@ -317,7 +329,8 @@ class Run:
 
     def _histogram(self, value, step: int, out: list[Arrival]) -> None:
         tag = value.tag
-        if tag not in self.layers and len(self.layers) >= MAX_HISTOGRAM_TAGS:
+        known = tag in self.layers or tag in self.weights
+        if not known and len(self.layers) + len(self.weights) >= MAX_HISTOGRAM_TAGS:
             self.hidden_histograms.add(tag)
             return
         stats = histogram_stats(tag, step, value)
@@ -325,7 +338,10 @@ class Run:
             return
         if self.news.histogram_step is not None and step != self.news.histogram_step:
             self.flush(out)  # one snapshot per step that logged histograms
-        self.layers[tag] = stats
+        if is_weight_tag(tag):
+            self.weights[tag] = Histogram(tag, step, stats.mean, stats.std, stats.hist_edges, stats.hist_counts)
+        else:
+            self.layers[tag] = stats
         self.news.histogram_step = step
         self.news.step = max(self.news.step, step)
 
@@ -342,7 +358,7 @@ class Run:
         self.flush(out)
         self.run_id += 1
         self.info = self._info()
-        self.layers, self.last_loss_step, self.last_loss, self.init_loss = {}, None, None, None
+        self.layers, self.weights, self.last_loss_step, self.last_loss, self.init_loss = {}, {}, None, None, None
 
     # ---- news into snapshots
 
@@ -362,7 +378,8 @@ class Run:
             first_loss_step=news.first_loss_step if news.first_loss_step is not None else step,
             losses=tuple(news.losses), lr=self.lr, steps_per_s=rate, init_loss=self.init_loss,
             layers=layers if with_layers else (), params=(), evals=tuple(news.evals), samples=tuple(news.samples),
-            last_finite_loss=self.last_loss, diverged_loss=None, scalars=tuple(news.scalars)))
+            last_finite_loss=self.last_loss, diverged_loss=None, scalars=tuple(news.scalars),
+            weights=tuple(self.weights.values()) if with_layers else ()))
         self.snapshots += 1
         self.news = News(step=step, histogram_step=news.histogram_step if held else None)
 

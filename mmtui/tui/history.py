@@ -6,8 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import (LAYERS, LOSS, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, ParamStats,
-                           RunInfo, Scalar, Snapshot)
+from mmtui.records import (LAYERS, LOSS, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
+                           ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -142,6 +142,7 @@ class RunHistory:
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
     layers: tuple[ActivationStats, ...] = ()  # every activation layer, input side first, of the latest stats
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
+    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, the latest logged
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
     scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
@@ -212,6 +213,8 @@ class StreamHistory:
         if snapshot.stats is not None:
             run.add_layers(snapshot.layers)
             run.saturation.append(snapshot.stats.saturation)
+        if snapshot.weights:
+            run.weights = snapshot.weights
         if snapshot.params:
             run.params = snapshot.params
             run.update_ratios.add(snapshot.step, snapshot.params)
@@ -295,7 +298,8 @@ class History:
         elif snapshot.run.run_id != stream.run.info.run_id:
             self.run_version += 1
         stream.add(snapshot)
-        brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params, SAMPLES: snapshot.samples,
+        brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params or snapshot.weights,
+                   SAMPLES: snapshot.samples,
                    SCALARS: snapshot.scalars}
         self.seen.update(kind for kind, there in brought.items() if there)
         if snapshot.samples and name == self.selected:
