@@ -36,6 +36,9 @@ WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "para
 TAG_PARTS = re.compile(r"[/.]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
+# What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
+# a transformers Trainer logs its arguments as this text tag.
+LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
 WHOLE, CUT_SHORT, DAMAGED = "whole", "cut short", "damaged"  # what _record_state finds where a reader stopped
 
@@ -234,6 +237,7 @@ class Run:
         self.files = [EventFile(p) for p in files]
         self.tag = tag  # the loss curve's tag: the given one, or the first is_training_loss names
         self.run_id = 1
+        self.framework = "Lightning" if folder is not None and (folder / LIGHTNING_FILE).exists() else ""
         self.info = self._info()
         self.news = News()
         self.layers: dict[str, ActivationStats] = {}  # each histogram tag's latest, in the order first logged
@@ -252,7 +256,10 @@ class Run:
         self.damaged = 0  # records that passed their checksum yet hold no event
 
     def _info(self) -> RunInfo:
-        return RunInfo(run_id=self.run_id, name=self.name, model="tensorboard", stream=self.name)
+        """The run as the status line names it: a TensorBoard log, of the framework that wrote it where known; no
+        model is named in a log."""
+        settings = {"log": "TensorBoard", **({"framework": self.framework} if self.framework else {})}
+        return RunInfo(run_id=self.run_id, name=self.name, model="", settings=settings, stream=self.name)
 
     def add_files(self) -> None:
         """Event files that appeared in the run's folder since the last look, in the order TensorBoard reads."""
@@ -295,6 +302,9 @@ class Run:
                 self._scalar(value.tag, step, float(tensor_util.make_ndarray(value.tensor)), event.wall_time, out)
             elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
                 self._samples(value, step)
+            elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
+                self.framework = "transformers"
+                self.info = self._info()
 
     def _scalar(self, tag: str, step: int, number: float, wall_time: float, out: list[Arrival]) -> None:
         self.tags.setdefault(tag)

@@ -423,7 +423,8 @@ class MmtuiApp(App[int]):
     def action_export_csv(self) -> None:
         if self.history.run is None:
             return
-        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
+        model = self.history.run.info.model or "run"  # a log names no model
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
         path.write_text(run_csv(self.history.run))
         self.notify(f"CSV saved: {path}")
 

@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mmtui.records import OTHER, ActivationStats, Histogram, ParamStats
-from mmtui.tui.layer_words import fitted, layer_label, trouble_word
+from mmtui.tui.layer_words import WORDS, fitted, layer_label, trouble_word
 from mmtui.tui.palette import ALARM, code_style, layer_color
 
 HEADER = Style(bold=True, dim=True)
@@ -71,7 +71,7 @@ def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
         if s.kind == OTHER:
             text.append(f"{'—':>11}{'—':>12}")
             continue
-        text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > 50 else None)
+        text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > WORDS[s.kind].alarm_at else None)
         text.append(f"{f'{s.dead_units}/{s.units}':>12}", ALARM if s.dead_units else None)
     return text
 

@@ -6,7 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import (LAYERS, LOSS, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
                            ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
@@ -200,13 +200,17 @@ class StreamHistory:
     ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
     steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
+    timed_steps: int = 0  # steps the current run advanced in snapshots that gave a speed, and the seconds they took
+    timed_seconds: float = 0.0
     notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
 
     def add(self, snapshot: Snapshot) -> None:
+        advanced = snapshot.step - self.latest.step
         if snapshot.run.run_id != self.run.info.run_id:
             if self.run.losses.steps:
                 self.ghost = self.run
             self.run = RunHistory(snapshot.run)
+            self.timed_steps, self.timed_seconds, advanced = 0, 0.0, snapshot.step
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
@@ -230,7 +234,17 @@ class StreamHistory:
             self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.name} ──")
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s
+            if advanced > 0:
+                self.timed_steps += advanced
+                self.timed_seconds += advanced / snapshot.steps_per_s
         self.latest = snapshot
+
+    @property
+    def speed(self) -> float:
+        """Steps a second: the latest while the run goes on; once it has ended, its average over the run."""
+        if self.latest.state in (RUNNING, PAUSED) or not self.timed_seconds:
+            return self.steps_per_s
+        return self.timed_steps / self.timed_seconds
 
 
 class History:
@@ -280,7 +294,7 @@ class History:
     @property
     def steps_per_s(self) -> float:
         stream = self.selected_stream
-        return stream.steps_per_s if stream else 0.0
+        return stream.speed if stream else 0.0
 
     @property
     def comparing(self) -> bool:
