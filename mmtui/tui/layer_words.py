@@ -4,6 +4,7 @@ a long name is cut to fit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os.path import commonprefix
 
 from mmtui.records import BOUNDED, FLAT, NEAR_FLAT_SLOPE, RECTIFIER, ActivationStats
 
@@ -105,3 +106,30 @@ def cut_middle(text: str, width: int) -> str:
         return text[:width]
     tail = (width - 1) // 2
     return text[:width - 1 - tail] + ELLIPSIS + (text[-tail:] if tail else "")
+
+
+def cut_apart(names: list[str], width: int) -> list[str]:
+    """Each name in at most `width` cells, cut where the names agree: what they share at the start and the end
+    gives way first, so that what tells them apart stays ("…version_3_seed…" of "lightning_logs/version_3_seed_1");
+    a name that is different throughout is cut in the middle."""
+    if all(len(name) <= width for name in names):
+        return names
+    if len(names) < 2:
+        return [cut_middle(name, width) for name in names]
+    start = len(commonprefix(names))
+    end = min(len(commonprefix([name[::-1] for name in names])), min(map(len, names)) - start)
+    cut = []
+    for name in names:
+        core = name[start:len(name) - end]
+        room = width - len(core)
+        if len(name) <= width:
+            cut.append(name)
+        elif room < 2:  # the part that differs alone is too long: its own middle goes
+            cut.append(cut_middle(core, width))
+        else:  # as much of the shared start and end around it as fits, each side elided where cut
+            before = min(start, (room - 1) // 2)
+            after = min(end, room - 1 - before - (before < start))
+            head = (ELLIPSIS if before < start else "") + name[start - before:start]
+            tail = name[len(name) - end:len(name) - end + after] + (ELLIPSIS if after < end else "")
+            cut.append(head + core + tail)
+    return cut

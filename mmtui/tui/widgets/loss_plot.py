@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from textual.strip import Strip
 from textual_plotext.plot import Plot
 
 from mmtui.tui.history import History, LossSeries
-from mmtui.tui.layer_words import cut_middle
+from mmtui.tui.layer_words import cut_apart, cut_middle
 from mmtui.tui.palette import EXPECTED_LOSS, GHOST_LOSS, RAW_LOSS, VAL_LOSS, run_color
 from mmtui.tui.plotext_strips import plotext_style
 from mmtui.tui.smoothing import smoothed
@@ -22,10 +22,11 @@ LOG_TICKS = tuple(m * 10.0 ** k for k in range(-6, 0) for m in (1, 2, 5)) + (
     1, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)
 MAX_LOG_LABELS = 9  # more would crowd a 20-row plot
 MIN_LOG_LABELS = 3  # fewer say nothing of the scale: a narrow range gets even steps instead (3.4, 3.6, 3.8, 4)
-NICE_STEPS = (5, 2.5, 2, 1)  # times a power of 10: the spacing of those even steps
+NICE_STEPS = (5, 2, 1)  # times a power of 10: the spacing of those even steps
 LEGEND_ROWS_FROM = 12  # panel rows from which the legend may take two rows, not one
 LEGEND_GAP = "  "
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
+MARK = "▶ "  # the selected run, as the Runs table marks it
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,6 @@ class LegendEntry:
     label: str
     short: str | None = None  # the label where room is short
     run: bool = False  # a compared run's curve: cut or left out before the rest when room is short
-
-    def text(self, name_width: int | None = None) -> str:
-        """Its swatch and label; with `name_width`, where room is short: the short label, a run's name cut."""
-        label = self.label if name_width is None else self.short or self.label
-        if self.run and name_width:
-            label = cut_middle(label, name_width)
-        return f"{self.swatch} {label}"
 
 
 class LossPlot(PlotStrips):
@@ -106,8 +100,9 @@ def log_ticks(low: float, high: float) -> list[float]:
     """At least MIN_LOG_LABELS loss values from `low` to `high` (both > 0) to label a log axis with: the round
     values of LOG_TICKS where enough lie in the range (the powers of 10 alone over decades), else even steps."""
     labels = [v for v in LOG_TICKS if low <= v <= high]
-    if len(labels) > MAX_LOG_LABELS:  # decades of a classifier's loss: the powers of 10 alone
-        labels = [v for v in labels if abs(math.log10(v) - round(math.log10(v))) < 1e-9] or labels
+    if len(labels) > MAX_LOG_LABELS:  # decades of a classifier's loss: the powers of 10 alone, else every other
+        decades = [v for v in labels if abs(math.log10(v) - round(math.log10(v))) < 1e-9]
+        labels = decades if len(decades) >= MIN_LOG_LABELS else labels[::math.ceil(len(labels) / MAX_LOG_LABELS)]
     if len(labels) >= MIN_LOG_LABELS:
         return labels
     if not high > low:  # one value: it alone
@@ -138,7 +133,7 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
         if not history.comparing:
             label = f"{stream.run.info.name} (smoothed)"
         else:
-            label = ("▶ " if name == history.selected else "") + history.label(name)
+            label = (MARK if name == history.selected else "") + history.label(name)
         steps, smooth = smoothed_curve(stream.run.losses, width)
         series.append(_scaled(steps, smooth, log_scale, run_color(index), "braille", label))
     if run is not None:
@@ -177,27 +172,38 @@ def legend_lines(entries: list[LegendEntry], width: int, rows: int) -> list[Stri
     cut in the middle, then the last runs left out for a "+N more"."""
     if not entries:
         return []
-    runs = [e for e in entries if e.run]
-    for name_width in (None, MIN_NAME):
-        packed = _packed(entries, width, rows, name_width)
+    short = _shortened(entries)
+    for attempt in (entries, short):
+        packed = _packed(attempt, width, rows)
         if packed is not None:
             return packed
+    runs = [e for e in short if e.run]
     for left_out in range(1, len(runs) + 1):
-        kept = [e for e in entries if e not in runs[len(runs) - left_out:]]
+        kept = [e for e in short if e not in runs[len(runs) - left_out:]]
         more = LegendEntry("", "default", f"+{left_out} more (c: next run)")
         at = max((i for i, e in enumerate(kept) if e.run), default=len(kept) - 1) + 1
-        packed = _packed(kept[:at] + [more] + kept[at:], width, rows, MIN_NAME)
+        packed = _packed(kept[:at] + [more] + kept[at:], width, rows)
         if packed is not None:
             return packed
-    return _packed(entries[:1], width, 1, width - 3) or []
+    return _packed([replace(short[0], label=cut_middle(short[0].label, width - 3))], width, 1) or []
 
 
-def _packed(entries: list[LegendEntry], width: int, rows: int, name_width: int | None) -> list[Strip] | None:
+def _shortened(entries: list[LegendEntry]) -> list[LegendEntry]:
+    """Short labels, and compared runs' names cut to MIN_NAME where they agree, keeping what tells them apart."""
+    entries = [replace(e, label=e.short or e.label) for e in entries]
+    runs = [e for e in entries if e.run]
+    marks = [MARK if e.label.startswith(MARK) else "" for e in runs]
+    names = cut_apart([e.label.removeprefix(MARK) for e in runs], MIN_NAME)
+    cut = {id(e): replace(e, label=mark + name) for e, mark, name in zip(runs, marks, names)}
+    return [cut.get(id(e), e) for e in entries]
+
+
+def _packed(entries: list[LegendEntry], width: int, rows: int) -> list[Strip] | None:
     """The entries laid out in rows, or None when they need more than `rows`."""
     lines: list[list[Segment]] = [[]]
     used = 0
     for entry in entries:
-        text = entry.text(name_width).lstrip()
+        text = f"{entry.swatch} {entry.label}".lstrip()
         if used and used + len(LEGEND_GAP) + len(text) > width:
             lines.append([])
             used = 0

@@ -34,7 +34,7 @@ class OverviewView(Vertical):
     OverviewView LossPlot, OverviewView ActivationHistogram { height: 2fr; }
     OverviewView SaturationPanel, OverviewView SamplesPanel, OverviewView OutputPanel { height: 1fr; }
     OverviewView RunsTable { height: auto; max-height: 40%; }
-    OverviewView ScalarsPanel { height: auto; max-height: 55%; }
+    OverviewView ScalarsPanel { height: auto; max-height: 50%; }
     """
     REDRAW_S = 0.5  # least seconds between two draws: at 4 a second its ~40 ms frames took CPU from the trainer
 
