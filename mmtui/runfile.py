@@ -13,8 +13,8 @@ import math
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (AT_HIDDEN, BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats,
-                           RunInfo, Scalar, Snapshot, TimeStats)
+from mmtui.records import (AT_HIDDEN, BOUNDED, DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, Histogram,
+                           ParamStats, RunInfo, Scalar, Snapshot, TimeStats)
 
 FORMAT = "mmtui-run"
 VERSION = 1  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -114,6 +114,11 @@ def _time(t: TimeStats) -> dict[str, Any]:
             "kind": t.kind, "calls": t.calls}
 
 
+def _histogram(h: Histogram) -> dict[str, Any]:
+    return {"name": h.name, "step": h.step, "mean": _number(h.mean), "std": _number(h.std),
+            "hist_edges": _numbers(h.hist_edges), "hist_counts": list(h.hist_counts)}
+
+
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id."""
     return {"event": "snapshot", "run_id": snap.run.run_id, "state": snap.state, "step": snap.step,
@@ -125,7 +130,7 @@ def snapshot_line(snap: Snapshot) -> dict[str, Any]:
             "samples": list(snap.samples), "saved": snap.saved, "save_error": snap.save_error,
             "layers": [_layer(s) for s in snap.layers], "params": [_param(p) for p in snap.params],
             "scalars": [[s.name, s.step, _number(s.value)] for s in snap.scalars], "notes": list(snap.notes),
-            "through_time": [_time(t) for t in snap.through_time]}
+            "weights": [_histogram(h) for h in snap.weights], "through_time": [_time(t) for t in snap.through_time]}
 
 
 def start_line(info: RunInfo) -> dict[str, Any]:
@@ -234,6 +239,7 @@ class RunFileReader:
             diverged_loss=_float(r["diverged_loss"]), saved=r["saved"], save_error=r["save_error"],
             scalars=tuple(Scalar(str(name), int(step), _float(value)) for name, step, value in r.get("scalars", ())),
             notes=tuple(str(note) for note in r.get("notes", ())),
+            weights=tuple(_read_histogram(h) for h in r.get("weights", ())),
             through_time=tuple(_read_time(t) for t in r.get("through_time", ())))
 
 
@@ -277,6 +283,11 @@ def _read_param(p: dict) -> ParamStats:
         grad_std=_float(p["grad_std"]), grad_data_ratio=_float(p["grad_data_ratio"]),
         update_ratio_log10=_float(p["update_ratio_log10"]), grad_hist_edges=_floats(p["grad_hist_edges"]),
         grad_hist_counts=tuple(int(n) for n in p["grad_hist_counts"]))
+
+
+def _read_histogram(h: dict) -> Histogram:
+    return Histogram(name=str(h["name"]), step=int(h["step"]), mean=_float(h["mean"]), std=_float(h["std"]),
+                     hist_edges=_floats(h["hist_edges"]), hist_counts=tuple(int(n) for n in h["hist_counts"]))
 
 
 def _reason(error: Exception) -> str:
