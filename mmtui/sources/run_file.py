@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmtui.records import (LAYERS, LOSS, RUNS, SAMPLES, SCALARS, WEIGHTS, Arrival, Command, Snapshot,
+from mmtui.records import (LAYERS, LOSS, RUNS, SAMPLES, SCALARS, TIME, WEIGHTS, Arrival, Command, Snapshot,
                            SourceStatus)
 from mmtui.runfile import FORMAT, RunFileError, RunFileReader, check_header
 
@@ -131,7 +131,7 @@ class RunFileSource:
     """
 
     commands: frozenset[type] = frozenset()
-    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS})  # whatever its writer's runs held
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS, TIME})  # whatever its writer's runs held
     promised = frozenset({LOSS})  # the rest shows as the files reveal it
 
     def __init__(self, paths: list[Path], follow: bool = True):

@@ -11,7 +11,7 @@ import traceback
 from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
-from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, WEIGHTS, Arrival, Command, EngineFailure,
+from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, TIME, WEIGHTS, Arrival, Command, EngineFailure,
                            Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop, TogglePause)
 from mmtui.runfile import RunFileWriter, open_run_file
 
@@ -68,7 +68,9 @@ class TrainerSource:
     """Starts a trainer, takes commands for it, hands back what it emitted; safe to call from any thread."""
 
     commands = frozenset({Reinit, Pause, Resume, TogglePause, Stop, Save})
-    produces = promised = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS})  # the lecture's every panel, from its start
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, TIME})  # the lecture's every panel; figures by time
+    # step from the recurrent models
+    promised = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS})  # from its start
 
     def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles(),
                  pacing: Pacing = UI_PACING):

@@ -19,7 +19,7 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, TIME, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
@@ -32,6 +32,7 @@ from mmtui.tui.widgets.lesson_card import LessonCard
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
+from mmtui.tui.widgets.time_view import TimeView
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
@@ -85,6 +86,7 @@ class MmtuiApp(App[int]):
         Binding("o", "view('overview')", "overview"),
         Binding("y", "view('layers')", "layers"),
         Binding("p", "view('parameters')", "params"),
+        Binding("t", "view('time')", "through time"),  # bound and shown only where a run has figures by time step
         Binding("n", "next_map_layer", "map layer"),
         Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
         Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False),
@@ -108,9 +110,11 @@ class MmtuiApp(App[int]):
         ("r", "reinit with the current setting and the next seed", Reinit),
         ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn", Reinit),
         ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit", Reinit),
-        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
+        ("m", "next model (mlp, mlp-bn, deep, deep-bn, rnn, gru) and reinit", Reinit),
         ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
-        ("n", "layers view: the dead-neuron map's next layer", None),
+        ("t", "through-time view (a recurrent layer's): the gradient reaching its hidden state by time step, now "
+              "and over the run, and its saturation by time step", None),
+        ("n", "layers view: the dead-neuron map's next layer; through-time view: the next recurrent layer", None),
         (",  .", "older / newer statistics (histograms, saturation, dead neurons) of this run; . past the newest "
                  "follows the latest again", None),
         ("c", "with several runs: the next run for every panel but Loss, which overlays them all", None),
@@ -147,14 +151,16 @@ class MmtuiApp(App[int]):
         self.overview = OverviewView(source.produces, source.promised, id="overview")
         self.layers_view = LayersView(id="layers")
         self.parameters_view = ParametersView(id="parameters")
-        self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, id="views",
-                                     initial="overview")
+        self.time_view = TimeView(id="time")
+        self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, self.time_view,
+                                     id="views", initial="overview")
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
         self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._data_seen = 0  # kinds of data the history had then
+        self._time_seen = False  # whether the run shown had figures by time step then
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
@@ -241,9 +247,14 @@ class MmtuiApp(App[int]):
             self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if (len(self.history.streams), len(self.history.seen)) != (self._streams_seen, self._data_seen):
-            self._streams_seen, self._data_seen = len(self.history.streams), len(self.history.seen)
-            self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
+        seen = (len(self.history.streams), len(self.history.seen), self._has_time())
+        if seen != (self._streams_seen, self._data_seen, self._time_seen):
+            self._streams_seen, self._data_seen, self._time_seen = seen
+            self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's,
+            # a recurrent run the through-time view's
+        run = self.history.run
+        if self.views.current == "time" and run is not None and run.layers and not run.past_times:
+            self.views.current = "overview"  # this run's statistics came without figures by time step
         if self.history.run_version != run_version:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
@@ -293,11 +304,17 @@ class MmtuiApp(App[int]):
             return True if can_move else None  # shown, dimmed, until the card's check holds
         if action == "view":
             offered = [name for name in ("layers", "parameters") if self._sends(ACTION_DATA[name])]
+            offered += ["time"] if self._has_time() else []
             return parameters[0] in offered or (parameters[0] == "overview" and bool(offered))
         if action in ACTION_DATA and not self._sends(ACTION_DATA[action]):
             return False
         command = ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
+
+    def _has_time(self) -> bool:
+        """Whether the run shown has figures by time step: the through-time view's key is offered for it alone."""
+        run = self.history.run
+        return TIME in self.source.produces and run is not None and bool(run.past_times)
 
     def _sends(self, kind: str) -> bool:
         """Whether the source promises this kind of data, or has sent some."""
@@ -411,7 +428,10 @@ class MmtuiApp(App[int]):
         self.redraw(force=True)
 
     def action_next_map_layer(self) -> None:
-        self.layers_view.next_map_layer(self.history)
+        if self.views.current == "time":
+            self.time_view.next_layer(self.history)
+        else:
+            self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
         path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")

@@ -6,8 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
-                           ParamStats, RunInfo, Scalar, Snapshot)
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, TIME, WEIGHTS, ActivationStats, EvalResult,
+                           Histogram, ParamStats, RunInfo, Scalar, Snapshot, TimeStats)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -150,6 +150,8 @@ class RunHistory:
     # thinned to STATS_KEPT, oldest first, the latest last
     pinned_step: int | None = None  # the step of the statistics shown instead of the latest; None: the latest
     first_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
+    past_times: list[tuple[TimeStats, ...]] = field(default_factory=list)  # every snapshot's figures by time
+    # step, thinned to STATS_KEPT as past_layers, oldest first, the latest last: the through-time heat map's rows
 
     @property
     def stats(self) -> ActivationStats | None:
@@ -172,6 +174,22 @@ class RunHistory:
         self.past_layers.append(layers)
         if len(self.past_layers) >= STATS_KEPT:
             self.past_layers = self.past_layers[-2::-2][::-1] + [layers]  # every other, the latest kept
+
+    def add_times(self, times: tuple[TimeStats, ...]) -> None:
+        self.past_times.append(times)
+        if len(self.past_times) >= STATS_KEPT:
+            self.past_times = self.past_times[-2::-2][::-1] + [times]  # every other, the latest kept
+
+    @property
+    def shown_times(self) -> tuple[TimeStats, ...]:
+        """The figures by time step of the statistics shown: the latest, or those at or before the step stepped
+        back to; () for a run with none."""
+        if not self.past_times:
+            return ()
+        if self.pinned_step is None:
+            return self.past_times[-1]
+        earlier = [times for times in self.past_times if times[0].step <= self.pinned_step]
+        return earlier[-1] if earlier else self.past_times[0]
 
     @property
     def looking_back(self) -> str | None:
@@ -219,6 +237,8 @@ class StreamHistory:
             run.saturation.append(snapshot.stats.saturation)
         if snapshot.weights:
             run.weights = snapshot.weights
+        if snapshot.through_time:
+            run.add_times(snapshot.through_time)
         if snapshot.params:
             run.params = snapshot.params
             run.update_ratios.add(snapshot.step, snapshot.params)
@@ -314,7 +334,7 @@ class History:
         stream.add(snapshot)
         brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params or snapshot.weights,
                    SAMPLES: snapshot.samples,
-                   SCALARS: snapshot.scalars}
+                   SCALARS: snapshot.scalars, TIME: snapshot.through_time}
         self.seen.update(kind for kind, there in brought.items() if there)
         if snapshot.samples and name == self.selected:
             self.samples_version += 1
