@@ -2,7 +2,9 @@
 
 The tags, which the README lists: train/loss (every step), train/lr, val/loss and train/split_loss (evaluations),
 each logged scalar under its own name; activations/LAYER and gradients/LAYER histograms and saturation/LAYER;
-weight_gradients/WEIGHT histograms, grad_data/WEIGHT and update_data_log10/WEIGHT; samples as text.
+weight_gradients/WEIGHT histograms, grad_data/WEIGHT and update_data_log10/WEIGHT; a layer that runs through
+time, its figures per time step: through_time_grad/LAYER/tNNN, through_time_saturation/LAYER/tNNN and
+through_time_std/LAYER/tNNN; samples as text.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmtui.records import OTHER, ActivationStats, Snapshot
+from mmtui.records import OTHER, ActivationStats, Snapshot, TimeStats
 from mmtui.runfile import RunFileError, RunFileReader
 
 LOSS_TAG = "train/loss"  # a training loss's name by scalar_names' rule: `mmtui view` draws it as the loss again
@@ -60,6 +62,15 @@ class ExportResult:
 def layer_tag(stats: ActivationStats) -> str:
     """A layer as its tags name it: the watched module's path and class, or the lecture's tanh layer number."""
     return " ".join(stats.name.split()) if stats.name else f"tanh layer {stats.layer}"
+
+
+def through_time_scalars(stats: TimeStats) -> list[tuple[str, float, int]]:
+    """A layer's figures by time step as scalars, one tag per figure and time step: TensorBoard draws each tag's
+    curve over training, and its scalars dashboard filters them by the layer's name or a time step."""
+    label = " ".join(stats.name.split()) or "hidden state"
+    figures = (("grad", stats.grad_std), ("saturation", stats.saturation), ("std", stats.std))
+    return [(f"through_time_{figure}/{label}/t{time:03d}", value, stats.step)
+            for figure, values in figures for time, value in zip(stats.times, values)]
 
 
 def histogram_of(writer, tag: str, edges: tuple[float, ...], counts: tuple[int, ...], mean: float | None,
@@ -111,6 +122,8 @@ class RunWriter:
                                               p.grad_hist_counts, p.grad_mean, p.grad_std, snap.step)
             scalars.append((f"grad_data/{p.name}", p.grad_data_ratio, snap.step))
             scalars.append((f"update_data_log10/{p.name}", p.update_ratio_log10, snap.step))
+        for t in snap.through_time:
+            scalars.extend(through_time_scalars(t))
         for tag, value, step in scalars:
             writer.add_scalar(tag, value, step)
         counts.scalars += len(scalars)

@@ -32,9 +32,11 @@ def bundled():
 def test_the_bundled_lesson_follows_the_lecture_and_asks_for_its_keys():
     lesson = bundled()
     assert lesson.title == "Activations & gradients, BatchNorm"
-    assert [card.keys for card in lesson.cards] == [("2",), ("3",), ("4",), ("b",), ("m", "g"), ("p",), ()]
+    assert [card.keys for card in lesson.cards] == [("2",), ("3",), ("4",), ("b",), ("m", "g"), ("p",), ("m",),
+                                                    ("left_square_bracket",), ("m",), ()]
     assert [card.check[:1] for card in lesson.cards] == [("init-loss-expected",), ("init-saturation-below",),
-                                                           ("init",), ("model",), ("gains",), ("view",), ()]
+                                                           ("init",), ("model",), ("gains",), ("view",), ("model",),
+                                                           ("time-fade",), ("time-fade",), ()]
 
 
 def test_a_figure_the_run_has_not_reached_is_an_ellipsis_and_a_card_moves_within_the_lesson():
@@ -56,7 +58,7 @@ async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(wo
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.history.run is not None and app.history.run.init_loss is not None, 30)
         screen = screen_text(app)
-        assert "Lesson 1/7" in screen and "press 2" in screen
+        assert "Lesson 1/10" in screen and "press 2" in screen
         # a wrong key does not pass a card, though fix-tanh fixes the init loss too
         await pilot.press("3")
         await wait_until(pilot, lambda: app.history.run.info.settings["init"] == "fix-tanh"
@@ -71,9 +73,10 @@ async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(wo
         panel = re.search(r"step-0 loss (\d+\.\d\d), expected", screen_text(app)).group(1)
         assert 3.2 < float(panel) < 3.4
         await pilot.press("right")
-        await wait_until(pilot, lambda: "Lesson 2/7" in screen_text(app) and "tanh saturation" in screen_text(app))
+        await wait_until(pilot, lambda: "Lesson 2/10" in screen_text(app) and "tanh saturation" in screen_text(app))
         await wait_until(pilot, lambda: f"starts at a loss of **{panel}**" in app.lesson_card.text.source, 10)
-        for keys in (["3"], ["4"], ["b"], ["m", "g", "g", "g"], ["p"]):
+        for keys in (["3"], ["4"], ["b"], ["m", "g", "g", "g"], ["p"], ["m", "m"],
+                     ["left_square_bracket", "left_square_bracket"], ["m"]):
             for key in keys[:-1]:
                 shown = app.history.run.info.run_id
                 await pilot.press(key)  # g steps from the gain of the run shown: the next key waits for the run
@@ -81,9 +84,9 @@ async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(wo
             await walk(pilot, app, keys[-1])
             await pilot.press("right")
         assert app.lesson.last and "That's the lecture" in app.lesson.card.title
-        assert app.history.run.info.model == "deep" and app.views.current == "parameters"
+        assert app.history.run.info.model == "gru" and app.history.run.info.settings["w1_scale"] == 0.25
         await pilot.press("left")
-        assert app.lesson.index == 5 and not app.lesson.pressed  # a card shown again starts afresh
+        assert app.lesson.index == 8 and not app.lesson.pressed  # a card shown again starts afresh
 
 
 def test_a_teachers_lesson_file_runs_in_the_unattended_mode(small_words_path, tmp_path):

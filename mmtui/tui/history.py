@@ -152,6 +152,7 @@ class RunHistory:
     first_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
     past_times: list[tuple[TimeStats, ...]] = field(default_factory=list)  # every snapshot's figures by time
     # step, thinned to STATS_KEPT as past_layers, oldest first, the latest last: the through-time heat map's rows
+    first_times: tuple[TimeStats, ...] = ()  # the run's first figures by time step, kept whatever thinning drops
 
     @property
     def stats(self) -> ActivationStats | None:
@@ -176,6 +177,7 @@ class RunHistory:
             self.past_layers = self.past_layers[-2::-2][::-1] + [layers]  # every other, the latest kept
 
     def add_times(self, times: tuple[TimeStats, ...]) -> None:
+        self.first_times = self.first_times or times
         self.past_times.append(times)
         if len(self.past_times) >= STATS_KEPT:
             self.past_times = self.past_times[-2::-2][::-1] + [times]  # every other, the latest kept

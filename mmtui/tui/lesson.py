@@ -13,13 +13,14 @@ from pathlib import Path
 
 from mmtui.experiments import GAINS, MODELS, PRESETS, gain_label
 from mmtui.records import ActivationStats, RunInfo, Snapshot
+from mmtui.tui.fading import fade, faded_from
 from mmtui.tui.history import History, RunHistory
 
 BUNDLED_LESSON = "lecture.md"  # in the package's lessons/ folder: the lecture's own order
 CARD_HEADING = "## "
 DIRECTIVE = re.compile(r"(key|check):\s*(.*)")  # a card's own lines, right under its heading
 FIGURE = re.compile(r"\{(\w+)\}")
-VIEWS = ("overview", "layers", "parameters")  # what `check: view NAME` may name: the app's views
+VIEWS = ("overview", "layers", "parameters", "time")  # what `check: view NAME` may name: the app's views
 INIT_LOSS_TOLERANCE = 0.1  # how near -ln(1/V) a step-0 loss is "as expected" (the lecture's fix-logits: 3.32)
 UNKNOWN = "…"  # a figure the run has not reached yet
 LESSON_KEYS = frozenset({"left", "right", "q", "ctrl+q"})  # keys a card cannot ask for: they move or end the lesson
@@ -204,6 +205,22 @@ def _view_is(seen: Observed, args: list[str]) -> bool:
     return seen.view == args[0]
 
 
+def _time_fade(seen: Observed, args: list[str]) -> bool:
+    """The fresh run is of model args[0], and at its first figures by time step the first step's gradient over the
+    last's is below or above args[2]: what the through-time view showed of its init."""
+    run = seen.fresh
+    if run is None or run.info.model != args[0] or not run.first_times:
+        return False
+    ratio = fade(run.first_times[0])
+    bound = _number(args[2])
+    return ratio is not None and (ratio < bound if args[1] == "below" else ratio > bound)
+
+
+def _time_fade_arguments(args: list[str]) -> str | None:
+    ok = len(args) == 3 and args[0] in MODELS and args[1] in ("below", "above") and _number(args[2]) is not None
+    return None if ok else "takes a model, below or above, and a ratio"
+
+
 CHECKS: dict[str, Check] = {
     "init-loss-expected": Check("", _init_loss_expected, _no_arguments),
     "init-saturation-below": Check("PERCENT", _init_saturation_below,
@@ -213,6 +230,7 @@ CHECKS: dict[str, Check] = {
     "model": Check("MODEL", _model_is, _one_of(MODELS)),
     "gains": Check("GAIN ...", _gains_seen, _gains),
     "view": Check("VIEW", _view_is, _one_of(VIEWS)),
+    "time-fade": Check("MODEL below|above RATIO", _time_fade, _time_fade_arguments),
 }
 
 
@@ -264,7 +282,24 @@ FIGURES: dict[str, Callable[[History], str | None]] = {
         lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.first_layers) or None),
     "update_ratio": _run_figure(lambda run: f"{statistics.median(r):.1f}" if (r := _update_ratios(run)) else None),
     "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run)) else None),
+    "w1_scale": _run_figure(lambda run: f"{run.info.settings['w1_scale']:g}" if "w1_scale" in run.info.settings
+                            else None),
+    "init_time_fade": _run_figure(lambda run: _fade_text(run.first_times)),
+    "time_fade": _run_figure(lambda run: _fade_text(run.shown_times)),
+    "faded_from": _run_figure(lambda run: _faded_text(run.shown_times)),
 }
+
+
+def _fade_text(times) -> str | None:
+    ratio = fade(times[0]) if times else None
+    return f"{ratio:.1e}" if ratio is not None else None
+
+
+def _faded_text(times) -> str | None:
+    if not times or not times[0].grad_std:
+        return None
+    step = faded_from(times[0])
+    return "no step" if step is None else f"step {step} and every earlier one"
 
 
 def filled(text: str, history: History) -> str:
