@@ -68,3 +68,13 @@ def test_a_torchrun_job_writes_rank_0s_file_and_one_per_rank_when_asked(tmp_path
     assert viewed.returncode == 0, viewed.stderr
     screen = html.unescape(shot.read_text()).replace("\xa0", " ")
     assert "ddp Sequential rank 0" in screen and "ddp Sequential rank 1" in screen
+
+
+@pytest.mark.parametrize("cell", ["gru", "nn-gru"])
+def test_makemores_recurrent_cells_are_measured_at_every_time_step(small_words_path, tmp_path, cell):
+    result = example("makemore_rnn.py", "--type", cell, "--data", str(small_words_path), "--steps", "5",
+                     "--run-file", "run.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (stats,) = next(s.through_time for s in read_run_file(str(tmp_path / "run.jsonl")) if s.through_time)
+    assert stats.name == ("cell  GRUCell" if cell == "gru" else "rnn  GRU")
+    assert stats.times == tuple(range(stats.calls)) and stats.calls > 3 and stats.grad_std[0] > 0

@@ -73,8 +73,8 @@ class GradientByTime(StripsWidget):
         points = [(t, v) for t, v in points if v is not None]
         if len(points) < 2:
             return [Strip([Segment(WAITING if stats is None else "no gradients in these statistics")])]
-        floor = _log10(FADED_BELOW * stats.grad_std[-1])
-        values = [v for _, v in points] + ([floor] if floor is not None else [])
+        floor = points[-1][1] + math.log10(FADED_BELOW)  # the last reached step's, on the log axis
+        values = [v for _, v in points] + [floor]
         low, high = math.floor(min(values) - 0.1), math.ceil(max(values) + 0.1)
         x = Axis(stats.times[0], stats.times[-1], _time_ticks(stats.times), "time step")
         y = Axis(low, high, _decades(low, high), "grad std")
@@ -82,13 +82,13 @@ class GradientByTime(StripsWidget):
         faded = faded_from(stats)
         if faded is not None:
             lines.append(PlotLine([faded, faded], [low, high], MARK))
-        return line_plot(lines, width, height, x, y, _fade_words(stats, faded),
-                         guides=[(floor, GUIDE)] if floor is not None else [])
+        return line_plot(lines, width, height, x, y, _fade_words(stats, points[-1][0], faded),
+                         guides=[(floor, GUIDE)])
 
 
-def _fade_words(stats: TimeStats, faded: int | None) -> str:
+def _fade_words(stats: TimeStats, last: int, faded: int | None) -> str:
     ratio = fade(stats)
-    said = f"step {stats.times[0]}'s is {ratio:.1e} of step {stats.times[-1]}'s" if ratio is not None else ""
+    said = f"step {stats.times[0]}'s is {ratio:.1e} of step {last}'s" if ratio is not None else ""
     if faded is not None:
         return f"{said}; red: below {FADED_BELOW:.0%} (grey) from step {faded} back"
     return f"{said}; none below {FADED_BELOW:.0%} of the last (grey)"
@@ -157,12 +157,13 @@ class GradientHeatMap(StripsWidget):
         every = math.ceil(len(times) / shown)
         strips = [self._legend(low, high, width)]
         for row in rows:
-            floor = FADED_BELOW * row.grad_std[-1]
+            reached = [grad for grad in row.grad_std if grad > 0]
+            floor = FADED_BELOW * reached[-1] if reached else 0.0
             cells: list[tuple[str, Style | None]] = [(f"{row.step:>{STEP_LABEL - 1},} ", AXIS)]
             for grad in row.grad_std[::every]:
                 value = _log10(grad)
-                if value is None:
-                    cells.append(("?" * cell, AXIS))
+                if value is None:  # no gradient reached it (a padded step), or none could be read
+                    cells.append(((" " if grad == 0 else "?") * cell, AXIS))
                     continue
                 level = round((value - low) / (high - low) * (len(HEAT) - 1)) if high > low else len(HEAT) - 1
                 mark = FADED_MARK if grad < floor else " "
