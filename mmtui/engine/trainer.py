@@ -300,7 +300,11 @@ class Trainer:
     # ---- snapshots
 
     def _publish(self) -> None:
-        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0))))
+        started = time.perf_counter()
+        snapshot = self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)))
+        self.emit(snapshot)
+        if snapshot.layers:  # reading statistics back and sending them on is measuring's cost too
+            self._news.clock.spent(time.perf_counter() - started)
         self._poll_due = True
 
     # ---- commands

@@ -252,8 +252,11 @@ class WatchedRun:
                 news.scalars.append(Scalar(name, step, value))
         self._scalars = []
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
-        self._writer.write(news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
-                                     now=now))
+        started = time.perf_counter()
+        snapshot = news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None, now=now)
+        self._writer.write(snapshot)
+        if snapshot.layers or snapshot.params:  # reading statistics back and writing them is measuring's cost too
+            news.clock.spent(time.perf_counter() - started)
 
     # ---- the end
 
