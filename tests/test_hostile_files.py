@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -13,7 +16,10 @@ import pytest
 
 from mmtui import runfile
 from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.records import SourceStatus
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
+from mmtui.sources import run_file
+from mmtui.sources.run_file import RunFileSource
 
 V1_FILE = Path(__file__).parent / "data" / "run_v1.jsonl"  # written by the version 1 writer: the lecture's trainer
 # (40 steps, an evaluation, samples), a run of non-finite values, and examples/char_transformer.py watched
@@ -179,3 +185,58 @@ def test_the_reader_takes_version_1_and_2_and_refuses_a_newer_one_by_name():
         RunFileReader().read_line(json.dumps({"format": "mmtui-run", "version": version}))
     with pytest.raises(RunFileError, match="version 3 is newer than this mmtui reads"):
         RunFileReader().read_line('{"format": "mmtui-run", "version": 3}')
+
+
+# ---- folders of many run files: the newest shown, the rest counted, a look costs a stat while nothing changes
+
+def tiny_run_files(folder: Path, count: int) -> list[Path]:
+    """`count` run files, each a header and a start line, the later ones written more recently."""
+    header, start, _ = valid_lines()
+    paths = []
+    for i in range(count):
+        path = folder / f"run{i:05}.jsonl"
+        path.write_text(f"{header}\n{start}\n")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+        paths.append(path)
+    return paths
+
+
+def test_a_folder_of_many_run_files_shows_the_newest_and_counts_the_rest(tmp_path, monkeypatch):
+    paths = tiny_run_files(tmp_path, run_file.MAX_FILES + 8)
+    (tmp_path / "notes.txt").write_text("not a run\n")
+    opened = []
+    first_line = run_file._first_line
+    monkeypatch.setattr(run_file, "_first_line", lambda path: opened.append(path) or first_line(path))
+    monkeypatch.setattr(run_file, "MTIME_SETTLED_NS", 0)
+    source = RunFileSource([tmp_path], follow=True)
+    status = [item for item in source.receive(0.2) if isinstance(item, SourceStatus)][-1]
+    assert {f.path for f in source._files} == set(paths[-run_file.MAX_FILES:])
+    assert "8 older files not shown (the 32 newest run files are)" in status.text
+    assert len(opened) == run_file.MAX_FILES + 1  # notes.txt (the newest), the 32 newest run files: no others
+    opened.clear()
+    source._rescan()
+    assert opened == []  # nothing changed: not listed again, nothing opened
+    (tmp_path / "new.jsonl").write_text((tmp_path / "run00000.jsonl").read_text())
+    source._rescan()
+    assert opened == [tmp_path / "new.jsonl"] and source._files[-1].path == tmp_path / "new.jsonl"
+    source.close()
+
+
+VIEW_UNDER_ULIMIT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+from mmtui.sources.run_file import RunFileSource
+from pathlib import Path
+source = RunFileSource([Path(sys.argv[1])], follow=True)
+for _ in range(20):
+    source.receive(0.05)
+print(source._said.text)
+"""
+
+
+def test_a_folder_of_thousands_of_run_files_reads_under_a_low_open_files_limit(tmp_path):
+    tiny_run_files(tmp_path, 2000)
+    result = subprocess.run([sys.executable, "-c", VIEW_UNDER_ULIMIT, str(tmp_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "cannot be read" not in result.stdout and "1,968 older files not shown" in result.stdout
