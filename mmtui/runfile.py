@@ -23,8 +23,8 @@ from dataclasses import MISSING, Field, fields, replace
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar,
-                           Snapshot)
+from mmtui.records import (DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, Histogram, ParamStats, RunInfo,
+                           Scalar, Snapshot)
 
 FORMAT = "mmtui-run"
 VERSION = 2  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -219,12 +219,14 @@ def finite_or_none(value: float | None) -> float | None:
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id, the statistics compact."""
     line = {"event": "snapshot", "run_id": snap.run.run_id}
-    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars")))
+    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars", "weights")))
     line["evals"] = [_encode(e) for e in snap.evals]
     line["layers"] = [_encode(s, SHORT_KEYS) for s in snap.layers]
     line["params"] = [_encode(p, SHORT_KEYS) for p in snap.params]
     if snap.scalars:
         line["scalars"] = [[s.name, s.step, _number(s.value)] for s in snap.scalars]
+    if snap.weights:
+        line["weights"] = [_encode(h) for h in snap.weights]
     return line
 
 
@@ -445,6 +447,8 @@ def _field(f: Field, value, where: str, version: int):
         return _records(ParamStats, value, where, version)
     if f.name == "evals":
         return _records(EvalResult, value, where, version)
+    if f.name == "weights":
+        return _records(Histogram, value, where, version)
     if f.name == "scalars":
         return tuple(_read_scalar(s, f"{where}[{i}]") for i, s in enumerate(_list(value, where)))
     if f.name in FINITE:
@@ -577,6 +581,11 @@ def check_header(record: dict) -> int:
         raise RunFileError(f"run file version {_shown(version)}" + (" is newer than this mmtui reads" if newer else "")
                            + f" (this mmtui reads versions 1 to {VERSION}{'; upgrade mmtui' if newer else ''})")
     return version
+
+
+def _read_histogram(h: dict) -> Histogram:
+    return Histogram(name=str(h["name"]), step=int(h["step"]), mean=_float(h["mean"]), std=_float(h["std"]),
+                     hist_edges=_floats(h["hist_edges"]), hist_counts=tuple(int(n) for n in h["hist_counts"]))
 
 
 def _reason(error: Exception) -> str:
