@@ -18,7 +18,7 @@ from mmtui.engine.trainer import Trainer
 from mmtui.records import DIVERGED, EXIT_DIVERGED, Snapshot
 from mmtui.runfile import RunFileWriter, ScriptEvents, finite_or_none, open_run_file
 
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report it
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # 128 + the number, as shells say
 
 
 class JsonLines:

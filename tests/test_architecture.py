@@ -14,8 +14,9 @@ ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
-BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py"]  # the
-# records, the lecture's names, what scalars' names mean, the check on a file to write
+# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
+        PACKAGE / "processes.py"]
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -65,7 +66,7 @@ def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_recor
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
-                      "mmtui.sources", "mmtui.scalar_names")
+                      "mmtui.sources", "mmtui.scalar_names", "mmtui.processes")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
+import os
 import queue
+import signal
 import threading
 import traceback
 
 from mmtui.engine.config import DeviceError, Pacing, RunFiles, TrainConfig
 from mmtui.engine.words import DataError
+from mmtui.processes import die_with_parent
 from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
                            Snapshot, SourceStatus, Stop, TogglePause)
 from mmtui.runfile import RunFileWriter, open_run_file
@@ -53,9 +57,15 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
         outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def _serve_in_child(config, words, commands, outbox, cancel, files, pacing) -> None:
+def _serve_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
+    """serve() in the trainer's process, which ends with mmtui's however that ends (killed too). Its parent
+    stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would end it
+    before the parent's close() could have it save."""
     import warnings
 
+    die_with_parent(parent_pid)
+    for signal_number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signal_number, signal.SIG_IGN)
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
     serve(config, words, commands, outbox, cancel, files, pacing)
     if cancel.is_set():
@@ -77,7 +87,7 @@ class TrainerSource:
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
-            runner, target = context.Process, _serve_in_child
+            runner, target = context.Process, functools.partial(_serve_in_child, os.getpid())
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
             runner, target = threading.Thread, serve

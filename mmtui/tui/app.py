@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import sys
 import threading
 import time
@@ -35,7 +33,6 @@ from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
-SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
@@ -173,8 +170,6 @@ class MmtuiApp(App[int]):
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
         self.set_interval(REDRAW_INTERVAL_S, self.redraw)
         self.redraw(force=True)
