@@ -59,7 +59,7 @@ def test_the_run_file_needs_only_the_records():
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.paths")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -96,7 +96,7 @@ def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
     assert "torch" not in roots(path)
-    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths")
 
 
 def test_an_arrow_up_is_caught():

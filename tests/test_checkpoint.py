@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import queue
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 import mmtui.engine.checkpoint as checkpoint_module
 import mmtui.engine.trainer as trainer_module
+import mmtui.paths as paths_module
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import CheckpointError, check_resumable, load_checkpoint
 from mmtui.engine.config import FORMER_PACING_FIELDS, Pacing, RunFiles, TrainConfig
@@ -223,11 +225,10 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_whole(small_data
     trainer.save(str(path))
     trainer.run()
 
-    def disk_full(data, file):
-        file.write(b"PK\x03\x04 half a checkpoint")
-        raise OSError(28, "No space left on device")
+    def disk_full(fd):  # the data went into the page cache; flushing it finds no room
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint_module.torch, "save", disk_full)
+    monkeypatch.setattr(paths_module.os, "fsync", disk_full)
     with pytest.raises(CheckpointError, match="cannot write checkpoint .*No space left"):
         trainer.save(str(path))
     assert os.listdir(tmp_path) == ["run.pt"]

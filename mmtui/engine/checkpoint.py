@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
+import io
 import typing
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import torch
 from mmtui.engine.config import FORMER_PACING_FIELDS, RUN_FIELDS, TrainConfig
 from mmtui.engine.model import build_model
 from mmtui.engine.words import DataError
+from mmtui.paths import write_whole
 
 FORMAT = "mmtui-checkpoint"
 FORMAT_VERSION = 1  # raise it when the stored fields change; load_checkpoint refuses any other version
@@ -59,22 +58,13 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`: a crash or a full
-    disk leaves the previous checkpoint whole."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Write the checkpoint whole or not at all (write_whole): a crash or a full disk leaves the previous one
+    whole. torch serializes into memory first (a checkpoint is tens of kilobytes): its zip writer words a full
+    disk as an "enforce fail", the file system's own error says it."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint.to_dict(), buffer)
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
-        try:
-            with os.fdopen(fd, "wb") as file:
-                torch.save(checkpoint.to_dict(), file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_whole(path, buffer.getvalue())
     except OSError as error:
         raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}") from None
 

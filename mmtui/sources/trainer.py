@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import multiprocessing
 import os
@@ -16,7 +17,7 @@ from mmtui.engine.words import DataError
 from mmtui.processes import die_with_parent
 from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
                            Snapshot, SourceStatus, Stop, TogglePause)
-from mmtui.runfile import RunFileWriter, open_run_file
+from mmtui.runfile import RunLog
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 DRAIN_TIMEOUT_S = 0.2  # how long a trainer seen ended is given for its last items to arrive
@@ -40,12 +41,15 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
         from mmtui.engine.trainer import Trainer
 
         with contextlib.ExitStack() as stack:
-            run_file = RunFileWriter(stack.enter_context(open_run_file(files.log))) if files.log else None
+            run_log = RunLog(files.log) if files.log else None
+            if run_log is not None:
+                stack.callback(run_log.close)
 
             def emit(snapshot: Snapshot) -> None:
+                log_error = run_log.write(snapshot) if run_log is not None else None
+                if log_error is not None:  # a full disk: said on the status line; training goes on
+                    snapshot = dataclasses.replace(snapshot, notes=(*snapshot.notes, log_error))
                 outbox.put(snapshot)
-                if run_file is not None:
-                    run_file.write(snapshot)
 
             resume = load_checkpoint(files.load) if files.load else None
             trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,

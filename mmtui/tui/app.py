@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
 from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
-from mmtui.tui.export import run_csv
+from mmtui.tui.export import run_csv, save_text
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
@@ -401,8 +401,9 @@ class MmtuiApp(App[int]):
         self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
-        path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
-        self.notify(f"screenshot saved: {path}")
+        path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
+        message, severity = save_text(path, self.export_screenshot(), "screenshot")
+        self.notify(message, severity=severity)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -410,9 +411,9 @@ class MmtuiApp(App[int]):
     def action_export_csv(self) -> None:
         if self.history.run is None:
             return
-        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
-        path.write_text(run_csv(self.history.run))
-        self.notify(f"CSV saved: {path}")
+        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        message, severity = save_text(path, run_csv(self.history.run), "CSV")
+        self.notify(message, severity=severity)
 
     def action_help(self) -> None:
         rows = [(keys, text) for keys, text, command in self.HELP_ROWS
@@ -451,7 +452,9 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
+            message, severity = save_text(self.final_screenshot, self.export_screenshot(), "screenshot")
+            if severity == "error":
+                print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest
         self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 
