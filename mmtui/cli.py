@@ -17,6 +17,7 @@ from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES,
                                  DeviceError, Pacing, RunFiles, TrainConfig)
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
+from mmtui.serve import MAX_TABS
 from mmtui.shutdown import ShutdownWatch, StopSignals, exit_now, finish_script, say
 from mmtui.tui.key_script import parse_key_script
 
@@ -168,10 +169,17 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
               help="With --serve: the address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="With --serve: the port to listen on.")
+@click.option("--max-tabs", type=POSITIVE_INT, default=MAX_TABS, show_default=True,
+              help="With --serve: browser tabs served at once (each trains in processes of its own); one more "
+                   "gets a page that says so.")
+@click.option("--allow-writes", is_flag=True,
+              help="With --serve: let browser tabs use w, s and e, which write files on this machine (off: "
+                   "anyone with the link could fill its disk or replace the --save checkpoint).")
 @click.pass_context
 def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
         screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
-        serve: bool, host: str, port: int, lesson: Lesson | None = None, **options) -> None:
+        serve: bool, host: str, port: int, max_tabs: int, allow_writes: bool, lesson: Lesson | None = None,
+        **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
@@ -190,11 +198,12 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     files = RunFiles(save=save, load=load, log=log)
     config = TrainConfig(**options)
     if serve:
-        _serve(config, files, given, host, port, headless, no_terminal)
+        _serve(config, files, given, host, port, max_tabs, headless, no_terminal)
     if headless:
         sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
+    writes = allow_writes or not _served_to_a_browser()  # a served tab writes files only when told it may
     exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
-                                              screenshot, size, lesson)))
+                                             screenshot, size, lesson, writes)))
 
 
 LESSON_FILE = click.Option(["--file", "lesson_file"], type=click.Path(path_type=str), default=None,
@@ -225,8 +234,8 @@ lesson_command = click.Command(
          "back). Takes mmtui's options (--data, --serve, ...).")
 
 
-def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, headless: bool,
-           no_terminal: bool) -> None:
+def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, max_tabs: int,
+           headless: bool, no_terminal: bool) -> None:
     """Serve this command line, less its serve options, to every browser tab that opens host:port."""
     if headless or no_terminal:
         raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
@@ -241,7 +250,7 @@ def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, por
     from mmtui.serve import ServeError, serve
 
     try:
-        sys.exit(serve(sys.argv[1:], host, port))
+        sys.exit(serve(sys.argv[1:], host, port, max_tabs))
     except ServeError as error:
         raise click.UsageError(str(error)) from None
 
@@ -274,7 +283,7 @@ def _check_stop_at(config: TrainConfig) -> None:
 
 
 def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
-         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None) -> int:
+         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None, writes: bool = True) -> int:
     from mmtui.sources.trainer import TrainerSource
 
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
@@ -285,17 +294,17 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
     source = TrainerSource(config, words, process=not in_process, files=files)
     signals = StopSignals()
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
-    return _run_app(source, no_terminal, screenshot, size, key_script, lesson, signals)
+    return _run_app(source, no_terminal, screenshot, size, key_script, lesson, signals, writes)
 
 
 def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=(),
-             lesson: Lesson | None = None, signals: StopSignals | None = None) -> int:
+             lesson: Lesson | None = None, signals: StopSignals | None = None, writes: bool = True) -> int:
     """The app on a started source, in the terminal or, with no_terminal, unattended until the source ends.
-    `signals`: caught since before the source started (else from now)."""
+    `signals`: caught since before the source started (else from now); `writes`: the keys that write files."""
     from mmtui.tui.app import MmtuiApp
 
-    app = MmtuiApp(source, key_script=list(key_script),
-                   screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal, lesson=lesson)
+    app = MmtuiApp(source, key_script=list(key_script), screenshot=Path(screenshot) if screenshot else None,
+                   exit_when_done=no_terminal, lesson=lesson, writes=writes)
     terminal = None if no_terminal or _served_to_a_browser() else sys.stdin.fileno()
     watch = ShutdownWatch(app, signals or StopSignals(), terminal)
     try:

@@ -33,6 +33,7 @@ from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
+WRITING_ACTIONS = ("save_checkpoint", "screenshot", "export_csv")  # the keys that write files on the machine
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
@@ -118,10 +119,12 @@ class MmtuiApp(App[int]):
     ]
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None):
+                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
+                 writes: bool = True):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `writes`: whether the keys that
+        write files (w, s, e) are offered: not to a browser tab served without --allow-writes."""
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
@@ -130,6 +133,7 @@ class MmtuiApp(App[int]):
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
         self.exit_when_done = exit_when_done
+        self.writes = writes
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
         self._status_version = -1  # the history version the status line shows
@@ -280,6 +284,8 @@ class MmtuiApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
         that picks the next run, while there is one."""
+        if action in WRITING_ACTIONS and not self.writes:
+            return False
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
