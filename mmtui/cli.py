@@ -495,18 +495,26 @@ def _check_runnable(target: str, as_module: bool) -> None:
 
 
 def main() -> None:
-    """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
+    """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner.
+    Every command ends with exit_now: no interpreter teardown, during which a thread still in torch's C++ (the
+    compiled step's build, when a run diverged or stopped before it finished) aborted the process (SIGABRT)."""
     commands = {"view": view, "run": run_script, "export": export, "lesson": lesson_command}
     subcommand = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
     command = subcommand or cli
     args = sys.argv[2:] if subcommand else sys.argv[1:]
+    code = 0
     try:
         command.main(args, prog_name=f"mmtui {sys.argv[1]}" if subcommand else "mmtui", standalone_mode=False)
+    except SystemExit as end:
+        if isinstance(end.code, str):
+            say(end.code)
+        code = end.code if isinstance(end.code, int) else int(end.code is not None)
     except click.UsageError as error:
         line = f"mmtui: error: {error.format_message()}"
         click.echo(line, err=True)
         if sys.stdout.isatty() and not sys.stderr.isatty():  # a person at the terminal would not see stderr's line
             click.echo(line)
-        sys.exit(2)
+        code = 2
     except click.Abort:
-        sys.exit(130)
+        code = 130
+    exit_now(code)

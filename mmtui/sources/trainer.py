@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import traceback
 
@@ -74,7 +75,12 @@ def _serve_in_child(parent_pid: int, config, words, commands, outbox, cancel, fi
     serve(config, words, commands, outbox, cancel, files, pacing)
     if cancel.is_set():
         outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
-    # Otherwise the exit waits for the queue's feeder: a failure's message reaches the UI before the child ends.
+    outbox.close()
+    outbox.join_thread()  # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    # No interpreter teardown: a compiled step's build still running in a thread would abort it (SIGABRT).
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
 
 
 class TrainerSource:
