@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
+from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
                                  DeviceError, Pacing, RunFiles, TrainConfig)
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
@@ -124,8 +124,10 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
               help="Torch CPU threads; one is fastest for this small net.")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
-              help="Where to train: cpu, cuda, or auto (CUDA when torch finds a device). These nets are small "
-                   "enough that a step is bound by kernel launches: the CPU is usually faster.")
+              help="Where to train: cpu, cuda, or auto: the faster for the net, and said in a note. These nets "
+                   "are small enough that a step is bound by kernel launches, so auto picks the CPU unless a step "
+                   f"reaches {CUDA_MIN_STEP_MACS:,} multiply-adds (batch size x parameters) and torch finds a CUDA "
+                   "device.")
 @click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default=TrainConfig.compile,
               show_default=True,
               help=f"Run the CPU's training steps through torch.compile, {STEPS_PER_CALL} to a call (~3x eager). "
