@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
 from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
-from mmtui.engine.device import dataset_on, move_tensors, resolve_device
+from mmtui.engine.device import auto_note, dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.step import StepResult
@@ -70,7 +70,9 @@ class Trainer:
         # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
-        self.device = resolve_device(config.device)
+        step_macs = config.batch_size * build_model(config, dataset.vocab.size, torch.Generator()).num_params() \
+            if config.device == "auto" else 0  # the net drawn on the CPU: only its size is wanted
+        self.device = resolve_device(config.device, step_macs)
         self._datasets = {dataset.block_size: dataset_on(dataset, self.device)}  # by block size: a reinit to a
         # model of another context windows the same examples again, once
         self.dataset = self._datasets[dataset.block_size]
@@ -89,6 +91,8 @@ class Trainer:
         self._start_run(config)
         if resume is not None:
             self._restore(resume)
+        if config.device == "auto":
+            self._news.notes.append(auto_note(self.device, step_macs))
 
     # ---- one run between two reinits
 
@@ -314,7 +318,11 @@ class Trainer:
     # ---- snapshots
 
     def _publish(self) -> None:
-        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0))))
+        started = time.perf_counter()
+        snapshot = self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)))
+        self.emit(snapshot)
+        if snapshot.layers:  # reading statistics back and sending them on is measuring's cost too
+            self._news.clock.spent(time.perf_counter() - started)
         self._poll_due = True
 
     # ---- commands

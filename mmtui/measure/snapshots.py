@@ -98,8 +98,8 @@ class SnapshotBuilder:
             run=self.run, state=state, step=step, first_loss_step=self.first_loss_step, losses=tuple(self.losses),
             lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=layers, params=params,
             evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
-            diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
-            notes=tuple(self.notes), through_time=through_time)
+            diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error,
+            scalars=tuple(self.scalars), notes=tuple(self.notes), through_time=through_time)
         self.first_loss_step = step
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
         self.saved = self.save_error = None

@@ -136,7 +136,13 @@ class WatchedRun:
 
     def _measure_next(self, now: float) -> None:
         """Arm the statistics of the coming step when their time has come: hooks on, weights kept."""
-        due = self._news is None or self._news.stats_due(now)
+        every = self._pacing.snapshot_every
+        if self._news is None:
+            due = True  # the first step's statistics: the run's first snapshot carries them
+        elif every:
+            due = (self.step_count + 1) % every == 0  # the coming step ends where a step-counted snapshot is due
+        else:
+            due = self._news.stats_due(now)
         self._measuring = due
         if due:
             self._stats = StepStats(self.step_count)
@@ -246,8 +252,11 @@ class WatchedRun:
                 news.scalars.append(Scalar(name, step, value))
         self._scalars = []
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
-        self._writer.write(news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
-                                     now=now))
+        started = time.perf_counter()
+        snapshot = news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None, now=now)
+        self._writer.write(snapshot)
+        if snapshot.layers or snapshot.params:  # reading statistics back and writing them is measuring's cost too
+            news.clock.spent(time.perf_counter() - started)
 
     # ---- the end
 

@@ -7,7 +7,7 @@ import time
 import torch
 
 from mmtui.measure.sampling import Samples
-from mmtui.measure.stats import StepStats
+from mmtui.measure.stats import StepStats, spread
 
 
 class WeightTaps:
@@ -31,7 +31,7 @@ class WeightTaps:
             flat = p.detach().reshape(-1)  # (n,)
             elements = self.samples.elements(name, flat.numel(), flat.device)
             kept = flat.clone() if elements is None else flat.index_select(0, elements)  # (n or sample,)
-            self._before.append((elements, kept, flat.float().std()))
+            self._before.append((elements, kept, spread(flat)[1]))
         self.spent += time.perf_counter() - started
 
     @property
@@ -46,5 +46,5 @@ class WeightTaps:
         for (name, p), (elements, kept, data_std) in zip(self.named, before):
             flat = p.detach().reshape(-1)  # (n,)
             now = flat if elements is None else flat.index_select(0, elements)
-            stats.weight(name, p, p.grad, data_std, (now.float() - kept.float()).std(), elements)
+            stats.weight(name, p, p.grad, data_std, spread(now.float() - kept.float())[1], elements)
         self.spent += time.perf_counter() - started
