@@ -219,7 +219,8 @@ def finite_or_none(value: float | None) -> float | None:
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id, the statistics compact."""
     line = {"event": "snapshot", "run_id": snap.run.run_id}
-    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars", "weights", "through_time")))
+    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars", "weights",
+                                        "through_time")))
     line["evals"] = [_encode(e) for e in snap.evals]
     line["layers"] = [_encode(s, SHORT_KEYS) for s in snap.layers]
     line["params"] = [_encode(p, SHORT_KEYS) for p in snap.params]

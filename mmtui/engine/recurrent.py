@@ -1,5 +1,5 @@
-"""The recurrent models: makemore's tanh RNN and GRU cells run over the lecture's context, one character a time step,
-the last hidden state predicting the next character; trained with autograd."""
+"""The recurrent models: makemore's tanh RNN and GRU cells over the lecture's context, a character a time step, the
+last hidden state predicting the next character; trained with autograd."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from mmtui.engine.step import StepResult
 # Each cell's Linears on the concatenation [x_t, h_{t-1}] (the GRU's candidate on [x_t, r * h_{t-1}]), in
 # makemore's order of definition, which is the order they are drawn in.
 CELL_WEIGHTS: dict[str, tuple[str, ...]] = {"rnn": ("Wxh",), "gru": ("Wz", "Wr", "Wh")}
+# What the figures by time step are of: each step's tanh output, and the gradient reaching its hidden state.
+TIME_NAMES: dict[str, str] = {"rnn": "h = tanh(W [x, h])", "gru": "hbar = tanh(W [x, r * h]); gradient at h"}
 
 
 class RecurrentNet:
@@ -52,7 +54,8 @@ class RecurrentNet:
             else:
                 xh = torch.cat([x, h], 1)  # (B, embed + hidden)
                 r = torch.addmm(self.cell["br"], xh, self.cell["Wr"]).sigmoid()  # (B, hidden): the reset gate
-                hbar = torch.addmm(self.cell["bh"], torch.cat([x, r * h], 1), self.cell["Wh"]).tanh()  # (B, hidden)
+                xrh = torch.cat([x, r * h], 1)  # (B, embed + hidden)
+                hbar = torch.addmm(self.cell["bh"], xrh, self.cell["Wh"]).tanh()  # (B, hidden)
                 z = torch.addmm(self.cell["bz"], xh, self.cell["Wz"]).sigmoid()  # (B, hidden): the update gate
                 h = torch.lerp(h, hbar, z)  # (1 - z) * h + z * hbar
             states.append(h)

@@ -17,6 +17,7 @@ from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_in
 from mmtui.engine.data import Dataset
 from mmtui.engine.device import auto_note, dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
+from mmtui.engine.recurrent import TIME_NAMES
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.step import StepResult
 from mmtui.experiments import RECURRENT, context_for, run_name
@@ -235,7 +236,7 @@ class Trainer:
             if grad is not None:
                 stats.gradient(handle, grad)
         if result.time_outputs is not None:  # a recurrent net: its tanh and the gradient at h by time step
-            stats.times.sequence("h", result.time_outputs, 0, name=f"{self.config.model} hidden state")
+            stats.times.sequence("h", result.time_outputs, 0, name=TIME_NAMES[self.config.model])
             stats.times.sequence_gradient("h", result.time_grads, 0)
         for name, index in self.model.weights().items():
             p, grad = self.params[index], result.grads[index]

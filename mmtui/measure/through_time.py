@@ -174,8 +174,8 @@ def _per_row(rows: torch.Tensor, series: _Series) -> tuple[torch.Tensor, torch.T
 # ---- the modules that run through time
 
 def recurrent_of(module: nn.Module) -> Activation | None:
-    """The measure of a recurrent module's outputs (its hidden states), by its class: torch's RNN, GRU and LSTM and
-    their cells, and a module of the user's whose class name ends in "Cell" (makemore's RNNCell, GRUCell); None
+    """The measure of a recurrent module's outputs (its hidden states), by its class: torch's RNN, GRU and LSTM
+    and their cells, and a module of the user's whose class name ends in "Cell" (makemore's RNNCell, GRUCell); None
     for any other. A tanh RNN's, a GRU's and an LSTM's hidden states lie in [-1, 1]: saturated past 0.97."""
     mode = getattr(module, "mode", None) if isinstance(module, nn.RNNBase) else None
     nonlinearity = getattr(module, "nonlinearity", "tanh")

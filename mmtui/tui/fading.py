@@ -1,4 +1,4 @@
-"""What a layer's gradient by time step says: how far it fades going back through time, and from where it is lost."""
+"""What a layer's gradient by time step says: how far it fades back through time, and from where it is lost."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The through-time view: the gradient reaching a recurrent layer's hidden state by time step, now and over the run,
-and its saturation by time step."""
+"""The through-time view: the gradient reaching a recurrent layer's hidden state by time step, now and over the
+run, and its saturation by time step."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.runs_table import title_selected_run
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
-# The heat map's colour scale, low to high (viridis): a log10 gradient's place between the map's least and greatest.
-HEAT = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+# The heat map's colour scale, low to high (viridis): a log10 gradient's place between the map's least and
+# greatest.
+HEAT = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e",
+        "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
 FADED_MARK = "·"  # on a heat-map cell whose gradient is below FADED_BELOW of its row's last step's
 GUIDE = Style(color=GUIDE_GREY)
 MARK = Style(color=SATURATED_RED)
@@ -53,8 +55,8 @@ def _time_ticks(times: tuple[int, ...], count: int = 8) -> list[tuple[float, str
 
 
 class GradientByTime(StripsWidget):
-    """The latest statistics' gradient by time step on a log axis, a grey line at FADED_BELOW of the last step's and
-    a red one at the step from which it is below."""
+    """The latest statistics' gradient by time step on a log axis, a grey line at FADED_BELOW of the last step's
+    and a red one at the step from which it is below."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -210,7 +212,7 @@ class TimeView(Grid):
         self.saturation.draw(stats)
         self.heat_map.draw(_rows_of(run, stats.name) if stats is not None else [])
         named = f"{stats.name} · {stats.calls} time steps" if stats is not None else ""
-        self.saturation.border_title = f"Saturation by time step · {named}" if named else "Saturation by time step"
+        self.saturation.border_title = "Saturation by time step" + (f" · {named}" if named else "")
         title_selected_run((self.curve, self.saturation, self.heat_map), history)
 
     def next_layer(self, history: History) -> None:
