@@ -376,7 +376,7 @@ BAD_CHECKPOINTS = {
     "version": (lambda p: write_checkpoint(p, "v99.pt", version=99), "version 99"),
     "missing field": (lambda p: write_checkpoint(p, "stepless.pt", step=None), "'step'"),
     "config": (lambda p: write_checkpoint(p, "config.pt", config={"model": "mlp"}), "config fields"),
-    "unknown model": (lambda p: write_checkpoint(p, "rnn.pt", config=_config(p, model="rnn")), "invalid config"),
+    "unknown model": (lambda p: write_checkpoint(p, "gpt.pt", config=_config(p, model="gpt")), "invalid config"),
     "sizes": (lambda p: write_checkpoint(p, "sizes.pt", config=_config(p, hidden=100)), "does not fit its config"),
     "generator": (lambda p: write_checkpoint(p, "generator.pt", sample_generator_state=torch.zeros(3).byte()),
                   "generator state"),

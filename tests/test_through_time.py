@@ -229,3 +229,12 @@ def test_the_grus_gradient_fades_far_less_through_time_than_the_rnns_on_the_bund
     rnn, gru = first_fade("rnn"), first_fade("gru")
     assert rnn < 1e-2  # a tanh RNN below the edge: orders of magnitude lost over 8 characters
     assert gru > 1e-2 and gru > 5 * rnn  # the update gate's path around the tanh
+
+
+def test_the_recurrent_models_stay_on_the_eager_path_and_say_so_when_the_compiled_step_is_asked_for():
+    snaps = []
+    config = TrainConfig(model="rnn", steps=2, eval_every=0, num_samples=0, compile="on")
+    Trainer(config, load_dataset(None, config.block_size), emit=snaps.append, pacing=Pacing(snapshot_every=1)).run()
+    notes = [note for snap in snaps for note in snap.notes]
+    assert notes == ["--compile on: rnn trains on the eager path"]
+    assert snaps[0].run.settings["block_size"] == 8  # whatever --block-size: the recurrent models' context
