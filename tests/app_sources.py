@@ -14,10 +14,11 @@ from mmtui.engine.config import RunFiles, TrainConfig
 from mmtui.experiments import LECTURE_SEED, run_name
 from mmtui.records import PAUSED, RUNNING, Reinit, RunInfo, Save, Snapshot, TogglePause
 from mmtui.sources.trainer import UI_PACING, TrainerSource
-from mmtui.tui.app import MmtuiApp
+from mmtui.tui.app import DrawPace, MmtuiApp
 
 SVG_TEXT = re.compile(r'<text[^>]* x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>([^<]*)</text>')
 SVG_CELL_WIDTH = 12.2  # Rich's screenshot SVG: 0.61 of its 20 px font per cell
+QUICK_DRAWING = DrawPace(tick_s=0.02, view_s=0.02)  # a test that waits for the next frame need not wait long
 
 
 def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFiles(), sample_interval_s=None,

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, work
@@ -36,7 +37,6 @@ from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
-REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
@@ -53,6 +53,15 @@ W1_KEYS = Binding.Group("W1 ÷2 ×2")
 ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
                                     "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
                                     "save_checkpoint": Save}
+
+
+@dataclass(frozen=True)
+class DrawPace:
+    """How often the app draws; a test that waits for a frame sets these small rather than wait them out."""
+
+    tick_s: float = 0.25  # the status line redraws at most this often, on a timer; the visible view then too,
+    view_s: float = 0.5  # when this has passed since its last draw: at 4 a second the overview's ~40 ms frames
+    # took CPU from the trainer, and twice a second is enough to read figures that change with each batch
 
 
 class MmtuiApp(App[int]):
@@ -121,12 +130,14 @@ class MmtuiApp(App[int]):
     ]
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None):
+                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
+                 pace: DrawPace = DrawPace()):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
         is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
         super().__init__()
         self.source = source
+        self.pace = pace
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
         self.failure: EngineFailure | None = None  # why the source broke, when it did
         self.history = History()
@@ -176,7 +187,7 @@ class MmtuiApp(App[int]):
         # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
-        self.set_interval(REDRAW_INTERVAL_S, self.redraw)
+        self.set_interval(self.pace.tick_s, self.redraw)
         self.redraw(force=True)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -298,8 +309,8 @@ class MmtuiApp(App[int]):
     # ---- drawing
 
     def redraw(self, force: bool = False) -> bool:
-        """Every tick the status line, when the data changed; the visible view when, besides, its REDRAW_S has
-        passed (the hidden views catch up when shown). Returns whether the view drew."""
+        """Every tick the status line, when the data changed; the visible view when, besides, the pace's view_s
+        has passed (the hidden views catch up when shown). Returns whether the view drew."""
         if not self.status_line.is_attached:  # a tick during shutdown
             return False
         if force or self.history.version != self._status_version:
@@ -309,7 +320,7 @@ class MmtuiApp(App[int]):
         view = self.views.visible_content
         now = time.monotonic()
         drawn = self.history.version == self._drawn_version and view is self._drawn_view
-        due = now - self._drawn_at >= view.REDRAW_S - REDRAW_INTERVAL_S / 2  # half a tick of timer jitter
+        due = now - self._drawn_at >= self.pace.view_s - self.pace.tick_s / 2  # half a tick of timer jitter
         if not force and (drawn or not due):
             return False
         self._drawn_version, self._drawn_view, self._drawn_at = self.history.version, view, now

@@ -25,7 +25,6 @@ class LayersView(Grid):
     LayersView {{ grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr {MAP_HEIGHT}; }}
     LayersView > DeadNeuronMap {{ column-span: 2; }}
     """
-    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

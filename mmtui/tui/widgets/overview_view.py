@@ -26,7 +26,6 @@ class OverviewView(Grid):
     OverviewView.comparing.scalars { grid-size: 2 4; grid-rows: 2fr auto auto 1fr; }
     OverviewView.comparing > RunsTable, OverviewView.scalars > ScalarsPanel { display: block; }
     """
-    REDRAW_S = 0.5  # least seconds between two draws: at 4 a second its ~40 ms frames took CPU from the trainer
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

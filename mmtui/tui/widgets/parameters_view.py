@@ -19,7 +19,6 @@ class ParametersView(Grid):
     DEFAULT_CSS = """
     ParametersView { grid-size: 1 2; grid-rows: 1fr 1fr; }
     """
-    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
