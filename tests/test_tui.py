@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 
 from mmtui.engine.words import read_words
 from mmtui.experiments import LECTURE_SEED, PRESETS
-from mmtui.records import DIVERGED, PAUSED, RUNNING, Reinit, TogglePause
+from mmtui.records import DIVERGED, PAUSED, RUNNING, Reinit, Save, TogglePause
+from mmtui.tui.actions import KEY_ROWS, help_rows
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.widgets.help_screen import HelpScreen
 from app_sources import StandInTrainer, screen_text, trainer_app
@@ -106,3 +108,27 @@ async def test_log_key_switches_the_loss_axis_and_help_lists_the_keys():
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+# ---- one table of keys
+
+def readme_key_table() -> str:
+    """The README's table of keys as the app's key table makes it."""
+    rows = [f"| {' '.join(f'`{key}`' for key in row.keys)} | {row.text} |" for row in KEY_ROWS if row.text]
+    return "\n".join(["| key | action |", "|---|---|", *rows])
+
+
+def test_the_readmes_key_table_is_the_apps():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme_key_table()
+    assert table in readme, f"the README's key table (under ### Keys) should read:\n{table}"
+
+
+def test_every_binding_is_in_the_table_and_the_help_lists_only_what_the_source_takes():
+    assert [binding.key for binding in MmtuiApp.BINDINGS] == [b.key for row in KEY_ROWS for b in row.bindings]
+    everything = help_rows(frozenset({Reinit, TogglePause, Save}))
+    read_only = help_rows(frozenset())
+    assert [keys for keys, _ in everything] == [" ".join(row.keys) for row in KEY_ROWS if row.text]
+    assert {keys for keys, _ in everything} - {keys for keys, _ in read_only} == {"1 2 3 4", "[ ]", "r", "b", "g",
+                                                                                   "m", "space", "w"}
+    assert all("`" not in text for _, text in everything)  # the README's code marks are not drawn

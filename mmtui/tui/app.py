@@ -13,15 +13,15 @@ from pathlib import Path
 
 from textual import events, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
+from mmtui.experiments import BATCHNORM_TWIN, MODELS, gain_label, next_gain
 from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
+from mmtui.tui import actions
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
@@ -45,14 +45,6 @@ POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to no
 # the collector rarely starts by itself, and collects fully after a painted frame at this interval instead.
 GC_YOUNG_THRESHOLD = 50_000  # allocations; the app allocates ~9,000 a second while drawing
 FULL_GC_INTERVAL_S = 2.0
-# One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status
-# line names the preset in use; ? lists every key.
-PRESET_KEYS = Binding.Group("presets")
-W1_KEYS = Binding.Group("W1 ÷2 ×2")
-# The command each action sends: its key is bound, shown and listed only where the source takes that command.
-ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
-                                    "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
-                                    "save_checkpoint": Save}
 
 
 @dataclass(frozen=True)
@@ -80,54 +72,7 @@ class MmtuiApp(App[int]):
     #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
     OverviewView.script > SamplesPanel { display: none; }
     """
-    BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
-                for number, name in enumerate(PRESETS, 1)] + [
-        Binding("left_square_bracket", "scale(0.5)", "W1 ÷2", key_display="[", group=W1_KEYS),
-        Binding("right_square_bracket", "scale(2)", "W1 ×2", key_display="]", group=W1_KEYS),
-        Binding("r", "reseed", "new seed"),
-        Binding("b", "batchnorm", "BatchNorm"),
-        Binding("g", "gain", "gain"),
-        Binding("m", "model", "model"),
-        Binding("o", "view('overview')", "overview"),
-        Binding("y", "view('layers')", "layers"),
-        Binding("p", "view('parameters')", "params"),
-        Binding("n", "next_map_layer", "map layer"),
-        Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
-        Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False),
-        Binding("c", "next_run", "next run"),  # bound and shown only while runs are compared
-        Binding("space", "toggle_pause", "pause"),
-        Binding("l", "toggle_log", "log/lin"),
-        # The footer is full at 160 columns; ? lists these.
-        Binding("s", "screenshot", "screenshot", show=False),
-        Binding("w", "save_checkpoint", "save", show=False),
-        Binding("e", "export_csv", "export CSV", show=False),
-        # A lesson's: bound only in one, with priority so that a focused panel's scrolling does not take them.
-        Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
-        Binding("right", "lesson_card(1)", "next", key_display="→", priority=True),
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+q", "quit", "quit", show=False),
-    ]
-    HELP_ROWS: list[tuple[str, str, type | None]] = [  # keys, what they do, the command they send
-        ("1 2 3 4", "reinit with the presets lecture / fix-logits / fix-tanh / kaiming", Reinit),
-        ("[  ]", "halve / double the hidden weight scale W1 and reinit", Reinit),
-        ("r", "reinit with the current setting and the next seed", Reinit),
-        ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn", Reinit),
-        ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit", Reinit),
-        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
-        ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
-        ("n", "layers view: the dead-neuron map's next layer", None),
-        (",  .", "older / newer statistics (histograms, saturation, dead neurons) of this run; . past the newest "
-                 "follows the latest again", None),
-        ("c", "with several runs: the next run for every panel but Loss, which overlays them all", None),
-        ("space", "pause / resume", TogglePause),
-        ("l", "log10 or linear loss axis", None),
-        ("s", "save an SVG screenshot", None),
-        ("w", "save a checkpoint to the --save file", Save),
-        ("e", "export the current run's losses and update:data ratios as CSV", None),
-        ("?", "this help", None),
-        ("q, ctrl+q", "quit", None),
-    ]
+    BINDINGS = actions.BINDINGS
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
                  screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
@@ -303,7 +248,7 @@ class MmtuiApp(App[int]):
                 return False
             can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
-        command = ACTION_COMMANDS.get(action)
+        command = actions.ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
 
     # ---- drawing
@@ -431,9 +376,8 @@ class MmtuiApp(App[int]):
         self.notify(f"CSV saved: {path}")
 
     def action_help(self) -> None:
-        rows = [(keys, text) for keys, text, command in self.HELP_ROWS
-                if command is None or command in self.source.commands]
-        self.push_screen(HelpScreen(rows, experiments=Reinit in self.source.commands))
+        commands = self.source.commands
+        self.push_screen(HelpScreen(actions.help_rows(commands), experiments=Reinit in commands))
 
     # ---- the headless app mode's key script
 
