@@ -11,7 +11,7 @@ from mmtui.experiments import GAINS, MODELS, gain_label, next_gain
 from mmtui.records import RUNNING, ActivationStats, ParamStats, Reinit, RunInfo, Snapshot
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.diagnostics import activation_table, gradient_curves, gradient_table, histogram_curve, param_table
-from mmtui.tui.history import MAX_POINTS, History, RatioSeries
+from mmtui.tui.history import History, LossSeries, RatioSeries
 from mmtui.tui.widgets.dead_map import DEAD, WHITE, dead_columns, dead_map_lines
 from mmtui.tui.widgets.update_ratio_plot import ratio_lines
 from app_sources import ScriptedSource, StandInTrainer, shows, trainer_app
@@ -65,18 +65,31 @@ def deep_snapshot(step: int, info: RunInfo | None = None) -> Snapshot:
 # ---- history
 
 def test_ratio_series_keeps_every_weight_aligned_and_bounded():
-    series = RatioSeries()
+    limit = 64
+    series = RatioSeries(limit)
     names = ("C", "W1")
-    for step in range(1, 10 * MAX_POINTS):
+    for step in range(1, 10 * limit):
         params = [param_stats(name, 0.01, update=-3.0 - step / 1e5) for name in names]
         series.add(step, tuple(params[:1] if step == 5 else params))  # W1 missing once
-    assert len(series.steps) < MAX_POINTS and series.bucket > 1
+    assert len(series.steps) < limit and series.thinning.bucket > 1
     assert list(series.values) == list(names)
     assert all(len(values) == len(series.steps) for values in series.values.values())
-    assert series.steps[-1] > 9 * MAX_POINTS  # the latest readings are kept
-    steps, values = series.downsampled(100)
-    assert len(steps) <= 100 and steps[-1] == series.steps[-1]
+    assert series.steps[-1] > 9 * limit  # the latest readings are kept
+    steps, values = series.downsampled(10)
+    assert len(steps) <= 10 and steps[-1] == series.steps[-1]
     assert all(len(line) == len(steps) for line in values.values())
+
+
+def test_a_loss_series_keeps_evenly_spread_raw_losses_and_a_smoothed_loss_of_all_of_them():
+    series = LossSeries(limit=16)
+    series.extend(0, (math.nan,) + tuple(float(step) for step in range(1, 1000)))  # a ramp: loss = step
+    bucket = series.thinning.bucket
+    assert 8 <= len(series.steps) < 16 and bucket > 1
+    assert {b - a for a, b in zip(series.steps, series.steps[1:])} == {bucket}  # evenly spread over the run
+    assert series.raw == [float(step) for step in series.steps]  # samples, not means
+    assert series.steps[0] <= bucket and series.steps[-1] > 999 - bucket  # from the start to the latest bucket
+    # the debiased EMA of every finite loss: on a ramp it lags about 1 / (1 - EMA_DECAY) = 100 steps behind
+    assert 999 - 105 < series.latest_smooth < 999 - 95 and series.smooth[-1] < series.steps[-1]
 
 
 def test_a_missing_weight_reads_nan_and_the_plot_skips_it():

@@ -23,7 +23,7 @@ from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Rein
                            Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui import actions
 from mmtui.tui.export import run_csv
-from mmtui.tui.history import History
+from mmtui.tui.history import NEW_STREAM, History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
@@ -106,7 +106,6 @@ class MmtuiApp(App[int]):
         self.status_line = StatusLine(id="status")
         self.output_panel: OutputPanel | None = None  # mounted when a script run by `mmtui run` first reports
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
-        self._streams_seen = 0  # streams in the history when the footer's keys were last checked
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
@@ -184,19 +183,18 @@ class MmtuiApp(App[int]):
                               looking_back=history.run.looking_back if history.run else None)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
-        run_version = self.history.run_version
+        began = set()
         for snapshot in message.snapshots:
             latest = self.history.latest  # the key script runs on the selected stream's clock: the trainer's only
             same_stream = latest is not None and snapshot.run.stream == latest.run.stream
             if same_stream and snapshot.run.run_id != latest.run.run_id:
                 self._steps_before_run += latest.step
-            self.history.add(snapshot)
+            began.add(self.history.add(snapshot))
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if len(self.history.streams) != self._streams_seen:
-            self._streams_seen = len(self.history.streams)
+        if NEW_STREAM in began:
             self.refresh_bindings()  # the second stream brings the c key
-        if self.history.run_version != run_version:
+        if began - {None}:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
         elif self._pending and self.history.latest.state != self._state_when_sent:

@@ -175,14 +175,14 @@ def _init_loss_expected(seen: Observed, args: list[str]) -> bool:
             and abs(run.init_loss - run.info.expected_init_loss) < INIT_LOSS_TOLERANCE)
 
 
-def _first_stats(run: RunHistory) -> ActivationStats | None:
+def _init_first_layer(run: RunHistory) -> ActivationStats | None:
     """The first layer at the run's first statistics (its init, for a live run): training saturates a layer
     again later, so the lecture's figures of an init are read there."""
-    return run.first_layers[0] if run.first_layers else None
+    return run.init_layers[0] if run.init_layers else None
 
 
 def _init_saturation_below(seen: Observed, args: list[str]) -> bool:
-    first = _first_stats(seen.fresh) if seen.fresh is not None else None
+    first = _init_first_layer(seen.fresh) if seen.fresh is not None else None
     return first is not None and first.saturation < _number(args[0])
 
 
@@ -234,7 +234,7 @@ def _text(value: object) -> str | None:
 
 
 def _stats(read: Callable) -> Callable[[History], str | None]:
-    return _run_figure(lambda run: read(run.stats) if run.stats is not None else None)
+    return _run_figure(lambda run: read(run.first_layer) if run.first_layer is not None else None)
 
 
 def _update_ratios(run: RunHistory) -> list[float]:
@@ -253,15 +253,15 @@ FIGURES: dict[str, Callable[[History], str | None]] = {
     "gain": _run_figure(lambda run: gain_label(run.info.settings["gain"]) if "gain" in run.info.settings else None),
     "num_params": _run_figure(lambda run: f"{run.info.num_params:,}" if run.info.num_params else None),
     "saturation": _stats(lambda stats: f"{stats.saturation:.1f}"),
-    "init_saturation": _run_figure(lambda run: f"{first.saturation:.1f}" if (first := _first_stats(run)) else None),
+    "init_saturation": _run_figure(lambda run: f"{first.saturation:.1f}" if (first := _init_first_layer(run)) else None),
     "white": _stats(lambda stats: f"{stats.share_99:.1f}"),
     "dead_units": _stats(lambda stats: stats.dead_units),
     "units": _stats(lambda stats: stats.units),
     "layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.layers) or None),
     "layer_saturations": _run_figure(lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.layers) or None),
-    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.first_layers) or None),
+    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.init_layers) or None),
     "init_layer_saturations": _run_figure(
-        lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.first_layers) or None),
+        lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.init_layers) or None),
     "update_ratio": _run_figure(lambda run: f"{statistics.median(r):.1f}" if (r := _update_ratios(run)) else None),
     "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run)) else None),
 }

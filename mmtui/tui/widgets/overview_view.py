@@ -55,7 +55,7 @@ class OverviewView(Grid):
         if run and run.scalars:
             self.scalars.draw(run)
         title_selected_run((self.activations, self.saturation, self.samples, self.scalars), history)
-        self.activations.draw(run.stats if run else None)
+        self.activations.draw(run.first_layer if run else None)
         self.saturation.draw(run)
         if history.samples_version != self._drawn_samples:
             self._drawn_samples = history.samples_version
