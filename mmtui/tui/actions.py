@@ -18,8 +18,8 @@ W1_KEYS = Binding.Group("W1 ÷2 ×2")
 
 @dataclass(frozen=True)
 class KeyRow:
-    """Keys that do one thing: their bindings (key, action, footer label) and what the help screen and the README
-    say of them."""
+    """Keys that do one thing: their bindings (key, action, footer label) and what the help screen and the
+    README say of them."""
 
     bindings: tuple[Binding, ...]
     text: str | None  # `code` in backticks, which the help screen drops; None: listed by neither (a lesson's)
@@ -39,10 +39,12 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow((Binding("left_square_bracket", "scale(0.5)", "W1 ÷2", key_display="[", group=W1_KEYS),
             Binding("right_square_bracket", "scale(2)", "W1 ×2", key_display="]", group=W1_KEYS)),
            "halve / double the hidden weight scale W1 and reinit", Reinit),
-    KeyRow((Binding("r", "reseed", "new seed"),), "reinit with the current setting and the next seed", Reinit),
+    KeyRow((Binding("r", "reseed", "new seed"),), "reinit with the current setting and the next seed",
+           Reinit),
     KeyRow((Binding("b", "batchnorm", "BatchNorm"),),
            "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn", Reinit),
-    KeyRow((Binding("g", "gain", "gain"),), "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit", Reinit),
+    KeyRow((Binding("g", "gain", "gain"),), "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit",
+           Reinit),
     KeyRow((Binding("m", "model", "model"),), "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
     KeyRow((Binding("o", "view('overview')", "overview"), Binding("y", "view('layers')", "layers"),
             Binding("p", "view('parameters')", "params")),
@@ -50,18 +52,20 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow((Binding("n", "next_map_layer", "map layer"),), "layers view: the dead-neuron map's next layer"),
     KeyRow((Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
             Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False)),
-           f"older / newer statistics of the run: the histograms, saturation and dead map of an earlier snapshot "
-           f"({STATS_KEPT} kept per run, spread over it); the status line says which step is shown, and `.` past "
-           f"the newest follows the latest again"),
+           f"older / newer statistics of the run: the histograms, saturation and dead map of an earlier "
+           f"snapshot ({STATS_KEPT} kept per run, spread over it); the status line says which step is shown, "
+           f"and `.` past the newest follows the latest again"),
     KeyRow((Binding("c", "next_run", "next run"),),  # bound and shown only while runs are compared
-           "with several runs (`mmtui view a.jsonl b.jsonl`): the next run for every panel but Loss, which overlays "
-           "them all; the status line and the panels' lower borders name it. Offered only while there are two or "
-           "more"),
+           "with several runs (`mmtui view a.jsonl b.jsonl`): the next run for every panel but Loss, which "
+           "overlays them all; the status line and the panels' lower borders name it. Offered only while "
+           "there are two or more"),
     KeyRow((Binding("space", "toggle_pause", "pause"),), "pause / resume", TogglePause),
     KeyRow((Binding("l", "toggle_log", "log/lin"),), "log10 or linear loss axis"),
     # The footer is full at 160 columns; ? lists these.
-    KeyRow((Binding("s", "screenshot", "screenshot", show=False),), "save an SVG screenshot (the path is shown)"),
-    KeyRow((Binding("w", "save_checkpoint", "save", show=False),), "save a checkpoint to the `--save` file", Save),
+    KeyRow((Binding("s", "screenshot", "screenshot", show=False),),
+           "save an SVG screenshot (the path is shown)"),
+    KeyRow((Binding("w", "save_checkpoint", "save", show=False),),
+           "save a checkpoint to the `--save` file", Save),
     KeyRow((Binding("e", "export_csv", "export CSV", show=False),),
            "export the current run's losses, val losses and update:data ratios as CSV (the path is shown)"),
     # A lesson's: bound only in one, with priority so that a focused panel's scrolling does not take them; the

@@ -25,10 +25,10 @@ def every_other(points: list) -> list:
 
 
 class Thinning:
-    """Which readings a bounded series keeps: one in every `bucket`, at most `limit`. When the kept ones reach the
-    limit, every other one goes and the bucket doubles: memory stays bounded whatever the run's length, and what
-    is kept spans the run evenly. Kept readings are samples, not means, so a plot keeps the minibatch noise that
-    the lecture's plots show."""
+    """Which readings a bounded series keeps: one in every `bucket`, at most `limit`. When the kept ones
+    reach the limit, every other one goes and the bucket doubles: memory stays bounded whatever the run's
+    length, and what is kept spans the run evenly. Kept readings are samples, not means, so a plot keeps
+    the minibatch noise that the lecture's plots show."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -44,8 +44,8 @@ class Thinning:
         return True
 
     def thinned(self, columns: list[list]) -> list[list]:
-        """Aligned columns of kept readings, one just appended to each: as they are, or every other reading once
-        they reach the limit."""
+        """Aligned columns of kept readings, one just appended to each: as they are, or every other reading
+        once they reach the limit."""
         if len(columns[0]) < self.limit:
             return columns
         self.bucket *= 2
@@ -53,7 +53,7 @@ class Thinning:
 
 
 class LossSeries:
-    """A run's finite losses, one in every `thinning.bucket` steps kept raw, with a debiased EMA of all of them."""
+    """A run's finite losses: one in every `thinning.bucket` steps kept raw, and a debiased EMA of all."""
 
     def __init__(self, limit: int = MAX_POINTS) -> None:
         self.thinning = Thinning(limit)
@@ -87,13 +87,14 @@ class LossSeries:
 
 
 class RatioSeries:
-    """log10 update:data ratio of every 2-D weight, one reading in every `thinning.bucket` snapshots with stats
-    (which arrive about twice a second)."""
+    """log10 update:data ratio of every 2-D weight, one reading in every `thinning.bucket` snapshots with
+    stats (which arrive about twice a second)."""
 
     def __init__(self, limit: int = MAX_POINTS) -> None:
         self.thinning = Thinning(limit)
         self.steps: list[int] = []
-        self.values: dict[str, list[float]] = {}  # per weight name, aligned with steps; NaN where one was missing
+        # per weight name, aligned with steps; NaN where one was missing
+        self.values: dict[str, list[float]] = {}
 
     def add(self, step: int, params: tuple[ParamStats, ...]) -> None:
         if not params or not self.thinning.keeps():
@@ -165,8 +166,8 @@ class RunHistory:
 
     @property
     def shown_layers(self) -> tuple[ActivationStats, ...]:
-        """The layers the panels draw: the latest, or those of the step stepped back to (the latest at or before
-        it, when thinning took that one)."""
+        """The layers the panels draw: the latest, or those of the step stepped back to (the latest at or
+        before it, when thinning took that one)."""
         if self.pinned_step is None:
             return self.layers
         earlier = [layers for layers in self.past_layers if layers[0].step <= self.pinned_step]
@@ -207,7 +208,7 @@ class RunHistory:
 
 @dataclass
 class StreamHistory:
-    """One stream of snapshots (a run file, the live trainer): its current run, the previous one, its latest state."""
+    """One stream of snapshots (a run file, the live trainer): its current and previous runs, its latest."""
 
     run: RunHistory
     latest: Snapshot
@@ -246,8 +247,8 @@ class StreamHistory:
 
 
 class _OfSelectedStream:
-    """A History attribute that is the selected stream's, or `empty()` before any stream arrived: panels that show
-    one run need not know that there may be several."""
+    """A History attribute that is the selected stream's, or `empty()` before any stream arrived: panels
+    that show one run need not know that there may be several."""
 
     def __init__(self, empty: Callable[[], object]) -> None:
         self.empty = empty
@@ -275,10 +276,13 @@ class History:
     steps_per_s: float = _OfSelectedStream(float)
 
     def __init__(self) -> None:
-        self.streams: dict[str, StreamHistory] = {}  # in order of first arrival: a stream's colour is its place
-        self.selected: str | None = None  # the stream the panels show: the first to arrive until select_next()
-        self.version = 0  # grows with every snapshot and selection, so a panel redraws only when its data changed
-        self.samples_version = 0  # grows with every batch of the selected stream's sampled names, and selection
+        # in order of first arrival: a stream's colour is its place
+        self.streams: dict[str, StreamHistory] = {}
+        self.selected: str | None = None  # the stream the panels show: the first to arrive till select_next()
+        # grows with every snapshot and selection, so that a panel redraws only when its data changed
+        self.version = 0
+        # grows with every batch of the selected stream's sampled names, and with every selection
+        self.samples_version = 0
 
     @property
     def selected_stream(self) -> StreamHistory | None:
@@ -286,7 +290,7 @@ class History:
 
     @property
     def comparing(self) -> bool:
-        """Several streams: the Loss panel overlays their runs and a key picks the one the other panels show."""
+        """Several streams: the Loss panel overlays their runs; a key picks the one other panels show."""
         return len(self.streams) > 1
 
     def add(self, snapshot: Snapshot) -> str | None:
@@ -323,7 +327,7 @@ class History:
             self.version += 1
 
     def label(self, name: str) -> str:
-        """How legends, tables and titles name a stream's run: its name, and the stream's where two names clash."""
+        """How legends, tables and titles name a stream's run: its name, and the stream's on a clash."""
         run_name = self.streams[name].run.info.name
         clash = any(other.run.info.name == run_name for key, other in self.streams.items() if key != name)
         return f"{run_name} · {name}" if clash and name else run_name
