@@ -139,7 +139,7 @@ def test_huge_weights_and_learning_rate_exit_3_with_a_diverged_line():
 def test_signal_ends_a_headless_run_with_a_done_line(small_words_path, sig, code):
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--num-samples", "2"],
+         "--num-samples", "2", "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
@@ -162,7 +162,7 @@ def test_signal_ends_a_headless_run_with_a_done_line(small_words_path, sig, code
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(small_words_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--every", "1"],
+         "--every", "1", "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
