@@ -36,9 +36,12 @@ def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFi
 class ScriptedSource:
     """A source that hands out the given snapshots once (more may be appended to `outbox`) and records commands."""
 
-    def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands):
+    def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands,
+                 produces: frozenset[str] = TrainerSource.produces, promised: frozenset[str] | None = None):
         self.outbox = list(snapshots)
         self.commands = commands
+        self.produces = produces  # the lecture trainer's unless told
+        self.promised = produces if promised is None else promised
         self.sent: list = []
         self.closed = False
 
@@ -64,6 +67,7 @@ class StandInTrainer:
     tested on the trainer itself."""
 
     commands = frozenset({Reinit, TogglePause, Save})
+    produces = promised = TrainerSource.produces
 
     def __init__(self, model: str = "mlp", init: str = "lecture") -> None:
         self._lock = threading.Lock()  # send() runs on the app's event loop, receive() in its worker thread

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 from mmtui.experiments import PRESETS
-from mmtui.records import Reinit, Save, TogglePause
+from mmtui.records import LAYERS, LOSS, WEIGHTS, Reinit, Save, TogglePause
 from mmtui.tui.history import STATS_KEPT
 
 # One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status line
@@ -25,6 +25,7 @@ class KeyRow:
     text: str | None  # `code` in backticks, which the help screen drops; None: listed by neither (a lesson's)
     command: type | None = None  # the command the actions send: bound, shown and listed only where the source
     # takes it
+    data: tuple[str | None, ...] = ()  # per binding, the data its panels draw: offered once the source sends it
 
     @property
     def keys(self) -> list[str]:
@@ -48,19 +49,21 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow((Binding("m", "model", "model"),), "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
     KeyRow((Binding("o", "view('overview')", "overview"), Binding("y", "view('layers')", "layers"),
             Binding("p", "view('parameters')", "params")),
-           "overview / layers (activations, gradients, dead neurons) / parameters view"),
-    KeyRow((Binding("n", "next_map_layer", "map layer"),), "layers view: the dead-neuron map's next layer"),
+           "overview / layers (activations, gradients, dead neurons) / parameters view",
+           data=(None, LAYERS, WEIGHTS)),
+    KeyRow((Binding("n", "next_map_layer", "map layer"),), "layers view: the dead-neuron map's next layer",
+           data=(LAYERS,)),
     KeyRow((Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
             Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False)),
            f"older / newer statistics of the run: the histograms, saturation and dead map of an earlier "
            f"snapshot ({STATS_KEPT} kept per run, spread over it); the status line says which step is shown, "
-           f"and `.` past the newest follows the latest again"),
+           f"and `.` past the newest follows the latest again", data=(LAYERS, LAYERS)),
     KeyRow((Binding("c", "next_run", "next run"),),  # bound and shown only while runs are compared
            "with several runs (`mmtui view a.jsonl b.jsonl`): the next run for every panel but Loss, which "
            "overlays them all; the status line and the panels' lower borders name it. Offered only while "
            "there are two or more"),
     KeyRow((Binding("space", "toggle_pause", "pause"),), "pause / resume", TogglePause),
-    KeyRow((Binding("l", "toggle_log", "log/lin"),), "log10 or linear loss axis"),
+    KeyRow((Binding("l", "toggle_log", "log/lin"),), "log10 or linear loss axis", data=(LOSS,)),
     # The footer is full at 160 columns; ? lists these.
     KeyRow((Binding("s", "screenshot", "screenshot", show=False),),
            "save an SVG screenshot (the path is shown)"),
@@ -81,6 +84,17 @@ BINDINGS: list[Binding] = [binding for row in KEY_ROWS for binding in row.bindin
 # The command each action sends, by the action's name without its arguments.
 ACTION_COMMANDS: dict[str, type] = {binding.action.partition("(")[0]: row.command
                                     for row in KEY_ROWS if row.command for binding in row.bindings}
+
+
+def _data_key(action: str) -> str:
+    """An action's key in ACTION_DATA: a view's name for view('NAME'), else the action's name."""
+    name, _, argument = action.partition("(")
+    return argument.strip("')") if name == "view" else name
+
+
+# The data an action's panels draw, by _data_key: its key is offered once the source sends that data.
+ACTION_DATA: dict[str, str] = {_data_key(binding.action): kind for row in KEY_ROWS
+                               for binding, kind in zip(row.bindings, row.data) if kind is not None}
 
 
 def help_rows(commands: frozenset[type]) -> list[tuple[str, str]]:

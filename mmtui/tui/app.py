@@ -23,14 +23,13 @@ from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Rein
                            Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui import actions
 from mmtui.tui.export import run_csv
-from mmtui.tui.history import NEW_STREAM, History
+from mmtui.tui.history import NEW_DATA, NEW_RUN, NEW_STREAM, History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
-from mmtui.tui.widgets.output_panel import OutputPanel
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
@@ -69,8 +68,9 @@ class MmtuiApp(App[int]):
     #views { width: 1fr; height: 1fr; }
     #loading { display: none; height: 1; padding: 0 1; }
     .loading #loading { display: block; }
-    #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
-    OverviewView.script > SamplesPanel { display: none; }
+    #views > * > *, #overview .panel { border: round $primary; border-title-color: $accent;
+                                        border-title-style: bold; }
+    #views #overview-top { border: none; }
     """
     BINDINGS = actions.BINDINGS
 
@@ -97,14 +97,14 @@ class MmtuiApp(App[int]):
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
         self._state_when_sent: str | None = None  # the trainer's state when that command was sent
         # Held, not queried: queries search the active screen, which is the help screen while it is open.
-        self.overview = OverviewView(id="overview")
+        self.overview = OverviewView(source.produces, source.promised, id="overview")
         self.layers_view = LayersView(id="layers")
         self.parameters_view = ParametersView(id="parameters")
         self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, id="views",
                                      initial="overview")
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
-        self.output_panel: OutputPanel | None = None  # mounted when a script run by `mmtui run` first reports
+        self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
@@ -189,12 +189,12 @@ class MmtuiApp(App[int]):
             same_stream = latest is not None and snapshot.run.stream == latest.run.stream
             if same_stream and snapshot.run.run_id != latest.run.run_id:
                 self._steps_before_run += latest.step
-            began.add(self.history.add(snapshot))
+            began |= self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if NEW_STREAM in began:
-            self.refresh_bindings()  # the second stream brings the c key
-        if began - {None}:
+        if began & {NEW_STREAM, NEW_DATA}:
+            self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
+        if began & {NEW_STREAM, NEW_RUN}:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
         elif self._pending and self.history.latest.state != self._state_when_sent:
@@ -207,12 +207,7 @@ class MmtuiApp(App[int]):
                 self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
         self._run_key_script()
 
-    async def on_script_reported(self, message: ScriptReported) -> None:
-        """A script's output takes the Samples panel's place in the overview: a script samples no names."""
-        if self.output_panel is None:
-            self.output_panel = OutputPanel(id="output")
-            self.overview.add_class("script")
-            await self.overview.mount(self.output_panel)  # its log takes lines once it is in the DOM
+    def on_script_reported(self, message: ScriptReported) -> None:
         if isinstance(message.report, ScriptExited):
             self.output_panel.show_exit(message.report)
         else:
@@ -246,8 +241,17 @@ class MmtuiApp(App[int]):
                 return False
             can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
+        if action == "view":
+            offered = [name for name in ("layers", "parameters") if self._sends(actions.ACTION_DATA[name])]
+            return parameters[0] in offered or (parameters[0] == "overview" and bool(offered))
+        if action in actions.ACTION_DATA and not self._sends(actions.ACTION_DATA[action]):
+            return False
         command = actions.ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
+
+    def _sends(self, kind: str) -> bool:
+        """Whether the source promises this kind of data, or has sent some."""
+        return kind in self.source.promised or (kind in self.source.produces and kind in self.history.seen)
 
     # ---- drawing
 
@@ -369,7 +373,8 @@ class MmtuiApp(App[int]):
     def action_export_csv(self) -> None:
         if self.history.run is None:
             return
-        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
+        model = self.history.run.info.model or "run"  # a log names no model
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
         path.write_text(run_csv(self.history.run))
         self.notify(f"CSV saved: {path}")
 

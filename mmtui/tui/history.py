@@ -7,7 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult,
+                           Histogram, ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -16,7 +17,7 @@ SAMPLE_LINES = 200  # sampled names kept for the samples panel
 SCALAR_POINTS = 256  # readings kept of each named scalar, for its sparkline; full buckets merge pairwise
 STATS_KEPT = 64  # statistics snapshots kept per run to step back through; full buckets merge pairwise
 NOTES = 5  # the latest notes a source gave of a stream ("no loss seen ..."), for the status line
-NEW_STREAM, NEW_RUN = "stream", "run"  # what a snapshot added to a History began
+NEW_STREAM, NEW_RUN, NEW_DATA = "stream", "run", "data"  # what a snapshot added to a History began
 
 
 def every_other(points: list) -> list:
@@ -148,6 +149,7 @@ class RunHistory:
     evals: list[EvalResult] = field(default_factory=list)
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
+    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, the latest logged
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
     scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
@@ -215,19 +217,26 @@ class StreamHistory:
     ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
     steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
+    # the steps the current run advanced in snapshots that gave a speed, and the seconds they took
+    timed_steps: int = 0
+    timed_seconds: float = 0.0
     notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
 
     def add(self, snapshot: Snapshot) -> None:
+        advanced = snapshot.step - self.latest.step
         if snapshot.run.run_id != self.run.info.run_id:
             if self.run.losses.steps:
                 self.ghost = self.run
             self.run = RunHistory(snapshot.run)
+            self.timed_steps, self.timed_seconds, advanced = 0, 0.0, snapshot.step
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
         if snapshot.stats is not None:
             run.add_layers(snapshot.layers)
             run.saturation.append(snapshot.stats.saturation)
+        if snapshot.weights:
+            run.weights = snapshot.weights
         if snapshot.params:
             run.params = snapshot.params
             run.update_ratios.add(snapshot.step, snapshot.params)
@@ -243,18 +252,29 @@ class StreamHistory:
             self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.name} ──")
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s
+            if advanced > 0:
+                self.timed_steps += advanced
+                self.timed_seconds += advanced / snapshot.steps_per_s
         self.latest = snapshot
+
+    @property
+    def speed(self) -> float:
+        """Steps a second: the latest while the run goes on; once it has ended, its average over the run."""
+        if self.latest.state in (RUNNING, PAUSED) or not self.timed_seconds:
+            return self.steps_per_s
+        return self.timed_steps / self.timed_seconds
 
 
 class _OfSelectedStream:
     """A History attribute that is the selected stream's, or `empty()` before any stream arrived: panels
     that show one run need not know that there may be several."""
 
-    def __init__(self, empty: Callable[[], object]) -> None:
+    def __init__(self, empty: Callable[[], object], name: str | None = None) -> None:
         self.empty = empty
+        self.name = name  # the stream's attribute; by default the History attribute's own name
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.name = self.name or name
 
     def __get__(self, history: History, owner: type | None = None):
         stream = history.selected_stream
@@ -264,8 +284,8 @@ class _OfSelectedStream:
 class History:
     """Every stream's current run, and the one stream selected for the panels; fed one snapshot at a time.
 
-    `run`, `ghost`, `latest`, `samples`, `notes` and `steps_per_s` are the selected stream's; the Loss panel
-    overlays every stream's run through `streams`.
+    `run`, `ghost`, `latest`, `samples`, `notes` and `steps_per_s` (its `speed`) are the selected stream's;
+    the Loss panel overlays every stream's run through `streams`.
     """
 
     run: RunHistory | None = _OfSelectedStream(lambda: None)
@@ -273,7 +293,7 @@ class History:
     latest: Snapshot | None = _OfSelectedStream(lambda: None)
     samples: deque[str] = _OfSelectedStream(deque)
     notes: deque[str] = _OfSelectedStream(deque)
-    steps_per_s: float = _OfSelectedStream(float)
+    steps_per_s: float = _OfSelectedStream(float, "speed")
 
     def __init__(self) -> None:
         # in order of first arrival: a stream's colour is its place
@@ -283,6 +303,7 @@ class History:
         self.version = 0
         # grows with every batch of the selected stream's sampled names, and with every selection
         self.samples_version = 0
+        self.seen: set[str] = set()  # what any snapshot has brought: LOSS, LAYERS, WEIGHTS, SAMPLES, SCALARS
 
     @property
     def selected_stream(self) -> StreamHistory | None:
@@ -293,19 +314,26 @@ class History:
         """Several streams: the Loss panel overlays their runs; a key picks the one other panels show."""
         return len(self.streams) > 1
 
-    def add(self, snapshot: Snapshot) -> str | None:
-        """Returns what the snapshot began: NEW_STREAM, NEW_RUN (a reinit), or None."""
+    def add(self, snapshot: Snapshot) -> set[str]:
+        """What the snapshot began, of NEW_STREAM, NEW_RUN (a reinit) and NEW_DATA (a kind of data not seen
+        before)."""
         name = snapshot.run.stream
         stream = self.streams.get(name)
-        began = None
+        began = set()
         if stream is None:
             stream = self.streams[name] = StreamHistory(RunHistory(snapshot.run), snapshot)
             if self.selected is None:
                 self.selected = name
-            began = NEW_STREAM
+            began.add(NEW_STREAM)
         elif snapshot.run.run_id != stream.run.info.run_id:
-            began = NEW_RUN
+            began.add(NEW_RUN)
         stream.add(snapshot)
+        brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params or snapshot.weights,
+                   SAMPLES: snapshot.samples, SCALARS: snapshot.scalars}
+        kinds = {kind for kind, there in brought.items() if there}
+        if not kinds <= self.seen:
+            self.seen |= kinds
+            began.add(NEW_DATA)
         if snapshot.samples and name == self.selected:
             self.samples_version += 1
         self.version += 1
