@@ -25,7 +25,7 @@ class KeyRow:
     text: str | None  # `code` in backticks, which the help screen drops; None: listed by neither (a lesson's)
     command: type | None = None  # the command the actions send: bound, shown and listed only where the source
     # takes it
-    data: tuple[str | None, ...] = ()  # per binding, the data its panels draw: offered once the source sends it
+    data: tuple[str | None, ...] = ()  # per binding, the data its panels draw: offered once a source sends it
 
     @property
     def keys(self) -> list[str]:

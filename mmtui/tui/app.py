@@ -19,8 +19,8 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
-                           Snapshot, Source, SourceStatus, TogglePause)
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited,
+                           ScriptOutput, Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui import actions
 from mmtui.tui.export import run_csv
 from mmtui.tui.history import NEW_DATA, NEW_RUN, NEW_STREAM, History
@@ -36,12 +36,12 @@ from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
-FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
-FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
+FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits: what it shows is then laid out, drawn
+FINISH_WAITS = 20  # the most refreshes it waits for mounted panels to settle: a script's output, a lesson card
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
-# Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations) started
-# 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it so that
-# the collector rarely starts by itself, and collects fully after a painted frame at this interval instead.
+# Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations)
+# started 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it
+# so that the collector rarely starts by itself, and collects fully after a painted frame at this interval.
 GC_YOUNG_THRESHOLD = 50_000  # allocations; the app allocates ~9,000 a second while drawing
 FULL_GC_INTERVAL_S = 2.0
 
@@ -51,8 +51,9 @@ class DrawPace:
     """How often the app draws; a test that waits for a frame sets these small rather than wait them out."""
 
     tick_s: float = 0.25  # the status line redraws at most this often, on a timer; the visible view then too,
-    view_s: float = 0.5  # when this has passed since its last draw: at 4 a second the overview's ~40 ms frames
-    # took CPU from the trainer, and twice a second is enough to read figures that change with each batch
+    # when view_s has passed since its last draw: at 4 a second the overview's ~40 ms frames took CPU from the
+    # trainer, and twice a second is enough to read figures that change with each batch
+    view_s: float = 0.5
 
 
 class MmtuiApp(App[int]):
@@ -79,7 +80,7 @@ class MmtuiApp(App[int]):
                  pace: DrawPace = DrawPace()):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `pace`: how often it draws."""
         super().__init__()
         self.source = source
         self.pace = pace
@@ -109,20 +110,22 @@ class MmtuiApp(App[int]):
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
-        self.exit_requested = threading.Event()  # set when the app is asked to end: a caller may time the shutdown
+        # set when the app is asked to end: a caller may time the shutdown
+        self.exit_requested = threading.Event()
         self.lesson = LessonProgress(lesson) if lesson is not None else None
         self.lesson_card = LessonCard(id="lesson") if lesson is not None else None
         self._lesson_done = False  # the card's check held when the footer's keys were last checked
 
     def compose(self) -> ComposeResult:
-        yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
+        yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger",
+                     id="too-small")
         with Horizontal(id="body"):
             yield self.views
             if self.lesson_card is not None:
                 yield self.lesson_card
         yield ProgressBar(total=1.0, show_eta=False, id="loading")
         yield self.status_line
-        # ctrl+p still opens the palette; the footer's room goes to mmtui's keys, compact with a lesson's two more
+        # ctrl+p still opens the palette; the footer's room goes to mmtui's keys, compact with a lesson's
         yield Footer(show_command_palette=False, compact=self.lesson is not None)
 
     def on_mount(self) -> None:
@@ -176,7 +179,8 @@ class MmtuiApp(App[int]):
         selected = None
         if history.comparing:
             names = list(history.streams)
-            selected = f"run {names.index(history.selected) + 1}/{len(names)}: {history.label(history.selected)}"
+            place = names.index(history.selected) + 1
+            selected = f"run {place}/{len(names)}: {history.label(history.selected)}"
         self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
                               reinit_hint=Reinit in self.source.commands, selected=selected,
                               note=history.notes[-1] if history.notes else None,
@@ -185,7 +189,8 @@ class MmtuiApp(App[int]):
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         began = set()
         for snapshot in message.snapshots:
-            latest = self.history.latest  # the key script runs on the selected stream's clock: the trainer's only
+            # the key script runs on the selected stream's clock: the trainer's only
+            latest = self.history.latest
             same_stream = latest is not None and snapshot.run.stream == latest.run.stream
             if same_stream and snapshot.run.run_id != latest.run.run_id:
                 self._steps_before_run += latest.step
@@ -222,7 +227,7 @@ class MmtuiApp(App[int]):
         super().exit(*args, **kwargs)
 
     def on_exit_app(self) -> None:
-        self.exit_requested.set()  # a served tab closed: textual-serve's quit, which does not go through exit()
+        self.exit_requested.set()  # a served tab closed: textual-serve's quit does not go through exit()
 
     async def action_quit(self) -> None:
         self.source.cancel()  # the source winds down while Textual tears the screen down
@@ -232,14 +237,15 @@ class MmtuiApp(App[int]):
         self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
-        that picks the next run, while there is one."""
+        """A key whose command the source does not take is neither bound nor shown in the Footer; nor is
+        the key that picks the next run, while there is one."""
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
             if self.lesson is None:
                 return False
-            can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
+            forward = parameters[0] == 1
+            can_move = (self._lesson_done and not self.lesson.last) if forward else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
         if action == "view":
             offered = [name for name in ("layers", "parameters") if self._sends(actions.ACTION_DATA[name])]
@@ -256,8 +262,8 @@ class MmtuiApp(App[int]):
     # ---- drawing
 
     def redraw(self, force: bool = False) -> bool:
-        """Every tick the status line, when the data changed; the visible view when, besides, the pace's view_s
-        has passed (the hidden views catch up when shown). Returns whether the view drew."""
+        """Every tick the status line, when the data changed; the visible view when, besides, the pace's
+        view_s has passed (the hidden views catch up when shown). Returns whether the view drew."""
         if not self.status_line.is_attached:  # a tick during shutdown
             return False
         if force or self.history.version != self._status_version:
@@ -276,8 +282,8 @@ class MmtuiApp(App[int]):
         return True
 
     def _collect_garbage_if_due(self) -> None:
-        """Textual's strips keep themselves in their own caches, so every frame leaves reference cycles that only
-        a full collection frees (~25 ms): run one after a painted frame, where it delays no frame."""
+        """Textual's strips keep themselves in their own caches, so every frame leaves reference cycles
+        that only a full collection frees (~25 ms): run one after a painted frame, where it delays none."""
         now = time.monotonic()
         if now - self._collected_at >= FULL_GC_INTERVAL_S:
             self._collected_at = now
@@ -399,9 +405,9 @@ class MmtuiApp(App[int]):
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
-        # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and drawn at
-        # its size in the next. A script's last lines and a lesson card's Markdown are mounted, not drawn: their
-        # frames count once those are in place (unless a hidden view holds them: then not forever).
+        # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and
+        # drawn at its size in the next. A script's last lines and a lesson card's Markdown are mounted, not
+        # drawn: their frames count once those are in place (unless a hidden view holds them: not forever).
         if self._finish_waits < FINISH_WAITS:
             self._finish_waits += 1
             unsettled = [panel for panel in (self.output_panel, self.lesson_card)

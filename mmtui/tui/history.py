@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult,
-                           Histogram, ParamStats, RunInfo, Scalar, Snapshot)
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
+                           EvalResult, Histogram, ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
