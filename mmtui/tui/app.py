@@ -37,7 +37,7 @@ from mmtui.tui.widgets.status_line import StatusLine
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits: what it shows is then laid out, drawn
-FINISH_WAITS = 20  # the most refreshes it waits for mounted panels to settle: a script's output, a lesson card
+FINISH_WAITS = 20  # the most refreshes it waits for mounted panels to settle (a script's output, a card)
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
 # Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations)
 # started 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it
