@@ -1,5 +1,5 @@
-"""What the Pilot tests run the app on: the lecture's trainer as the CLI starts it, or a scripted source; and the
-screen as text, read through Textual's public screenshot export."""
+"""What the Pilot tests run the app on: the lecture's trainer as the CLI starts it, a scripted source or a
+stand-in trainer; and the screen as text, read through Textual's public screenshot export."""
 
 from __future__ import annotations
 
@@ -16,17 +16,21 @@ from mmtui.records import PAUSED, RUNNING, Reinit, RunInfo, Save, Snapshot, Togg
 from mmtui.sources.trainer import UI_PACING, TrainerSource
 from mmtui.tui.app import DrawPace, MmtuiApp
 
-SVG_TEXT = re.compile(r'<text[^>]* x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>([^<]*)</text>')
+SVG_TEXT = re.compile(r'<text[^>]* x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>'
+                      r'([^<]*)</text>')
 SVG_CELL_WIDTH = 12.2  # Rich's screenshot SVG: 0.61 of its 20 px font per cell
 QUICK_DRAWING = DrawPace(tick_s=0.02, view_s=0.02)  # a test that waits for the next frame need not wait long
 
 
 def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFiles(), sample_interval_s=None,
                 lesson=None, **config) -> MmtuiApp:
-    """The real app on the real trainer, at the UI's pace (names sampled every `sample_interval_s` if given)."""
-    pacing = UI_PACING if sample_interval_s is None else replace(UI_PACING, sample_interval_s=sample_interval_s)
+    """The real app on the real trainer, at the UI's pace (names sampled every `sample_interval_s`, if
+    given)."""
+    pacing = UI_PACING if sample_interval_s is None else replace(UI_PACING,
+                                                                 sample_interval_s=sample_interval_s)
     # compile off unless asked: a background build would take a core from every test for ~20 s
-    source = TrainerSource(TrainConfig(**{"steps": 100_000, "eval_every": 0, "compile": "off", **config}), words,
+    config = TrainConfig(**{"steps": 100_000, "eval_every": 0, "compile": "off", **config})
+    source = TrainerSource(config, words,
                            process=process,
                            files=files, pacing=pacing)
     source.start()
@@ -34,7 +38,8 @@ def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFi
 
 
 class ScriptedSource:
-    """A source that hands out the given snapshots once (more may be appended to `outbox`) and records commands."""
+    """A source that hands out the given snapshots once (more may be appended to `outbox`), recording
+    commands."""
 
     def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands,
                  produces: frozenset[str] = TrainerSource.produces, promised: frozenset[str] | None = None):
@@ -63,8 +68,8 @@ class ScriptedSource:
 class StandInTrainer:
     """A source that answers the trainer's commands as the trainer does, without training: a Reinit starts the
     next run with the settings it asks for, TogglePause pauses and resumes, Save says it saved; while running,
-    every receive() brings the next step. For the app's own handling of keys: the trainer's answers to them are
-    tested on the trainer itself."""
+    every receive() brings the next step. For the app's own handling of keys: the trainer's answers to them
+    are tested on the trainer itself."""
 
     commands = frozenset({Reinit, TogglePause, Save})
     produces = promised = TrainerSource.produces
@@ -81,7 +86,8 @@ class StandInTrainer:
     def _run(self, run_id: int, model: str) -> RunInfo:
         s = self.settings
         return RunInfo(run_id=run_id, name=run_name(model, s["init"], s["w1_scale"], s["gain"]), model=model,
-                       settings=dict(s), total_steps=1_000_000, vocab_size=27, expected_init_loss=math.log(27))
+                       settings=dict(s), total_steps=1_000_000, vocab_size=27,
+                       expected_init_loss=math.log(27))
 
     def send(self, command) -> None:
         with self._lock:
@@ -117,13 +123,18 @@ class StandInTrainer:
     def close(self) -> None: ...
 
 
+def past_step(app: MmtuiApp, step: int) -> bool:
+    """Whether the app has a snapshot of the selected stream beyond `step`."""
+    return app.history.latest is not None and app.history.latest.step > step
+
+
 def screen_text(app: MmtuiApp) -> str:
     """What the terminal shows, as plain text, one line per row."""
     return svg_text(app.export_screenshot())
 
 
 def shows(app: MmtuiApp, *texts: str) -> bool:
-    """Whether the screen shows every one of texts: a condition to wait for, as drawing follows a frame later."""
+    """Whether the screen shows every one of texts: a condition to wait for, drawing following a frame on."""
     screen = screen_text(app)
     return all(text in screen for text in texts)
 

@@ -1,5 +1,5 @@
-"""`mmtui lesson`: the bundled lesson walked on the real trainer by pressing what its cards ask, its checks, its
-live figures, a teacher's own lesson file, and bad lesson files refused in one line."""
+"""`mmtui lesson`: the bundled lesson walked on the real trainer by pressing what its cards ask, its checks,
+its live figures, a teacher's own lesson file, and bad lesson files refused in one line."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from app_sources import screen_text, svg_text, trainer_app
+from app_sources import screen_text, shows, svg_text, trainer_app
 from mmtui.engine.words import read_words
 from mmtui.records import RUNNING, RunInfo, Snapshot
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.history import History
-from mmtui.tui.lesson import LessonError, LessonProgress, bundled_lesson_path, filled, parse_lesson, read_lesson
+from mmtui.tui.lesson import (LessonError, LessonProgress, bundled_lesson_path, filled, parse_lesson,
+                              read_lesson)
 from pilot_wait import wait_until
 from test_headless_cli import assert_one_line_error, mmtui
 from test_tui_diagnostics import layer_stats
@@ -52,8 +53,8 @@ def test_a_figure_the_run_has_not_reached_is_an_ellipsis_and_a_card_moves_within
 
 # ---- the checks, on hand-built runs: what passes a card and what does not
 
-def run_snapshot(run_id: int, *, init_loss: float = 27.0, saturation: float = 70.0, step: int = 0, stream: str = "",
-                 model: str = "mlp", **settings) -> Snapshot:
+def run_snapshot(run_id: int, *, init_loss: float = 27.0, saturation: float = 70.0, step: int = 0,
+                 stream: str = "", model: str = "mlp", **settings) -> Snapshot:
     """A lecture run's snapshot: its step-0 loss, and its first layer's saturation at `step`."""
     settings = {"init": "lecture", "gain": 5 / 3, **settings}
     info = RunInfo(run_id=run_id, name=f"run {run_id}", model=model, settings=settings, total_steps=1000,
@@ -91,7 +92,8 @@ CHECK_CASES = {
     "init": ("4", "init kaiming", [run_snapshot(1, init="kaiming")], [run_snapshot(1, init="fix-tanh")]),
     "model": ("b", "model mlp-bn", [run_snapshot(1, model="mlp-bn")], [run_snapshot(1, model="mlp")]),
     # every gain asked for, on the deep net without BatchNorm, in any order
-    "gains": ("g", "gains 1 0.5 3", [run_snapshot(i, model="deep", gain=g) for i, g in enumerate((3, 1, 0.5), 1)],
+    "gains": ("g", "gains 1 0.5 3",
+              [run_snapshot(i, model="deep", gain=g) for i, g in enumerate((3, 1, 0.5), 1)],
               [run_snapshot(i, model=m, gain=g) for i, (m, g) in enumerate((("deep", 1), ("deep", 0.5),
                                                                            ("deep-bn", 3)), 1)]),
 }
@@ -133,7 +135,8 @@ async def walk(pilot, app: MmtuiApp, key: str) -> None:
 async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(words):
     app = trainer_app(words, process=True, hidden=20, lesson=bundled())
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.history.run is not None and app.history.run.init_loss is not None, 30)
+        await wait_until(pilot, lambda: app.history.run is not None and app.history.run.init_loss is not None,
+                         30)
         screen = screen_text(app)
         assert "Lesson 1/7" in screen and "press 2" in screen
         await pilot.press("right")  # shown, dimmed, until the card's check holds: it does not move yet
@@ -144,12 +147,12 @@ async def test_pilot_walks_the_bundled_lesson_by_pressing_what_each_card_asks(wo
         panel = re.search(r"step-0 loss (\d+\.\d\d), expected", screen_text(app)).group(1)
         assert 3.2 < float(panel) < 3.4
         await pilot.press("right")
-        await wait_until(pilot, lambda: "Lesson 2/7" in screen_text(app) and "tanh saturation" in screen_text(app))
+        await wait_until(pilot, lambda: shows(app, "Lesson 2/7", "tanh saturation"))
         await wait_until(pilot, lambda: f"starts at a loss of **{panel}**" in app.lesson_card.text.source, 10)
         for keys in (["3"], ["4"], ["b"], ["m", "g", "g", "g"], ["p"]):
             for key in keys[:-1]:
                 shown = app.history.run.info.run_id
-                await pilot.press(key)  # g steps from the gain of the run shown: the next key waits for the run
+                await pilot.press(key)  # g steps from the gain of the run shown: the next key waits for it
                 await wait_until(pilot, lambda: app.history.run.info.run_id != shown, CHECK_TIMEOUT_S)
             await walk(pilot, app, keys[-1])
             await pilot.press("right")
@@ -163,8 +166,8 @@ def test_a_teachers_lesson_file_runs_in_the_unattended_mode(small_words_path, tm
     lesson = tmp_path / "mine.md"
     lesson.write_text("# Mine\n\n## Pause it\nkey: space\n\nPress space at step {step}.\n", encoding="utf-8")
     shot = tmp_path / "shot.svg"
-    result = mmtui("lesson", "--file", str(lesson), "--no-terminal", "--data", str(small_words_path), "--steps",
-                   "300", "--eval-every", "0", "--hidden", "20", "--screenshot", str(shot))
+    result = mmtui("lesson", "--file", str(lesson), "--no-terminal", "--data", str(small_words_path),
+                   "--steps", "300", "--eval-every", "0", "--hidden", "20", "--screenshot", str(shot))
     assert result.returncode == 0, result.stderr
     screen = svg_text(shot.read_text())
     assert "Lesson 1/1" in screen and "Pause it" in screen and "press space" in screen
@@ -179,7 +182,7 @@ BAD_LESSONS = {
     "bad-argument": (b"## one\nkey: m\ncheck: model gpt\n", ":3: check model: takes one of mlp, mlp-bn"),
     "unknown-figure": (b"## one\nkey: 2\n\nthe {accuracy}\n", ":4: unknown figure {accuracy}"),
     "check-without-key": (b"## one\ncheck: view layers\n", ":1: a card with a check needs a key"),
-    "key-after-text": (b"## one\n\nPress it.\nkey: 2\n", ":4: a key: line belongs right under its card's heading"),
+    "key-after-text": (b"## one\n\nPress it.\nkey: 2\n", ":4: a key: line belongs right under its card's"),
     "key-twice": (b"## one\nkey: 2\nkey: 3\n", ":3: a key: line belongs right under"),
     "lesson-key": (b"## one\nkey: right\n", ":2: unknown key 'right'"),
     "gain-not-offered": (b"## one\nkey: g\ncheck: gains 2\n", ":3: check gains: takes gains the g key gives"),
@@ -208,7 +211,8 @@ def test_the_lesson_command_says_why_a_lesson_file_is_refused_in_one_line_with_e
 
 def test_a_byte_order_mark_and_crlf_lines_read_as_plain_utf8(tmp_path):
     path = tmp_path / "bom.md"
-    path.write_bytes("\ufeff# T\r\n\r\n## one\r\nkey: 2\r\ncheck: init-loss-expected\r\n\r\nText\r\n".encode())
+    path.write_bytes("\ufeff# T\r\n\r\n## one\r\nkey: 2\r\ncheck: init-loss-expected\r\n\r\nText\r\n"
+                     .encode())
     lesson = read_lesson(path, KEYS)
     assert lesson.title == "T" and lesson.cards[0].keys == ("2",) and lesson.cards[0].text == "Text"
 

@@ -1,8 +1,8 @@
 """The app driven by Pilot: panels, the keys that reinit and pause, the loss axis, help, divergence.
 
-The keys' commands are checked on a stand-in that answers them as the trainer does; the trainer's own answers
-are tested on the trainer (test_trainer.py), and a burst of these keys on the real one in test_tui_reliability.py.
-"""
+The keys' commands are checked on a stand-in that answers them as the trainer does; the trainer's own
+answers are tested on the trainer (test_trainer.py), a burst of these keys on the real one in
+test_tui_reliability.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mmtui.records import DIVERGED, PAUSED, RUNNING, Reinit, Save, TogglePause
 from mmtui.tui.actions import KEY_ROWS, help_rows
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.widgets.help_screen import HelpScreen
-from app_sources import StandInTrainer, screen_text, trainer_app
+from app_sources import StandInTrainer, past_step, screen_text, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -80,7 +80,7 @@ async def test_space_pauses_and_resumes_and_the_status_line_holds_the_step():
         held = app.history.latest.step
         await wait_until(pilot, lambda: f"step {held:,} / " in status_text(app))
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and app.history.latest.step > held)
+        await wait_until(pilot, lambda: app.history.latest.state == RUNNING and past_step(app, held))
         assert source.sent == [TogglePause(), TogglePause()]
 
 
@@ -88,7 +88,7 @@ async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
     # the lecture's step-0 loss is above 10, fix-tanh's not
     app = trainer_app(words, sample_interval_s=0.5, init="lecture", diverge_at=10.0)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.state == DIVERGED)
+        await wait_until(pilot, lambda: past_step(app, -1) and app.history.latest.state == DIVERGED)
         await wait_until(pilot, lambda: "diverged" in status_text(app))
         app.redraw(force=True)  # the plots draw the diverged run, skipping its non-finite values
         await pilot.press("3")
@@ -100,7 +100,7 @@ async def test_a_diverging_run_shows_diverged_and_a_reinit_recovers(words):
 async def test_log_key_switches_the_loss_axis_and_help_lists_the_keys():
     app = MmtuiApp(StandInTrainer())
     async with app.run_test(size=SIZE) as pilot:
-        axis_label = re.compile(r"│loss( \(log axis\))? +step")  # the Loss panel's bottom row: y label, x label
+        axis_label = re.compile(r"│loss( \(log axis\))? +step")  # the Loss panel's bottom row: y, x labels
         await wait_until(pilot, lambda: (label := axis_label.search(screen_text(app))) and label.group(1))
         await pilot.press("l")
         await wait_until(pilot, lambda: axis_label.search(screen_text(app)).group(1) is None)
@@ -129,6 +129,6 @@ def test_every_binding_is_in_the_table_and_the_help_lists_only_what_the_source_t
     everything = help_rows(frozenset({Reinit, TogglePause, Save}))
     read_only = help_rows(frozenset())
     assert [keys for keys, _ in everything] == [" ".join(row.keys) for row in KEY_ROWS if row.text]
-    assert {keys for keys, _ in everything} - {keys for keys, _ in read_only} == {"1 2 3 4", "[ ]", "r", "b", "g",
-                                                                                   "m", "space", "w"}
+    offered_by_commands = {keys for keys, _ in everything} - {keys for keys, _ in read_only}
+    assert offered_by_commands == {"1 2 3 4", "[ ]", "r", "b", "g", "m", "space", "w"}
     assert all("`" not in text for _, text in everything)  # the README's code marks are not drawn
