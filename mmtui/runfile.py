@@ -266,6 +266,41 @@ def open_run_file(path: str) -> TextIO:
     return open(path, "a", encoding="utf-8", buffering=1)
 
 
+class RunLog:
+    """A run's --log file, written until a write fails (a full disk, a file system gone): then closed and never
+    written again, its lines so far kept whole (a reader skips the one cut short), and training goes on."""
+
+    def __init__(self, path: str):
+        """Raises OSError when the file cannot be opened or its header written."""
+        self.path = path
+        self._stream = open_run_file(path)
+        try:
+            self._writer = RunFileWriter(self._stream)
+        except OSError:
+            self.close()
+            raise
+        self.error: str | None = None  # why writing stopped, once it did
+
+    def write(self, snap: Snapshot) -> str | None:
+        """Write the snapshot's lines; the error in one line the first time a write fails, else None."""
+        if self.error is not None:
+            return None
+        try:
+            self._writer.write(snap)
+        except OSError as error:
+            self.error = f"cannot write run log {self.path}: {error.strerror or error}; it stops here"
+            self.close()
+            return self.error
+        return None
+
+    def close(self) -> None:
+        try:
+            self._stream.close()  # a close that flushes into a full disk raises, and closes the file all the same
+        except OSError as error:
+            if self.error is None:
+                self.error = f"cannot write run log {self.path}: {error.strerror or error}"
+
+
 # ---- checking a line's values against the schema
 
 def _shown(value) -> str:

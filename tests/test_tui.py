@@ -126,9 +126,12 @@ def test_the_readmes_key_table_is_the_apps():
 
 def test_every_binding_is_in_the_table_and_the_help_lists_only_what_the_source_takes():
     assert [binding.key for binding in MmtuiApp.BINDINGS] == [b.key for row in KEY_ROWS for b in row.bindings]
-    everything = help_rows(frozenset({Reinit, TogglePause, Save}))
+    commands = frozenset({Reinit, TogglePause, Save})
+    everything = help_rows(commands)
     read_only = help_rows(frozenset())
     assert [keys for keys, _ in everything] == [" ".join(row.keys) for row in KEY_ROWS if row.text]
     offered_by_commands = {keys for keys, _ in everything} - {keys for keys, _ in read_only}
     assert offered_by_commands == {"1 2 3 4", "[ ]", "r", "b", "g", "m", "space", "w"}
     assert all("`" not in text for _, text in everything)  # the README's code marks are not drawn
+    unwritten = {keys for keys, _ in everything} - {keys for keys, _ in help_rows(commands, writes=False)}
+    assert unwritten == {"s", "w", "e"}  # a tab served without --allow-writes is offered no key that writes

@@ -26,6 +26,7 @@ class KeyRow:
     command: type | None = None  # the command the actions send: bound, shown and listed only where the source
     # takes it
     data: tuple[str | None, ...] = ()  # per binding, the data its panels draw: offered once a source sends it
+    writes: bool = False  # the actions write files on the machine: offered only where the app may
 
     @property
     def keys(self) -> list[str]:
@@ -66,11 +67,12 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow((Binding("l", "toggle_log", "log/lin"),), "log10 or linear loss axis", data=(LOSS,)),
     # The footer is full at 160 columns; ? lists these.
     KeyRow((Binding("s", "screenshot", "screenshot", show=False),),
-           "save an SVG screenshot (the path is shown)"),
+           "save an SVG screenshot (the path is shown)", writes=True),
     KeyRow((Binding("w", "save_checkpoint", "save", show=False),),
-           "save a checkpoint to the `--save` file", Save),
+           "save a checkpoint to the `--save` file", Save, writes=True),
     KeyRow((Binding("e", "export_csv", "export CSV", show=False),),
-           "export the current run's losses, val losses and update:data ratios as CSV (the path is shown)"),
+           "export the current run's losses, val losses and update:data ratios as CSV (the path is shown)",
+           writes=True),
     # A lesson's: bound only in one, with priority so that a focused panel's scrolling does not take them; the
     # lesson card says them.
     KeyRow((Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
@@ -97,8 +99,15 @@ ACTION_DATA: dict[str, str] = {_data_key(binding.action): kind for row in KEY_RO
                                for binding, kind in zip(row.bindings, row.data) if kind is not None}
 
 
-def help_rows(commands: frozenset[type]) -> list[tuple[str, str]]:
-    """The help screen's rows, keys and text, of the keys a source with these commands offers."""
+# The actions that write files on the machine (not offered to a browser tab served without --allow-writes).
+WRITING_ACTIONS: frozenset[str] = frozenset(binding.action for row in KEY_ROWS if row.writes
+                                            for binding in row.bindings)
+
+
+def help_rows(commands: frozenset[type], writes: bool = True) -> list[tuple[str, str]]:
+    """The help screen's rows, keys and text, of the keys offered by a source with these commands, in an app
+    that may write files or not."""
     return [(" ".join(row.keys), row.text.replace("`", "")) for row in KEY_ROWS
-            if row.text is not None and (row.command is None or row.command in commands)]
+            if row.text is not None and (row.command is None or row.command in commands)
+            and (writes or not row.writes)]
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import sys
 import threading
 import time
@@ -22,7 +20,7 @@ from mmtui.experiments import BATCHNORM_TWIN, MODELS, gain_label, next_gain
 from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited,
                            ScriptOutput, Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui import actions
-from mmtui.tui.export import run_csv
+from mmtui.tui.export import run_csv, save_text
 from mmtui.tui.history import NEW_DATA, NEW_RUN, NEW_STREAM, History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
@@ -35,7 +33,6 @@ from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
-SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits: what it shows is then laid out, drawn
 FINISH_WAITS = 20  # the most refreshes it waits for mounted panels to settle (a script's output, a card)
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
@@ -77,10 +74,12 @@ class MmtuiApp(App[int]):
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
                  screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
-                 pace: DrawPace = DrawPace()):
+                 writes: bool = True, pace: DrawPace = DrawPace()):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `pace`: how often it draws."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `writes`: whether the keys that
+        write files (w, s, e) are offered: not to a browser tab served without --allow-writes. `pace`: how
+        often it draws."""
         super().__init__()
         self.source = source
         self.pace = pace
@@ -90,6 +89,7 @@ class MmtuiApp(App[int]):
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
         self.exit_when_done = exit_when_done
+        self.writes = writes
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
         self._status_version = -1  # the history version the status line shows
@@ -131,8 +131,6 @@ class MmtuiApp(App[int]):
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
         self.set_interval(self.pace.tick_s, self.redraw)
         self.redraw(force=True)
@@ -239,6 +237,8 @@ class MmtuiApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key whose command the source does not take is neither bound nor shown in the Footer; nor is
         the key that picks the next run, while there is one."""
+        if action in actions.WRITING_ACTIONS and not self.writes:
+            return False
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
@@ -370,8 +370,9 @@ class MmtuiApp(App[int]):
         self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
-        path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
-        self.notify(f"screenshot saved: {path}")
+        path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
+        message, severity = save_text(path, self.export_screenshot(), "screenshot")
+        self.notify(message, severity=severity)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -380,13 +381,13 @@ class MmtuiApp(App[int]):
         if self.history.run is None:
             return
         model = self.history.run.info.model or "run"  # a log names no model
-        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
-        path.write_text(run_csv(self.history.run))
-        self.notify(f"CSV saved: {path}")
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        message, severity = save_text(path, run_csv(self.history.run), "CSV")
+        self.notify(message, severity=severity)
 
     def action_help(self) -> None:
         commands = self.source.commands
-        self.push_screen(HelpScreen(actions.help_rows(commands), experiments=Reinit in commands))
+        self.push_screen(HelpScreen(actions.help_rows(commands, self.writes), experiments=Reinit in commands))
 
     # ---- the headless app mode's key script
 
@@ -420,7 +421,9 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
+            message, severity = save_text(self.final_screenshot, self.export_screenshot(), "screenshot")
+            if severity == "error":
+                print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest
         self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 
