@@ -14,8 +14,9 @@ ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
-BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py"]  # the
-# records, the lecture's names, what scalars' names mean, the check on a file to write
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
+        PACKAGE / "text.py"]  # the records, the lecture's names, what scalars' names mean, the check on a file to
+# write, text from outside made safe to draw
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -65,7 +66,7 @@ def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_recor
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
-                      "mmtui.sources", "mmtui.scalar_names")
+                      "mmtui.sources", "mmtui.scalar_names", "mmtui.text")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
@@ -95,7 +96,7 @@ def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
     assert "torch" not in roots(path)
-    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.text")
 
 
 def test_an_arrow_up_is_caught():

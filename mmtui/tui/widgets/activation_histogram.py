@@ -11,6 +11,7 @@ from textual.strip import Strip
 from mmtui.records import ActivationStats
 from mmtui.tui.layer_words import bin_in_trouble, layer_label, trouble_rule
 from mmtui.tui.palette import CYAN, SATURATED_RED
+from mmtui.tui.plain import plain
 from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
@@ -37,7 +38,7 @@ class ActivationHistogram(StripsWidget):
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self.border_title = f"Activations: {layer_label(stats)}" if stats is not None and stats.name else TANH_TITLE
+        self.border_title = plain(f"Activations: {layer_label(stats)}") if stats is not None and stats.name else TANH_TITLE
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:

@@ -16,6 +16,7 @@ from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 LOG_TICKS = tuple(m * 10.0 ** k for k in range(-6, 0) for m in (1, 2, 5)) + (
     1, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)
 MAX_LOG_LABELS = 9  # more would crowd a 20-row plot
+PLACEABLE = 1e100  # losses at or past this (a file's 1e308, inf, NaN) are not drawn: plotext's axes overflow
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class LossPlot(PlotStrips):
             plot(line.steps, line.values, color=line.color, marker=line.marker, label=line.label)
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
-        if run is not None and run.init_loss is not None and expected is not None:
+        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
+                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
             plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
             plt.title(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = {expected:.2f} (green line)")
         if series:
@@ -95,6 +97,6 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
 
 def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, marker: str,
             label: str | None = None, points: bool = False) -> Series:
-    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
+    kept = [(s, v) for s, v in zip(steps, values) if abs(v) < PLACEABLE and (v > 0 or not log_scale)]
     return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
                   label, points)

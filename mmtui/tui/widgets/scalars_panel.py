@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
@@ -56,10 +58,10 @@ def scalar_line(name: str, series: ScalarSeries, width: int) -> Strip:
     reading = "—" if latest is None or latest.value is None else f"{latest.value:.4g}"
     head = f"{fitted(name, NAME_WIDTH):<{NAME_WIDTH}} {reading:>{VALUE_WIDTH}} "
     columns = width - len(head) - RANGE_WIDTH
-    shown = series.values[-columns:] if columns > 0 else []
+    shown = [v for v in series.values[-columns:] if math.isfinite(v)] if columns > 0 else []  # NaN has no bar
     if len(shown) < 2:
         return Strip([Segment(head)])
     low, high = min(shown), max(shown)
-    span = high - low or 1.0
-    bars = "".join(BLOCKS[min(int((v - low) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)
+    span = high / 2 - low / 2 or 1.0  # halves: 1e308 - -1e308 overflows
+    bars = "".join(BLOCKS[min(int((v / 2 - low / 2) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)
     return Strip([Segment(head), Segment(bars, TREND), Segment(f"  {low:.4g} … {high:.4g}", DIM)])
