@@ -23,8 +23,8 @@ from dataclasses import MISSING, Field, fields, replace
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar,
-                           Snapshot)
+from mmtui.records import (BOUNDED, DIVERGED, DONE, FLAT, OTHER, RECTIFIER, STOPPED, ActivationStats, EvalResult,
+                           Histogram, ParamStats, RunInfo, Scalar, Snapshot)
 
 FORMAT = "mmtui-run"
 VERSION = 2  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -54,6 +54,7 @@ SHORT_KEYS = {"step": "s", "saturation": "sat", "share_99": "w99", "dead_units":
               "grad_std": "gs", "grad_hist_edges": "ge", "grad_hist_counts": "gc", "white_rows": "wr",
               "saturated_at": "sa", "white_at": "wa", "name": "n", "kind": "k", "flat_below": "fb", "shape": "sh",
               "grad_data_ratio": "gd", "update_ratio_log10": "ud"}
+KINDS = (BOUNDED, RECTIFIER, FLAT, OTHER)  # a layer's trouble measures
 EDGES = {"hist_edges": "hist_counts", "grad_hist_edges": "grad_hist_counts"}  # each with the counts it bounds
 COMPACT = (ActivationStats, ParamStats)  # the records version 2 writes under SHORT_KEYS, defaults left out
 FINITE = frozenset({"saturated_at", "white_at", "flat_below", "steps_per_s"})  # floats that are never NaN or inf
@@ -220,12 +221,14 @@ def finite_or_none(value: float | None) -> float | None:
 def snapshot_line(snap: Snapshot) -> dict[str, Any]:
     """A snapshot as its run file line: every field, the run named by its run_id, the statistics compact."""
     line = {"event": "snapshot", "run_id": snap.run.run_id}
-    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars")))
+    line.update(_encode(snap, {}, skip=("run", "layers", "params", "evals", "scalars", "weights")))
     line["evals"] = [_encode(e) for e in snap.evals]
     line["layers"] = [_encode(s, SHORT_KEYS) for s in snap.layers]
     line["params"] = [_encode(p, SHORT_KEYS) for p in snap.params]
     if snap.scalars:
         line["scalars"] = [[s.name, s.step, _number(s.value)] for s in snap.scalars]
+    if snap.weights:
+        line["weights"] = [_encode(h) for h in snap.weights]
     return line
 
 
@@ -263,6 +266,41 @@ class RunFileWriter:
 def open_run_file(path: str) -> TextIO:
     """A --log file, appended to and line-buffered."""
     return open(path, "a", encoding="utf-8", buffering=1)
+
+
+class RunLog:
+    """A run's --log file, written until a write fails (a full disk, a file system gone): then closed and never
+    written again, its lines so far kept whole (a reader skips the one cut short), and training goes on."""
+
+    def __init__(self, path: str):
+        """Raises OSError when the file cannot be opened or its header written."""
+        self.path = path
+        self._stream = open_run_file(path)
+        try:
+            self._writer = RunFileWriter(self._stream)
+        except OSError:
+            self.close()
+            raise
+        self.error: str | None = None  # why writing stopped, once it did
+
+    def write(self, snap: Snapshot) -> str | None:
+        """Write the snapshot's lines; the error in one line the first time a write fails, else None."""
+        if self.error is not None:
+            return None
+        try:
+            self._writer.write(snap)
+        except OSError as error:
+            self.error = f"cannot write run log {self.path}: {error.strerror or error}; it stops here"
+            self.close()
+            return self.error
+        return None
+
+    def close(self) -> None:
+        try:
+            self._stream.close()  # a close that flushes into a full disk raises, and closes the file all the same
+        except OSError as error:
+            if self.error is None:
+                self.error = f"cannot write run log {self.path}: {error.strerror or error}"
 
 
 # ---- checking a line's values against the schema
@@ -439,6 +477,8 @@ def _field(f: Field, value, where: str, version: int):
         return _read_bitmap(value, where)
     if f.name == "units":
         return _whole(value, where, MAX_UNITS)
+    if f.name == "kind" and value not in KINDS:  # the panels word each kind their own way
+        raise _Bad(f"{where}: {_shown(value)} is none of {', '.join(KINDS)}")
     if f.name == "shape":
         return tuple(_whole(n, f"{where}[{i}]") for i, n in enumerate(_list(value, where, MAX_DIMENSIONS)))
     if f.name == "settings":
@@ -449,6 +489,8 @@ def _field(f: Field, value, where: str, version: int):
         return _records(ParamStats, value, where, version)
     if f.name == "evals":
         return _records(EvalResult, value, where, version)
+    if f.name == "weights":
+        return _records(Histogram, value, where, version)
     if f.name == "scalars":
         return tuple(_read_scalar(s, f"{where}[{i}]") for i, s in enumerate(_list(value, where)))
     if f.name in FINITE:
@@ -581,6 +623,11 @@ def check_header(record: dict) -> int:
         raise RunFileError(f"run file version {_shown(version)}" + (" is newer than this mmtui reads" if newer else "")
                            + f" (this mmtui reads versions 1 to {VERSION}{'; upgrade mmtui' if newer else ''})")
     return version
+
+
+def _read_histogram(h: dict) -> Histogram:
+    return Histogram(name=str(h["name"]), step=int(h["step"]), mean=_float(h["mean"]), std=_float(h["std"]),
+                     hist_edges=_floats(h["hist_edges"]), hist_counts=tuple(int(n) for n in h["hist_counts"]))
 
 
 def _reason(error: Exception) -> str:

@@ -90,7 +90,7 @@ def test_odd_values_round_trip_to_the_bit():
                             std=math.inf, hist_edges=(-1e308, 0.0, 1e308), hist_counts=(2 ** 53, 0), layer=0,
                             grad_mean=None, grad_std=-math.inf, grad_hist_edges=(0.1, 0.2, 0.30000000000000004),
                             grad_hist_counts=(1, 2), white_rows=(0, 7, 0), flat_below=-0.0, name="[/] \x1b]52;c;x\x07",
-                            kind="flat")
+                            kind="other")
     param = ParamStats("W", (), 1e-320, 5e-324, 1e308, -math.inf, (), ())
     info = RunInfo(run_id=0, name="\u202e", model="m", settings={"deep": [[{"a": [1]}]]}, total_steps=0)
     snapshot = Snapshot(run=info, state="odd state", step=2 ** 53, first_loss_step=0, losses=(), lr=-1.5,
@@ -174,6 +174,7 @@ def top(changes: dict) -> str:
     (layer0({"wr": {"r": 2, "w": 1, "b": "AAAA"}}), "3 bytes for 2 rows of 1 bytes"),
     (layer0({"wr": {"r": 1, "w": 2, "b": "//8="}}), "white_rows: a unit past the layer's 12"),
     (layer0({"n": {"a": 1}}), "layers[0].name: {'a': 1} is not a string"),
+    (layer0({"k": "sigmoid-ish"}), "layers[0].kind: 'sigmoid-ish' is none of bounded, rectifier, flat, other"),
     (layer0({"s": None}), "layers[0].step: None"),
     (json.dumps({"event": "snapshot", "run_id": 99}), "run 99 has no start line"),
 ])
@@ -368,7 +369,7 @@ def extreme_snapshots() -> list[Snapshot]:
         replace(layer, hist_edges=(-1e308, 0.0, 1e308), hist_counts=(1, 2 ** 53), grad_hist_edges=(-1e308, 1e308),
                 grad_hist_counts=(5,), mean=1e308, std=1e308),
         replace(layer, units=10 ** 7, dead_units=10 ** 7, white_rows=(2 ** 511 - 1,) * 32, kind="rectifier"),
-        replace(layer, units=10 ** 12, dead_units=0, white_rows=(1,) * 32, name="x" * 5000, kind="unknown kind"),
+        replace(layer, units=10 ** 12, dead_units=0, white_rows=(1,) * 32, name="x" * 5000, kind="flat"),
         replace(layer, units=0, dead_units=0, white_rows=(0, 0)),
     )
     odd_params = (replace(param, grad_data_ratio=1e308, update_ratio_log10=1e308),
@@ -473,3 +474,102 @@ def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_written(tmp_
 
     screen = asyncio.run(run())
     assert any(sample in screen for sample in app.history.samples if "[" in sample)
+
+
+# ---- TensorBoard logs: every stop worded, with its offset and reason; no silent loss
+
+def tensorboard_log(folder: Path, steps: int = 200, bad_step: int | None = None) -> Path:
+    """A SummaryWriter's log of a loss a step; at `bad_step`, a two-value tensor logged under the scalars plugin."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.util import tensor_util
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(folder)) as writer:
+        for step in range(steps):
+            if step == bad_step:
+                metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(
+                    plugin_name="scalars"))
+                value = summary_pb2.Summary.Value(tag="train/loss", metadata=metadata,
+                                                  tensor=tensor_util.make_tensor_proto([1.0, 2.0]))
+                writer._get_file_writer().add_event(event_pb2.Event(step=step, summary=summary_pb2.Summary(
+                    value=[value])))
+            else:
+                writer.add_scalar("train/loss", 3.0 / (1 + step), step)
+    (found,) = folder.glob("events.out.tfevents.*")
+    return found
+
+
+def record_offsets(path: Path) -> list[int]:
+    import struct
+
+    data, offsets, at = path.read_bytes(), [], 0
+    while at + 12 <= len(data):
+        offsets.append(at)
+        at += struct.unpack("<Q", data[at:at + 8])[0] + 16
+    return offsets
+
+
+def with_length(data: bytes, at: int, length: int) -> bytes:
+    """The record at byte `at` claiming `length` bytes, its length's checksum right: damage no CRC catches."""
+    import struct
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    header = struct.pack("<Q", length)
+    return data[:at] + header + struct.pack("<I", masked_crc32c(header)) + data[at + 12:]
+
+
+def tensorboard_source(path: Path, follow: bool):
+    from mmtui.sources.tensorboard import TensorBoardSource, check_log_paths
+
+    return TensorBoardSource(check_log_paths([str(path)], wait=False), follow=follow)
+
+
+def received(source, seconds: float = 5.0) -> tuple[list[Snapshot], SourceStatus]:
+    import time
+
+    snapshots, status, deadline = [], None, time.monotonic() + seconds
+    while time.monotonic() < deadline and not (status and status.ended):
+        for item in source.receive(0.05):
+            if isinstance(item, Snapshot):
+                snapshots.append(item)
+            else:
+                status = item
+    return snapshots, status
+
+
+def test_a_first_record_of_2_to_the_60_bytes_is_refused_in_words(tmp_path):
+    from mmtui.sources.run_file import RunFilePathError
+
+    path = tensorboard_log(tmp_path / "run")
+    path.write_bytes(with_length(path.read_bytes(), 0, 2 ** 60))
+    with pytest.raises(RunFilePathError, match="its first record claims 1,152,921,504,606,846,976 bytes"):
+        tensorboard_source(path, follow=False)
+
+
+def test_a_length_of_2_to_the_34_mid_file_while_following_is_worded_with_its_offset(tmp_path):
+    path = tensorboard_log(tmp_path / "run")
+    at = record_offsets(path)[100]
+    path.write_bytes(with_length(path.read_bytes(), at, 2 ** 34))
+    source = tensorboard_source(tmp_path, follow=True)
+    snapshots, status = received(source, 3.0)
+    source.close()
+    assert status.warning and f"the record at byte {at:,}" in status.text and "claims 17,179,869,184 bytes" in status.text
+    assert 0 < sum(len(s.losses) for s in snapshots) < 200
+
+
+def test_a_tensor_logged_as_a_scalar_is_skipped_and_counted_and_the_steps_after_it_read(tmp_path):
+    tensorboard_log(tmp_path / "run", bad_step=50)
+    source = tensorboard_source(tmp_path, follow=False)
+    snapshots, status = received(source)
+    assert sum(len(s.losses) for s in snapshots) == 199  # every step but the bad one
+    assert "1 values skipped, the latest 'train/loss' at step 50" in status.text
+
+
+def test_a_fifo_named_as_an_event_file_is_not_opened(tmp_path):
+    tensorboard_log(tmp_path / "run", steps=20)
+    os.mkfifo(tmp_path / "run" / "events.out.tfevents.9.fifo")
+    source = tensorboard_source(tmp_path, follow=False)
+    snapshots, status = received(source)  # a read of the FIFO would block here for good
+    assert status.ended and sum(len(s.losses) for s in snapshots) == 20

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmtui.records import Arrival, Command, Snapshot, SourceStatus
+from mmtui.records import (LAYERS, LOSS, RUNS, SAMPLES, SCALARS, WEIGHTS, Arrival, Command, Snapshot,
+                           SourceStatus)
 from mmtui.runfile import FORMAT, MAX_LINE_BYTES, RunFileError, RunFileReader, check_header, parse_line
 
 BATCH_S = 0.05  # receive() hands back what it parsed in this long, so a large file draws as it loads
@@ -165,6 +166,8 @@ class RunFileSource:
     """
 
     commands: frozenset[type] = frozenset()
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS})  # whatever its writer's runs held
+    promised = frozenset({LOSS})  # the rest shows as the files reveal it
 
     def __init__(self, paths: list[Path], follow: bool = True):
         """`paths` as check_paths returned them; `follow`: keep reading what is appended (else end when read)."""
