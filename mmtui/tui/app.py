@@ -414,8 +414,14 @@ class MmtuiApp(App[int]):
         self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
-        path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
+        path = self.write_screenshot(Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg").resolve())
         self.notify(f"screenshot saved: {path}")
+
+    def write_screenshot(self, path: Path) -> Path:
+        """The screen as an SVG file. Its cells' spaces are kept as written (xml:space="preserve"): renderers that
+        collapse them (rsvg-convert) ran a right-aligned figure into the name before it ("version_102,999")."""
+        path.write_text(self.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
+        return path
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -465,7 +471,7 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
+            self.write_screenshot(self.final_screenshot)
         latest = self.history.latest
         self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 
