@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import load_checkpoint
-from mmtui.engine.config import Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import read_words
 from mmtui.records import (DIVERGED, ActivationStats, EvalResult, Histogram, ParamStats, Reinit, RunInfo, Scalar,
@@ -110,7 +111,7 @@ def test_the_file_is_standard_json_with_a_versioned_header(small_words_path, tmp
     for line in log.read_text(encoding="utf-8").splitlines():
         json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not standard JSON"))
     header, start = read_lines(log)[:2]
-    assert header["format"] == "mmtui-run" and header["version"] == 1
+    assert header["format"] == "mmtui-run" and header["version"] == 2
     assert start["event"] == "start" and start["settings"]["steps"] == 300 and start["vocab_size"] > 0
 
 
@@ -208,7 +209,7 @@ def test_unwritable_log_path_gives_one_error_line_and_exit_2(tmp_path, kind):
 # ---- the reader refuses what it cannot read
 
 @pytest.mark.parametrize("line, phrase", [
-    ('{"format": "mmtui-run", "version": 2}', "version 2 is newer"),
+    ('{"format": "mmtui-run", "version": 3}', "version 3 is newer"),
     ('{"format": "other", "version": 1}', "not an mmtui run file"),
     ('{"event": "step", "step": 0}', "no mmtui run file header"),
     ("not json", "not JSON"),

@@ -187,7 +187,7 @@ async def test_a_script_that_never_watches_gives_its_output_the_whole_screen(log
     async with app.run_test(size=SIZES[0]) as pilot:
         await until_ended(app, pilot)
         screens = await check_every_size(app, pilot, {"output"}, lambda screen: "train.py exited" in screen)
-        shot = app.write_screenshot(tmp_path / "screen.svg").read_text(encoding="utf-8")
+        shot = app.screenshot_svg()
     assert 'xml:space="preserve"' in shot  # rsvg-convert keeps the spaces between a name and its figures
     assert "epoch 11: loss 1.90" in screens[160, 48] and "? help" in screens[160, 48]
     assert "y layers" not in screens[160, 48] and "l log/lin" not in screens[160, 48]  # no key for what cannot come

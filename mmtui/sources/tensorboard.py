@@ -19,7 +19,7 @@ from pathlib import Path
 from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
                            Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
-from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, folder_run_files
+from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, newest_run_files
 
 EVENT_FILE_PREFIX = "events.out.tfevents."  # how every TensorBoard writer names its files
 INSTALL_HINT = "reading TensorBoard logs needs the tensorboard package: pip install 'mmtui[tensorboard]'"
@@ -75,7 +75,7 @@ def is_tensorboard_path(given: str) -> bool:
     """An event file, or a folder with event files at or under it and no mmtui run file in it."""
     path = Path(given)
     if path.is_dir():
-        return not folder_run_files(path) and bool(run_folders(path))
+        return not newest_run_files(path, 1)[0] and bool(run_folders(path))
     return is_event_file(path)
 
 
