@@ -25,6 +25,8 @@ MIN_LOG_LABELS = 3  # fewer say nothing of the scale: a narrow range gets even s
 NICE_STEPS = (5, 2, 1)  # times a power of 10: the spacing of those even steps
 LEGEND_ROWS_FROM = 12  # panel rows from which the legend may take two rows, not one
 LEGEND_GAP = "  "
+AXIS_LABELS_FROM = 12  # figure rows from which the axes are named ("step", "loss (log axis)"): a row below them
+# the curves need more
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
 MARK = "▶ "  # the selected run, as the Runs table marks it
 
@@ -92,8 +94,9 @@ class LossPlot(PlotStrips):
                 high = max(max(line.values) for line in series)
                 labels = log_ticks(10 ** low, 10 ** high)
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
-        plt.xlabel("step")
-        plt.ylabel("loss (log axis)" if self.log_scale else "loss")
+        if height >= AXIS_LABELS_FROM:
+            plt.xlabel("step")
+            plt.ylabel("loss (log axis)" if self.log_scale else "loss")
 
 
 def log_ticks(low: float, high: float) -> list[float]:
