@@ -95,6 +95,8 @@ def scalar_line(name: str, series: ScalarSeries, width: int, name_width: int) ->
     shown = series.values[-columns:] if columns > 0 else []
     if len(shown) < 2:
         return Strip([Segment(head)])
+    spare = RANGE_WIDTH - len(f"  {min(shown):.4g} … {max(shown):.4g}")  # a short range gives the trend its room
+    shown = series.values[-(columns + spare):]
     low, high = min(shown), max(shown)
     span = high - low or 1.0
     bars = "".join(BLOCKS[min(int((v - low) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)
