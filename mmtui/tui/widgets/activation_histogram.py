@@ -56,7 +56,8 @@ def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Str
     """A title line, bars `height - 3` rows high, an axis line and the labels of the range's ends (and 0)."""
     rule = trouble_rule(stats)
     # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share instead
-    said = [Segment(f"{stats.saturation:.1f}% near-flat ({rule})", DIM)] if stats.kind == FLAT else \
+    # (the Flat units panel gives the rule)
+    said = [Segment(f"{stats.saturation:.1f}% near-flat", DIM)] if stats.kind == FLAT else \
         [Segment(f"█ {rule}", TAIL)] if rule else []
     lines = [Strip([Segment(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "), *said])]
     if len(stats.hist_counts) == 0 or len(stats.hist_edges) != len(stats.hist_counts) + 1:
