@@ -55,11 +55,13 @@ class ActivationHistogram(StripsWidget):
 def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Strip]:
     """A title line, bars `height - 3` rows high, an axis line and the labels of the range's ends (and 0)."""
     rule = trouble_rule(stats)
-    # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share instead
-    # (the Flat units panel gives the rule)
-    said = [Segment(f"{stats.saturation:.1f}% near-flat", DIM)] if stats.kind == FLAT else \
+    figures = f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "
+    # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share instead,
+    # where it fits (the Flat units panel gives it too)
+    share = f"{stats.saturation:.1f}% near-flat"
+    said = ([Segment(share, DIM)] if len(figures + share) <= width else []) if stats.kind == FLAT else \
         [Segment(f"█ {rule}", TAIL)] if rule else []
-    lines = [Strip([Segment(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "), *said])]
+    lines = [Strip([Segment(figures), *said])]
     if len(stats.hist_counts) == 0 or len(stats.hist_edges) != len(stats.hist_counts) + 1:
         return lines + [Strip([Segment("no finite outputs to draw in this snapshot", DIM)])]
     rows = max(height - 3, 1)

@@ -84,14 +84,17 @@ class LossPlot(PlotStrips):
             plot(line.steps, line.values, color=line.color, marker=line.marker)  # named in the legend above
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
+        guide = []  # the green line's height, where drawn: the axis spans it too
         if run is not None and run.init_loss is not None and expected is not None:
-            plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
+            guide = [math.log10(expected) if self.log_scale else expected]
+            plt.hline(guide[0], EXPECTED_LOSS)
         if series:
             ticks = step_ticks(max(line.steps[-1] for line in series))
             plt.xticks(ticks, [f"{t:,}" for t in ticks])
             if self.log_scale:
                 low = min(min(line.values) for line in series)
                 high = max(max(line.values) for line in series)
+                low, high = min([low, *guide]), max([high, *guide])
                 labels = log_ticks(10 ** low, 10 ** high)
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
         if height >= AXIS_LABELS_FROM:
