@@ -59,7 +59,8 @@ def test_the_run_file_needs_only_the_records():
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.paths")
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.paths",
+                      "mmtui.processes")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
