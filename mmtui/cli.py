@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
-                                 DeviceError, Pacing, RunFiles, TrainConfig)
+from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS,
+                                 STEPS_PER_CALL, DeviceError, RunFiles, TrainConfig)
+from mmtui.measure.pacing import Pacing
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
 from mmtui.serve import MAX_TABS

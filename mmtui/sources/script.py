@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 
 from mmtui.processes import GroupGuard, stop_group
-from mmtui.records import Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
+from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
 from mmtui.sources.run_file import BATCH_S, RunFileSource
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
@@ -149,6 +149,8 @@ class ScriptSource:
     of the run file it writes through mmtui.watch. Takes no commands: quitting the app stops the script."""
 
     commands: frozenset[type] = frozenset()
+    produces = RunFileSource.produces - {RUNS} | {OUTPUT}  # its output, and what its one run file reveals
+    promised = frozenset({OUTPUT})  # a script that never calls mmtui.watch sends its output alone
 
     def __init__(self, argv: list[str], name: str, run_file: Path, note_after_s: float = NO_RUN_FILE_NOTE_S,
                  stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S):

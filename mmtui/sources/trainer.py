@@ -13,11 +13,12 @@ import sys
 import threading
 import traceback
 
-from mmtui.engine.config import DeviceError, Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
 from mmtui.processes import die_with_parent
-from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
-                           Snapshot, SourceStatus, Stop, TogglePause)
+from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, WEIGHTS, Arrival, Command, EngineFailure,
+                           Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop, TogglePause)
 from mmtui.runfile import RunLog
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
@@ -87,6 +88,7 @@ class TrainerSource:
     """Starts a trainer, takes commands for it, hands back what it emitted; safe to call from any thread."""
 
     commands = frozenset({Reinit, Pause, Resume, TogglePause, Stop, Save})
+    produces = promised = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS})  # the lecture's every panel, from its start
 
     def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles(),
                  pacing: Pacing = UI_PACING):

@@ -17,7 +17,7 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
 from mmtui.tui.export import run_csv, save_text
 from mmtui.tui.history import History
@@ -27,7 +27,6 @@ from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, S
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
-from mmtui.tui.widgets.output_panel import OutputPanel
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
@@ -51,6 +50,9 @@ W1_KEYS = Binding.Group("W1 ÷2 ×2")
 ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
                                     "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
                                     "save_checkpoint": Save}
+# The data an action's panels draw (a view's, by its name): its key is offered once the source sends that data.
+ACTION_DATA: dict[str, str] = {"layers": LAYERS, "parameters": WEIGHTS, "next_map_layer": LAYERS,
+                               "step_through": LAYERS, "toggle_log": LOSS}
 
 
 class MmtuiApp(App[int]):
@@ -66,8 +68,9 @@ class MmtuiApp(App[int]):
     #views { width: 1fr; height: 1fr; }
     #loading { display: none; height: 1; padding: 0 1; }
     .loading #loading { display: block; }
-    #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
-    OverviewView.script > SamplesPanel { display: none; }
+    #views > * > *, #overview .panel { border: round $primary; border-title-color: $accent;
+                                        border-title-style: bold; }
+    #views #overview-top { border: none; }
     """
     BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
                 for number, name in enumerate(PRESETS, 1)] + [
@@ -142,16 +145,17 @@ class MmtuiApp(App[int]):
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
         self._state_when_sent: str | None = None  # the trainer's state when that command was sent
         # Held, not queried: queries search the active screen, which is the help screen while it is open.
-        self.overview = OverviewView(id="overview")
+        self.overview = OverviewView(source.produces, source.promised, id="overview")
         self.layers_view = LayersView(id="layers")
         self.parameters_view = ParametersView(id="parameters")
         self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, id="views",
                                      initial="overview")
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
-        self.output_panel: OutputPanel | None = None  # mounted when a script run by `mmtui run` first reports
+        self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
+        self._data_seen = 0  # kinds of data the history had then
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
@@ -236,9 +240,9 @@ class MmtuiApp(App[int]):
             self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if len(self.history.streams) != self._streams_seen:
-            self._streams_seen = len(self.history.streams)
-            self.refresh_bindings()  # the second stream brings the c key
+        if (len(self.history.streams), len(self.history.seen)) != (self._streams_seen, self._data_seen):
+            self._streams_seen, self._data_seen = len(self.history.streams), len(self.history.seen)
+            self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
         if self.history.run_version != run_version:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
@@ -252,12 +256,7 @@ class MmtuiApp(App[int]):
                 self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
         self._run_key_script()
 
-    async def on_script_reported(self, message: ScriptReported) -> None:
-        """A script's output takes the Samples panel's place in the overview: a script samples no names."""
-        if self.output_panel is None:
-            self.output_panel = OutputPanel(id="output")
-            self.overview.add_class("script")
-            await self.overview.mount(self.output_panel)  # its log takes lines once it is in the DOM
+    def on_script_reported(self, message: ScriptReported) -> None:
         if isinstance(message.report, ScriptExited):
             self.output_panel.show_exit(message.report)
         else:
@@ -293,8 +292,17 @@ class MmtuiApp(App[int]):
                 return False
             can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
+        if action == "view":
+            offered = [name for name in ("layers", "parameters") if self._sends(ACTION_DATA[name])]
+            return parameters[0] in offered or (parameters[0] == "overview" and bool(offered))
+        if action in ACTION_DATA and not self._sends(ACTION_DATA[action]):
+            return False
         command = ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
+
+    def _sends(self, kind: str) -> bool:
+        """Whether the source promises this kind of data, or has sent some."""
+        return kind in self.source.promised or (kind in self.source.produces and kind in self.history.seen)
 
     # ---- drawing
 
@@ -417,7 +425,8 @@ class MmtuiApp(App[int]):
     def action_export_csv(self) -> None:
         if self.history.run is None:
             return
-        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        model = self.history.run.info.model or "run"  # a log names no model
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
         message, severity = save_text(path, run_csv(self.history.run), "CSV")
         self.notify(message, severity=severity)
 
