@@ -74,7 +74,7 @@ def test_the_pace_reads_without_torch():
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.paths")
+                      "mmtui.paths", "mmtui.processes")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
