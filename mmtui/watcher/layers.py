@@ -113,6 +113,8 @@ class LayerTaps:
 
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
+            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+                return  # measured steps run eager (watcher.compiled); a forward without grad is no training step
             if index in self._outputs or not isinstance(output, torch.Tensor):
                 return
             # A copy: an in-place op later in the forward (ReLU(inplace=True) after it, dropout) would change it.

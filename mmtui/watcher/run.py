@@ -6,7 +6,7 @@ import atexit
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,15 @@ from mmtui.engine.snapshots import SnapshotBuilder
 from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
 from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
+from mmtui.watcher.compiled import CompileSafeHooks
 from mmtui.watcher.layers import LayerTaps, activation_of_tensor, user_name
+from mmtui.watcher.optimizer import step_hooks
 from mmtui.watcher.weights import WeightTaps
 from mmtui.engine.stats import activation_stats
 
 NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
                 "the loss panel waits for it")
+WITHDRAW_NOTES = ""  # a note that takes back the notes said before it (records.Snapshot.notes)
 NOT_HOOKED_NOTE = ("activation statistics missing: the layers' hooks did not run (a torch.compile'd model runs "
                    "without them; watch the model you call, or pass layers=)")
 
@@ -66,11 +69,11 @@ class WatchedRun:
         self._quiet_until: float | None = None  # till then a step needs no snapshot nor statistics: it is counted
         # and its loss kept, nothing else (None: every step takes the full path)
         self._handles = []
-        if model is not None:
-            self._handles.append(model.register_forward_hook(self._on_model_output))
+        self._compiled = CompileSafeHooks(model, self._on_model_output) if model is not None else None
+        if self._compiled is not None:
+            self._handles.append(self._compiled)
         if optimizer is not None:
-            self._handles.append(optimizer.register_step_pre_hook(lambda *_: self._before_update()))
-            self._handles.append(optimizer.register_step_post_hook(lambda *_: self._end_step()))
+            self._handles += step_hooks(optimizer, self._before_update, self._end_step)
         atexit.register(self._close_at_exit)
         self._measure_next(time.perf_counter())
 
@@ -136,6 +139,8 @@ class WatchedRun:
         due = self._news is None or self._news.stats_due(now)
         self._measuring = due
         if due:
+            if self._compiled is not None:
+                self._compiled.measured_step()
             self._layers.arm()
             if self.optimizer is None:
                 self._weights.before_update()  # a loop of its own updates between two run.log calls
@@ -152,6 +157,9 @@ class WatchedRun:
             self._loss_awaited = False
             self.step_count += 1  # the fast way: no snapshot nor statistics due, the loss known
             return
+        if self._compiled is not None:
+            self._compiled.step_done()
+            self._compiled.check()
         if self._write_awaited:
             self._write(RUNNING, time.perf_counter())
         losses = self._step_losses
@@ -217,6 +225,9 @@ class WatchedRun:
                 and self._last_finite is None:
             self._said_no_loss = True
             news.notes.append(NO_LOSS_NOTE)
+        elif self._said_no_loss and self._last_finite is not None:
+            self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
+            news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
         # pace: a scalar logged every step (lr) keeps its latest reading per snapshot
         readings = list(latest.values())
@@ -283,9 +294,16 @@ class InertRun:
 # ---- values
 
 def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple) and logits beside it."""
+    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple, or as `loss` of a dict or an
+    object: transformers' ModelOutput) and logits beside it."""
     if isinstance(output, torch.Tensor):
         return (output, None) if output.dim() == 0 and output.requires_grad else None
+    if isinstance(output, Mapping) or hasattr(output, "loss"):
+        get = output.get if isinstance(output, Mapping) else lambda name: getattr(output, name, None)
+        loss, logits = get("loss"), get("logits")
+        if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad):
+            return None
+        return loss, logits if isinstance(logits, torch.Tensor) else None
     if isinstance(output, (tuple, list)):
         loss = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() == 0 and t.requires_grad), None)
         if loss is None:
