@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 import mmtui
-from mmtui.engine.config import Pacing
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import read_words
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

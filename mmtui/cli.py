@@ -16,7 +16,8 @@ import click
 from click.core import ParameterSource
 
 from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
-                                 DeviceError, Pacing, RunFiles, TrainConfig)
+                                 DeviceError, RunFiles, TrainConfig)
+from mmtui.measure.pacing import Pacing
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
 from mmtui.tui.key_script import parse_key_script

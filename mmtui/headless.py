@@ -12,7 +12,8 @@ import time
 from typing import TextIO
 
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError
-from mmtui.engine.config import Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.data import dataset_from_words
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DIVERGED, EXIT_DIVERGED, Snapshot

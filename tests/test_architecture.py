@@ -1,4 +1,5 @@
-"""The layers the architecture promises, arrows down only: records <- engine, sources, tui <- cli."""
+"""The layers the architecture promises, arrows down only: records <- measure <- engine, watcher; records <- tui;
+engine <- sources <- cli."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mmtui"
 ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
+MEASURE = sorted((PACKAGE / "measure").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
@@ -55,17 +57,28 @@ def test_the_run_file_needs_only_the_records():
     assert not roots(path) & (UI_LIBRARIES | {"torch"})
 
 
-@pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
-def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_and_the_records(path):
+@pytest.mark.parametrize("path", MEASURE, ids=lambda p: p.name)
+def test_measuring_imports_the_records_only_and_no_ui(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.measure", "mmtui.records")
+
+
+def test_the_pace_reads_without_torch():
+    # The CLI reads Pacing's defaults for --help; measure/__init__ and the pace must load no torch for it.
+    assert run_python("import sys, mmtui.measure.pacing; print('torch' in sys.modules)") == "False"
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
+def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.experiments", "mmtui.runfile",
-                      "mmtui.sources", "mmtui.scalar_names")
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
+                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
@@ -80,9 +93,9 @@ def test_importing_mmtui_or_the_tensorboard_source_loads_no_tensorboard():
 
 
 @pytest.mark.parametrize("path", WATCHER, ids=lambda p: p.name)
-def test_watch_runs_in_the_users_process_with_no_ui_and_no_front_end(path):
+def test_watch_runs_in_the_users_process_with_no_ui_no_front_end_and_no_lecture(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.records", "mmtui.runfile", "mmtui.scalar_names",
+    assert not within(mmtui_modules(path), "mmtui.measure", "mmtui.records", "mmtui.runfile", "mmtui.scalar_names",
                       "mmtui.paths", "mmtui.watcher")
 
 
@@ -102,6 +115,8 @@ def test_an_arrow_up_is_caught():
     # The checks above would pass vacuously if imports() saw nothing: a module known to import the engine lazily.
     assert "mmtui.sources.trainer" in mmtui_modules(PACKAGE / "cli.py")
     assert within({"mmtui.engine.trainer", "mmtui.tui.app"}, "mmtui.tui") == {"mmtui.engine.trainer"}
+    assert "mmtui.measure.snapshots" in mmtui_modules(PACKAGE / "engine" / "trainer.py")
+    assert "mmtui.measure.snapshots" in mmtui_modules(PACKAGE / "watcher" / "run.py")
 
 
 def run_python(code: str) -> str:

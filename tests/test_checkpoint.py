@@ -21,7 +21,8 @@ import mmtui.engine.checkpoint as checkpoint_module
 import mmtui.engine.trainer as trainer_module
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import CheckpointError, check_resumable, load_checkpoint
-from mmtui.engine.config import FORMER_PACING_FIELDS, Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import FORMER_PACING_FIELDS, RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import Vocab, read_words, words_digest
 from mmtui.headless import run_headless

@@ -14,7 +14,8 @@ import torch
 import mmtui.engine.trainer as trainer_module
 from mmtui.engine import compiled
 from mmtui.engine.checkpoint import load_checkpoint
-from mmtui.engine.config import Pacing, TrainConfig
+from mmtui.engine.config import TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.experiments import MODELS, PRESETS
 from mmtui.records import DIVERGED, Save, Stop

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mmtui.engine.config import DeviceError, Pacing, TrainConfig
+from mmtui.engine.config import DeviceError, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.trainer import Trainer
 

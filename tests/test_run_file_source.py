@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mmtui.engine.config import Pacing, TrainConfig
+from mmtui.engine.config import TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DONE, Snapshot, SourceStatus
 from mmtui.runfile import RunFileWriter

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import load_checkpoint
-from mmtui.engine.config import Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import read_words
 from mmtui.records import DIVERGED, ActivationStats, EvalResult, ParamStats, Reinit, RunInfo, Scalar, Snapshot

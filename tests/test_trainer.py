@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmtui.engine.config import Pacing, TrainConfig
+from mmtui.engine.config import TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import COMMAND_POLL_STEPS, Trainer
 from mmtui.experiments import LECTURE_SEED, PRESETS
 from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Pause, Reinit, Resume, Stop, TogglePause
@@ -437,7 +438,8 @@ def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_da
     config = replace(QUICK, steps=400, hidden=50)
     every_step = Pacing(snapshot_every=0, snapshot_interval_s=0.0)
     _, rarely = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=3600.0))
-    _, always = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=0.0))
+    _, always = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=0.0, stats_thinning=0.0,
+                                                                    stats_budget=0.0))
     assert len(rarely) == len(always) == 400
     assert [bool(s.layers) for s in rarely] == [True] + [False] * 399  # step 0's, then none within the hour
     assert [bool(s.params) for s in rarely] == [True] + [False] * 399

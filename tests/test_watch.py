@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import mmtui
-from mmtui.engine.config import Pacing
+from mmtui.measure.pacing import Pacing
 from mmtui.records import BOUNDED, DONE, OTHER, RECTIFIER, STOPPED
 from mmtui.runfile import read_run_file
 from mmtui.watcher.run import NO_LOSS_NOTE

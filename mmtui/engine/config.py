@@ -1,4 +1,4 @@
-"""The run's settings, the watcher's pacing and the run's files; plain Python, so the CLI reads them without torch."""
+"""The run's settings and the run's files; plain Python, so the CLI reads them without torch."""
 
 from __future__ import annotations
 
@@ -63,21 +63,7 @@ RUN_FIELDS: tuple[str, ...] = ("block_size", "model", "gain", "embed", "hidden",
                                "batch_size", "lr")
 
 
-@dataclass(frozen=True)
-class Pacing:
-    """How often a trainer reports, which its watcher (a UI, a script) sets: not part of the run, nor of its
-    checkpoint, so a run resumed under another pace repeats the same numbers."""
-
-    snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
-    snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
-    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry statistics:
-    # the UI draws its panels at this pace, and a deep net's statistics cost ~6 ms of the trainer's time each
-    sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
-    eval_train_every: bool = True  # also the train split at the eval_every intervals; the TUI plots val only and
-    # skips it, since the train split is 8x the val split (~0.7 s of a 6 s interval on the lecture's names)
-
-
-# The fields a checkpoint of an earlier mmtui may hold that are now the watcher's Pacing: ignored when read.
+# The fields a checkpoint of an earlier mmtui may hold that are now measure.pacing's Pacing: ignored when read.
 FORMER_PACING_FIELDS: frozenset[str] = frozenset({"snapshot_every", "snapshot_interval_s", "stats_interval_s",
                                                   "sample_interval_s", "eval_train_every"})
 

@@ -13,14 +13,16 @@ import torch
 import torch.nn.functional as F
 
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
-from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, Pacing, TrainConfig, expected_init_loss
+from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
-from mmtui.engine.snapshots import SnapshotBuilder
-from mmtui.engine.stats import layer_stats, param_stats
 from mmtui.experiments import run_name
+from mmtui.measure.losses import LossBook
+from mmtui.measure.pacing import Pacing
+from mmtui.measure.snapshots import SnapshotBuilder
+from mmtui.measure.stats import activation_stats, param_stats
 from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
                            Save, Snapshot, Stop, TogglePause)
 
@@ -100,15 +102,13 @@ class Trainer:
             expected_init_loss=self.expected_init_loss)
         self.step = 0  # updates done
         self.state = RUNNING
-        self.init_loss: float | None = None
-        self.last_finite_loss: float | None = None
-        self.diverged_loss: float | None = None
         self._batches = torch.empty(0, config.batch_size, dtype=torch.long)
         self._batch_pos = 0
         self._block_state = self.generator.get_state()  # before the current block's draw: what a checkpoint keeps
         self._saved_step: int | None = None  # the step this run was last saved at
         now = time.perf_counter()
-        self._news = SnapshotBuilder(self.run_info, self.pacing, now=now)  # what the next snapshot carries
+        self._news = SnapshotBuilder(self.run_info, self.pacing, now=now,  # what the next snapshot carries
+                                     book=LossBook(self.diverge_at))
         self._last_sample = now
         self._lr_tensors: dict[tuple[float, ...], torch.Tensor] = {}  # the compiled calls' learning rates
         self._fast = self._compiled_steps(config)
@@ -204,22 +204,24 @@ class Trainer:
         with torch.no_grad():
             torch._foreach_add_(self.params, result.grads, alpha=-lr)  # one fused update of every parameter
         if with_stats:
-            self._news.layers = layer_stats(result, self.step)
+            grads = result.activation_grads or [None] * len(result.activations)
+            self._news.layers = tuple(activation_stats(t, g, self.step, i)
+                                      for i, (t, g) in enumerate(zip(result.activations, grads), 1))
             self._news.params = param_stats(self.model.weights(), self.params, result.grads, lr)
         self._count_step(result.loss.item())
 
     def _count_step(self, value: float) -> bool:
         """Count one step done, whose loss before its update was `value`; False if that loss diverged."""
-        if self.step == 0:
-            self.init_loss = value
         self.step += 1
-        self._news.losses.append(value)
-        if value < self.diverge_at:  # False for NaN and inf too
-            self.last_finite_loss = value
+        if self._news.add_loss(self.step - 1, value):
             return True
         self.state = DIVERGED
-        self.diverged_loss = value
         return False
+
+    @property
+    def init_loss(self) -> float | None:
+        """This run's step-0 loss, once known (from its checkpoint, for a resumed run)."""
+        return self._news.book.init_loss
 
     @torch.no_grad()
     def split_loss(self, X: torch.Tensor, Y: torch.Tensor) -> float:
@@ -270,8 +272,8 @@ class Trainer:
             for tensor, saved in zip(self.params + self.model.buffers(), checkpoint.parameters + checkpoint.buffers):
                 tensor.copy_(saved)
         self.step = checkpoint.step
-        self._news = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step)
-        self.init_loss = checkpoint.init_loss
+        self._news = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step,
+                                     book=LossBook(self.diverge_at, checkpoint.init_loss))
         self.generator.set_state(checkpoint.batch_generator_state)
         self._block_state = checkpoint.batch_generator_state
         if checkpoint.batch_position:  # redraw the block the saved run was in; the indices repeat
@@ -282,9 +284,7 @@ class Trainer:
     # ---- snapshots
 
     def _publish(self) -> None:
-        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)),
-                                  init_loss=self.init_loss, last_finite_loss=self.last_finite_loss,
-                                  diverged_loss=self.diverged_loss))
+        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0))))
         self._poll_due = True
 
     # ---- commands

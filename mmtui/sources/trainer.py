@@ -8,7 +8,8 @@ import queue
 import threading
 import traceback
 
-from mmtui.engine.config import DeviceError, Pacing, RunFiles, TrainConfig
+from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
+from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
 from mmtui.records import (DIVERGED, DONE, STOPPED, Arrival, Command, EngineFailure, Pause, Reinit, Resume, Save,
                            Snapshot, SourceStatus, Stop, TogglePause)

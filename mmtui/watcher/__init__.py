@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmtui.engine.config import Pacing
+from mmtui.measure.pacing import Pacing
 from mmtui.watcher.files import rank_and_world, run_file_path, script_name, writing_ranks
 from mmtui.watcher.layers import find_layers
 from mmtui.watcher.optimizer import innermost, is_optimizer_like

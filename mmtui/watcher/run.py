@@ -13,16 +13,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmtui.engine.config import Pacing
-from mmtui.engine.snapshots import SnapshotBuilder
+from mmtui.measure.activations import activation_of_tensor
+from mmtui.measure.pacing import Pacing
+from mmtui.measure.snapshots import SnapshotBuilder
+from mmtui.measure.stats import activation_stats
 from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
 from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
 from mmtui.watcher.compiled import CompileSafeHooks
-from mmtui.watcher.layers import LayerTaps, activation_of_tensor, user_name
+from mmtui.watcher.layers import LayerTaps, user_name
 from mmtui.watcher.optimizer import step_hooks
 from mmtui.watcher.weights import WeightTaps
-from mmtui.engine.stats import activation_stats
 
 NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
                 "the loss panel waits for it")
@@ -58,8 +59,6 @@ class WatchedRun:
         self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
         self._scalars: list[tuple[str, int, Any]] = []
         self._named_stats: list = []  # activations logged by name on the measured step
-        self._init_loss: float | None = None
-        self._last_finite: float | None = None
         self._measuring = False  # this step carries statistics
         self._loss_awaited = False  # the last step ended without a loss: a run.log(loss=) right after is its loss
         self._write_awaited = False  # a snapshot is due, waiting for that loss
@@ -215,17 +214,13 @@ class WatchedRun:
         news = self._news
         losses = _floats(self._losses)
         self._losses = []
-        news.losses.extend(losses)
-        if self._init_loss is None and losses and news.first_loss_step == 0:
-            self._init_loss = losses[0]
-        for value in losses:
-            if math.isfinite(value):
-                self._last_finite = value
-        if self.step_count and not any(math.isfinite(v) for v in losses) and not self._said_no_loss \
-                and self._last_finite is None:
+        first = self.step_count - len(losses)
+        for step, value in enumerate(losses, first):
+            news.add_loss(step, value)
+        if self.step_count and news.book.last_finite_loss is None and not self._said_no_loss:
             self._said_no_loss = True
             news.notes.append(NO_LOSS_NOTE)
-        elif self._said_no_loss and self._last_finite is not None:
+        elif self._said_no_loss and news.book.last_finite_loss is not None:
             self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
             news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
@@ -240,8 +235,7 @@ class WatchedRun:
         self._scalars = []
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
         self._writer.write(news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
-                                     init_loss=self._init_loss, last_finite_loss=self._last_finite,
-                                     diverged_loss=None, now=now))
+                                     now=now))
 
     # ---- the end
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mmtui.engine.stats import symmetric_histogram
+from mmtui.measure.stats import symmetric_histogram
 from mmtui.records import ParamStats
 
 

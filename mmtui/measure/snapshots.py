@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 
-from mmtui.engine.config import Pacing
+from mmtui.measure.losses import LossBook
+from mmtui.measure.pacing import Pacing, StatsClock
 from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
 
 
@@ -14,13 +14,15 @@ class SnapshotBuilder:
 
     The lecture's trainer and watch() both build their snapshots here, so the two agree on what a snapshot holds
     and on the pace: a snapshot at step 0 and then every `snapshot_every` steps or `snapshot_interval_s`
-    seconds; statistics on every step-counted one, else at most every `stats_interval_s`.
+    seconds; statistics on every step-counted one, else when the StatsClock says.
     """
 
-    def __init__(self, run: RunInfo, pacing: Pacing, step: int = 0, now: float | None = None):
+    def __init__(self, run: RunInfo, pacing: Pacing, step: int = 0, now: float | None = None,
+                 book: LossBook | None = None):
         now = time.perf_counter() if now is None else now
         self.run = run
         self.pacing = pacing
+        self.book = book if book is not None else LossBook()  # the step-0, latest finite and diverged losses
         self.losses: list[float] = []  # every minibatch loss since the last snapshot, from first_loss_step on
         self.first_loss_step = step
         self.evals: list[EvalResult] = []
@@ -33,7 +35,7 @@ class SnapshotBuilder:
         self.save_error: str | None = None
         self._last_emit = self._rate_t0 = now
         self._rate_step0 = step
-        self._last_stats = -math.inf  # a run's first snapshot always carries statistics
+        self.clock = StatsClock(pacing, now)
 
     @property
     def has_news(self) -> bool:
@@ -48,35 +50,36 @@ class SnapshotBuilder:
             return step % self.pacing.snapshot_every == 0
         return now - self._last_emit >= self.pacing.snapshot_interval_s
 
+    def add_loss(self, step: int, value: float) -> bool:
+        """Keep the loss of step `step` (before its update) for the next snapshot; False where it diverged."""
+        self.losses.append(value)
+        return self.book.add(step, value)
+
     def stats_due(self, now: float) -> bool:
-        """Whether a due snapshot carries statistics; a True answer counts as taking them."""
-        if self.pacing.snapshot_every or now - self._last_stats >= self.pacing.stats_interval_s:
-            self._last_stats = now
-            return True
-        return False
+        """Whether statistics are taken now; a True answer counts as taking them."""
+        return self.clock.due(now)
 
     def next_due_at(self) -> float | None:
         """When the next snapshot or statistics fall due by time, for a caller that only wants to look at the
         clock until then; None with step-counted pacing."""
         if self.pacing.snapshot_every:
             return None
-        return min(self._last_emit + self.pacing.snapshot_interval_s, self._last_stats + self.pacing.stats_interval_s)
+        return min(self._last_emit + self.pacing.snapshot_interval_s, self.clock.next_at())
 
     def restart_rate(self, step: int, now: float) -> None:
         """The training rate counts from here: a run resumed after a pause does not count the pause."""
         self._rate_t0, self._rate_step0 = now, step
 
-    def take(self, *, state: str, step: int, lr: float | None, init_loss: float | None,
-             last_finite_loss: float | None, diverged_loss: float | None, now: float | None = None) -> Snapshot:
+    def take(self, *, state: str, step: int, lr: float | None, now: float | None = None) -> Snapshot:
         """The snapshot of everything collected since the last one; the collection starts again empty."""
         now = time.perf_counter() if now is None else now
         elapsed = now - self._rate_t0
         rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
         snapshot = Snapshot(
             run=self.run, state=state, step=step, first_loss_step=self.first_loss_step, losses=tuple(self.losses),
-            lr=lr, steps_per_s=rate, init_loss=init_loss, layers=self.layers, params=self.params,
-            evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=last_finite_loss,
-            diverged_loss=diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
+            lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=self.layers, params=self.params,
+            evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
+            diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
             notes=tuple(self.notes))
         self.first_loss_step = step
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []

@@ -6,7 +6,6 @@ import math
 
 import torch
 
-from mmtui.engine.step import StepResult
 from mmtui.records import BOUNDED, OTHER, RECTIFIER, SATURATED_AT, WHITE_AT, ActivationStats, ParamStats
 
 HIST_BINS = 50  # the lecture's histograms: 50 bins
@@ -86,12 +85,6 @@ def activation_stats(t: torch.Tensor, grad: torch.Tensor | None, step: int, laye
         kind=kind,
         flat_below=flat_below,
     )
-
-
-@torch.no_grad()
-def layer_stats(result: StepResult, step: int) -> tuple[ActivationStats, ...]:
-    grads = result.activation_grads or [None] * len(result.activations)
-    return tuple(activation_stats(t, g, step, i) for i, (t, g) in enumerate(zip(result.activations, grads), 1))
 
 
 @torch.no_grad()
