@@ -110,6 +110,17 @@ class WatchedRun:
         elif self._write_awaited and not self._loss_awaited:
             self._write(RUNNING, time.perf_counter())
 
+    def losses_by_log(self) -> None:
+        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that knows its
+        step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
+        accumulation), and logs it after the step."""
+        self._logged_loss, self._step_losses = True, []
+
+    @property
+    def loss_seen(self) -> bool:
+        """Whether a finite loss has reached the run file, returned by the model or logged."""
+        return self._news is not None and self._news.book.last_finite_loss is not None
+
     def step(self) -> None:
         """End a step by hand: for a loop without an optimizer that logs more than once a step."""
         self._steps_by_log = False
@@ -272,8 +283,11 @@ class InertRun:
 
     path = None
     step_count = 0
+    loss_seen = False
 
     def log(self, loss=None, **values) -> None: ...
+
+    def losses_by_log(self) -> None: ...
 
     def step(self) -> None: ...
 
