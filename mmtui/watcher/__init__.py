@@ -14,7 +14,7 @@ from torch import nn
 from mmtui.measure.pacing import Pacing
 from mmtui.watcher.files import rank_and_world, run_file_path, script_name, writing_ranks
 from mmtui.watcher.layers import find_layers
-from mmtui.watcher.optimizer import innermost, is_optimizer_like
+from mmtui.watcher.optimizer import described, is_optimizer_like
 from mmtui.watcher.run import InertRun, WatchedRun, parameter_names
 
 __all__ = ["watch", "WatchedRun"]
@@ -48,6 +48,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     if optimizer is not None and not is_optimizer_like(optimizer):
         raise TypeError(f"mmtui.watch(model, optimizer): optimizer must be a torch.optim.Optimizer, not "
                         f"{type(optimizer).__name__} (a wrapper of one, or an object with step() and param_groups)")
+    if model is not None and getattr(model.__dict__.get("_mmtui_run"), "automatic", False):
+        model.__dict__["_mmtui_run"].close()  # `mmtui run`'s zero-line watch gives way to the script's own
     if model is not None and "_mmtui_run" in model.__dict__:
         first = model.__dict__["_mmtui_run"]
         raise RuntimeError(f"mmtui.watch: this model is watched already, by the run writing {first.path}; "
@@ -65,7 +67,7 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     run_name = name or (f"{script_name()} {label}" if model is not None else script_name())
     settings: dict[str, Any] = {"model": label, "script": script_name(), "argv": sys.argv[1:]}
     if optimizer is not None:
-        settings |= {"optimizer": type(innermost(optimizer)).__name__, "lr": optimizer.param_groups[0].get("lr")}
+        settings |= described(optimizer)
     if world > 1:
         settings |= {"rank": rank, "world_size": world}
         if per_rank:

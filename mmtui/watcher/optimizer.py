@@ -54,6 +54,13 @@ class _StepWrapper:
             self._optimizer.step = self._own_step
 
 
+def described(optimizer: Any) -> dict[str, Any]:
+    """The run's settings that name the optimizer: its class (the one inside a wrapper) and first lr."""
+    lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
+    return {"optimizer": type(innermost(optimizer)).__name__,
+            "lr": lr if isinstance(lr, (int, float, type(None))) else str(lr)}  # a scheduler's tensor lr
+
+
 def step_hooks(optimizer: Any, before: Callable[[], None], after: Callable[[], None]) -> list:
     """Call `before` ahead of each update and `after` once it is made; the handles remove the hooks. On a wrapper
     the hooks go on the optimizer inside: an accumulation step the wrapper skips is no update."""

@@ -22,11 +22,12 @@ from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
 from mmtui.watcher.compiled import CompileSafeHooks
 from mmtui.watcher.layers import LayerTaps, user_name
-from mmtui.watcher.optimizer import step_hooks
+from mmtui.watcher.optimizer import described, step_hooks
 from mmtui.watcher.weights import WeightTaps
 
 NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
                 "the loss panel waits for it")
+BACKWARDS_UNSTEPPED = 64  # losses of backward() calls kept while no optimizer has stepped (a loop with none)
 WITHDRAW_NOTES = ""  # a note that takes back the notes said before it (records.Snapshot.notes)
 NOT_HOOKED_NOTE = ("activation statistics missing: the layers' hooks did not run (a torch.compile'd model runs "
                    "without them; watch the model you call, or pass layers=)")
@@ -43,6 +44,7 @@ class WatchedRun:
                  params: list[tuple[str, torch.Tensor]], layers: list, path: Path, name: str,
                  settings: dict[str, Any], pacing: Pacing, total_steps: int | None):
         self.model, self.optimizer, self.path = model, optimizer, path
+        self.automatic = False  # started by `mmtui run` unasked: a watch() of the script's own takes over
         self.step_count = 0  # updates done
         self._pacing = pacing
         self._name, self._settings, self._total_steps = name, settings, total_steps
@@ -57,6 +59,7 @@ class WatchedRun:
         self._step_losses: list = []  # this step's loss tensors (or floats): more than one with accumulation
         self._losses: list = []  # one per step since the last snapshot: tensors until a snapshot reads them
         self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
+        self._backward_losses = False  # the step's loss is what backward() was called on (log_backward)
         self._scalars: list[tuple[str, int, Any]] = []
         self._named_stats: list = []  # activations logged by name on the measured step
         self._measuring = False  # this step carries statistics
@@ -115,6 +118,28 @@ class WatchedRun:
         step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
         accumulation), and logs it after the step."""
         self._logged_loss, self._step_losses = True, []
+
+    def log_backward(self, loss: torch.Tensor) -> None:
+        """For the zero-line watch: a 0-dim tensor the loop calls backward() on, the step's loss where the model
+        returns none (a loss computed beside the model, F.cross_entropy(model(x), y))."""
+        if self._step_losses and not self._backward_losses:
+            return  # the model returned this step's loss: that one
+        self._backward_losses = True
+        if self.optimizer is not None or len(self._step_losses) < BACKWARDS_UNSTEPPED:
+            self._step_losses.append(_reading(loss))  # the optimizer's step ends the step
+
+    def attach_optimizer(self, optimizer: Any) -> None:
+        """The optimizer of a model watched without one, found at its first step (from its step pre-hook, before
+        the update): it counts the steps from this one on."""
+        self.optimizer, self._steps_by_log = optimizer, False
+        if self._run is None:  # the run's facts are not written yet
+            self._settings |= described(optimizer)
+        self._handles += step_hooks(optimizer, self._before_update, self._end_step)
+        self._before_update()  # this step's: its pre-hooks are being called
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def loss_seen(self) -> bool:
@@ -284,10 +309,16 @@ class InertRun:
     path = None
     step_count = 0
     loss_seen = False
+    closed = True
+    automatic = False
 
     def log(self, loss=None, **values) -> None: ...
 
     def losses_by_log(self) -> None: ...
+
+    def attach_optimizer(self, optimizer) -> None: ...
+
+    def log_backward(self, loss) -> None: ...
 
     def step(self) -> None: ...
 
