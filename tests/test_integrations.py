@@ -5,6 +5,9 @@ training step, and a model compiled with torch.compile; each with the real libra
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +20,7 @@ from mmtui.runfile import read_run_file
 from mmtui.tui.history import History
 from mmtui.watcher.run import NO_LOSS_NOTE
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EVERY_STEP = Pacing(snapshot_every=1)  # statistics at every step: each step's figures checkable
 STEPS = 6
 VAL_SCALE = 1000.0  # validation inputs this large saturate every Tanh: a measured step with saturation came from one
@@ -188,6 +192,31 @@ def test_under_gradient_accumulation_the_trainers_logged_loss_is_each_steps(tmp_
     assert len(losses_of(snapshots)) == STEPS
 
 
+# ---- the examples, and a missing extra
+
+@pytest.mark.parametrize("example, library, first_layer", [
+    ("lightning_mlp.py", "lightning", "net.4  Tanh"),
+    ("hf_trainer.py", "transformers", "transformer.h.0.mlp.act  NewGELUActivation"),
+])
+def test_each_frameworks_example_runs_as_a_user_runs_it(example, library, first_layer, small_words_path, tmp_path):
+    pytest.importorskip(library)
+    result = subprocess.run([sys.executable, str(EXAMPLES / example), "--data", str(small_words_path), "--steps", "8",
+                             "--run-file", "run.jsonl", "--" + ("val" if library == "lightning" else "eval") + "-every",
+                             "4"], capture_output=True, text=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=300)
+    assert result.returncode == 0, result.stderr
+    snapshots = read_run_file(str(tmp_path / "run.jsonl"))
+    assert snapshots[-1].step == 8 and len(losses_of(snapshots)) == 8
+    assert snapshots[0].layers[0].name == first_layer and [e.step for s in snapshots for e in s.evals] == [4, 8]
+
+
+@pytest.mark.parametrize("integration, extra", [("lightning", "lightning"), ("transformers", "transformers")])
+def test_a_missing_framework_names_the_extra_to_install(integration, extra):
+    code = (f"import sys; sys.modules[{extra!r}] = None\n"  # as if it were not installed
+            f"try:\n    import mmtui.integrations.{integration}\nexcept ImportError as error:\n    print(error)")
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip()
+    assert said == f'mmtui.integrations.{integration} needs {extra}: pip install "mmtui[{extra}]"'
+
+
 # ---- wrapped optimizers, ModelOutput-style returns, notes
 
 def test_accelerates_wrapped_optimizer_counts_steps_and_measures_updates(tmp_path):
@@ -298,3 +327,39 @@ def test_a_loss_logged_every_few_steps_takes_the_no_loss_note_back(tmp_path):
     for snapshot in snapshots:
         history.add(snapshot)
     assert not history.notes  # the status line says nothing of a loss that came
+
+
+# ---- torch.compile
+
+def test_a_compiled_model_keeps_its_statistics_and_watch_adds_no_graph_break(tmp_path):
+    import time
+
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    torch.manual_seed(0)
+    model = DictModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    pacing = Pacing(snapshot_interval_s=0.0, stats_interval_s=0.2, stats_thinning=0.0, stats_budget=0.0)
+    run = mmtui.watch(model, optimizer, log=tmp_path / "run.jsonl", pacing=pacing)  # watch, then compile
+    compiled = torch.compile(model)  # inductor: the C++ compiler builds the CPU kernels
+    train, _ = loaders()
+    losses = []
+    for epoch in range(3):
+        for x, y in train:
+            loss = compiled(x, y)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            time.sleep(0.02)  # a few steps between two measured ones: those run compiled
+    run.close()
+    assert not counters["graph_break"]  # none of mmtui's hooks, nor any other
+    assert counters["stats"]["unique_graphs"] == 1  # compiled once: measured steps run eager, not recompiled
+    snapshots = read_run_file(str(tmp_path / "run.jsonl"))
+    assert losses_of(snapshots) == pytest.approx(losses, rel=1e-6)
+    measured = [s for s in snapshots if s.layers]
+    assert len(measured) >= 3 and measured[0].step == 1  # step 0, and measured steps after it
+    assert all(s.layers[0].grad_std is not None and s.params for s in measured)
+    assert not [note for s in snapshots for note in s.notes]

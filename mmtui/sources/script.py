@@ -18,6 +18,7 @@ from mmtui.records import Arrival, Command, ScriptExited, ScriptOutput, SourceSt
 from mmtui.sources.run_file import BATCH_S, RunFileSource
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
+AUTOWATCH = "mmtui.integrations.autowatch"  # runs a script as python does, its model and optimizer watched
 RUNS_FOLDER = "runs"  # where watch() keeps a run it is not told where to write: the user keeps this one there too
 MAX_LINES = 2_000  # output lines held: what the panel scrolls back through, and where the traceback is found
 MAX_LINE_CHARS = 10_000  # a line without an end is ended here: a stream of binary garbage holds bounded memory
@@ -118,12 +119,15 @@ class ScriptLines:
         return "\n".join(lines[start:])
 
 
-def python_command(script: str | None, module: str | None, args: tuple[str, ...]) -> tuple[list[str], str, str]:
+def python_command(script: str | None, module: str | None, args: tuple[str, ...],
+                   watch: bool = True) -> tuple[list[str], str, str]:
     """The child's argv for `mmtui run SCRIPT ARGS` or `mmtui run -m MODULE ARGS`, how to name it ("train.py",
-    "-m pkg.train") and the stem its run file is named after (as watch() names it)."""
+    "-m pkg.train") and the stem its run file is named after (as watch() names it). With `watch`, python runs
+    it through the zero-line watch (mmtui.integrations.autowatch), which finds its model and optimizer."""
+    python = [sys.executable, "-m", AUTOWATCH] if watch else [sys.executable]
     if module is not None:
-        return [sys.executable, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
-    return [sys.executable, script, *args], Path(script).name, Path(script).stem
+        return [*python, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
+    return [*python, script, *args], Path(script).name, Path(script).stem
 
 
 def new_run_file(stem: str) -> Path:

@@ -260,8 +260,9 @@ class WatchedRun:
             self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
             news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
-        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot
-        readings = list(latest.values())
+        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot; every evaluation is kept
+        readings = [reading for reading in self._scalars if is_validation_loss(reading[0])] + \
+            [reading for name, reading in latest.items() if not is_validation_loss(name)]
         values = _floats([value for _, _, value in readings])
         for (name, step, _), value in zip(readings, values):
             if is_validation_loss(name):
