@@ -4,9 +4,15 @@ loss, statistics from training steps only; a script that watches itself is watch
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from mmtui.runfile import read_run_file
-from test_run_script import unattended, write_script
+from mmtui.sources.script import AUTOWATCH, python_command
+from test_run_script import TIMEOUT_S, unattended, write_script
 
 STEPS = 25
 UNTOUCHED = f"""
@@ -54,15 +60,75 @@ def test_a_script_that_never_imports_mmtui_has_its_steps_layers_and_weights_watc
     assert "train Sequential" in screen and "3  Tanh" in screen
 
 
-def test_a_script_that_watches_itself_is_watched_once_and_no_watch_watches_none(tmp_path):
-    script = write_script(tmp_path, "own.py", WATCHES_ITSELF)
-    result, _ = unattended(tmp_path, str(script))
-    assert result.returncode == 0, result.stderr
-    runs = list((tmp_path / "runs").glob("own-*.jsonl"))
-    lines = [json.loads(line) for line in runs[0].read_text().splitlines()]
-    assert len(runs) == 1 and [line["event"] for line in lines].count("header") == 1
+def autowatched(folder, script) -> tuple[subprocess.CompletedProcess, list]:
+    """The child `mmtui run` starts, without the app: the script through the zero-line watch, and its run file."""
+    run_file = folder / "run.jsonl"
+    result = subprocess.run([sys.executable, "-m", AUTOWATCH, str(script)], cwd=folder, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S, env={**os.environ,
+                                                                                          "MMTUI_LOG": str(run_file)})
+    return result, read_run_file(str(run_file)) if run_file.exists() else []
 
-    script = write_script(tmp_path, "unwatched.py", UNTOUCHED)
-    result, _ = unattended(tmp_path, "--no-watch", str(script))
+
+def test_a_script_that_watches_itself_is_watched_once_and_no_watch_watches_none(tmp_path):
+    result, snapshots = autowatched(tmp_path, write_script(tmp_path, "own.py", WATCHES_ITSELF))
     assert result.returncode == 0, result.stderr
-    assert not list((tmp_path / "runs").glob("unwatched-*"))
+    sessions = [line for line in (tmp_path / "run.jsonl").read_text().splitlines() if '"event":"header"' in line]
+    assert len(sessions) == 1 and snapshots[-1].step == STEPS
+    assert python_command("train.py", None, ("--lr", "1"))[0][1:] == ["-m", AUTOWATCH, "train.py", "--lr", "1"]
+    assert python_command("train.py", None, ("--lr", "1"), watch=False)[0][1:] == ["train.py", "--lr", "1"]
+
+
+TRAINER = """
+import torch
+from torch.utils.data import Dataset
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+class Tokens(Dataset):
+    def __init__(self, rows, seed):
+        self.ids = torch.randint(0, 11, (rows, 8), generator=torch.Generator().manual_seed(seed))
+    def __len__(self):
+        return len(self.ids)
+    def __getitem__(self, i):
+        return {"input_ids": self.ids[i], "labels": self.ids[i]}
+
+torch.manual_seed(0)
+model = GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=8, n_embd=16, n_layer=1, n_head=2, bos_token_id=0,
+                                   eos_token_id=0))
+args = TrainingArguments("out", max_steps=6, per_device_train_batch_size=4, logging_steps=1, eval_strategy="steps",
+                         eval_steps=3, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True)
+Trainer(model=model, args=args, train_dataset=Tokens(48, 0), eval_dataset=Tokens(8, 1)).train()
+"""
+LIGHTNING = """
+import lightning as L, torch, torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+class Module(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+    def training_step(self, batch, i):
+        return nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+    def validation_step(self, batch, i):
+        self.log("val_loss", nn.functional.cross_entropy(self.net(batch[0]), batch[1]))
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+torch.manual_seed(0)
+data = TensorDataset(torch.randn(64, 4), torch.randint(0, 3, (64,)))
+L.Trainer(max_steps=6, val_check_interval=3, limit_val_batches=2, accelerator="cpu", logger=False,
+          enable_checkpointing=False, enable_progress_bar=False).fit(Module(), DataLoader(data, batch_size=8),
+                                                                     DataLoader(data, batch_size=16))
+"""
+
+
+@pytest.mark.parametrize("library, text, layer", [("transformers", TRAINER, "transformer.h.0.mlp.act  NewGELUActivation"),
+                                                  ("lightning", LIGHTNING, "net.1  Tanh")])
+def test_an_untouched_framework_script_gets_its_callback_with_losses_and_evaluations(library, text, layer, tmp_path):
+    pytest.importorskip(library)
+    result, snapshots = autowatched(tmp_path, write_script(tmp_path, "fit.py", text))
+    assert result.returncode == 0, result.stderr
+    assert len([loss for s in snapshots for loss in s.losses]) == 6 and snapshots[-1].step == 6
+    assert [e.step for s in snapshots for e in s.evals] == [3, 6]
+    measured = [s for s in snapshots if s.layers]
+    assert measured[0].step == 1 and measured[0].layers[0].name == layer
+    assert all(layer.grad_std is not None for s in measured for layer in s.layers)

@@ -4,8 +4,10 @@
 python would, after setting two of torch's global hooks the moment the script imports torch: a module forward
 pre-hook finds the model (the first module called with grad enabled that has weights to train: evaluation and
 sampling run without grad), and an optimizer step pre-hook finds the optimizer that updates it (at its first
-step, before the update). The model is watched from its first training forward, so step 0 is measured. A
-script that calls mmtui.watch itself is left to it.
+step, before the update). The model is watched from its first training forward, so step 0 is measured. Where
+the model returns no loss, the loss is what the script calls backward() on. A Hugging Face Trainer or a
+Lightning Trainer gets mmtui's callback instead, for its own loss, logs and evaluations. A script that calls
+mmtui.watch itself is left to it.
 """
 
 from __future__ import annotations
@@ -17,31 +19,60 @@ import runpy
 import sys
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 
 USAGE = "usage: python -m mmtui.integrations.autowatch (SCRIPT | -m MODULE) [ARGS]..."
 
 
 class AfterImport(importlib.abc.MetaPathFinder):
-    """Calls `then` once the module `name` has been imported, before its importer goes on."""
+    """Calls a function with a module once it has been imported, before its importer goes on: one per name."""
 
-    def __init__(self, name: str, then: Callable[[], None]):
-        self.name, self.then = name, then
+    def __init__(self, then: dict[str, Callable[[ModuleType], None]]):
+        self.then = dict(then)
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
+        then = self.then.pop(fullname, None)
+        if then is None:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)  # as the other finders see it
+        if not self.then:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)  # as the other finders see it (this one no longer looks)
         if spec is None or spec.loader is None:
             return spec
         execute = spec.loader.exec_module
 
-        def execute_then(module) -> None:
+        def execute_then(module: ModuleType) -> None:
             execute(module)
-            self.then()
+            then(module)
 
         spec.loader.exec_module = execute_then
         return spec
+
+
+def with_callback(integration: str) -> Callable[[ModuleType], None]:
+    """Gives every trainer of a framework's trainer module the integration's MmtuiCallback, unless it has one:
+    the Trainer's and Lightning's own loss, logs and evaluations, which no global hook of torch sees."""
+
+    def give(module: ModuleType) -> None:
+        init = module.Trainer.__init__
+
+        def init_with_callback(trainer, *args, **kwargs) -> None:
+            init(trainer, *args, **kwargs)
+            callback = importlib.import_module(integration).MmtuiCallback  # the framework is whole by now
+            callbacks = trainer.callback_handler.callbacks if hasattr(trainer, "callback_handler") \
+                else trainer.callbacks
+            if not any(isinstance(c, callback) for c in callbacks):
+                callbacks.append(callback())
+
+        module.Trainer.__init__ = init_with_callback
+
+    return give
+
+
+FRAMEWORKS = {  # each framework's module that defines its Trainer, and the integration that watches it
+    "transformers.trainer": "mmtui.integrations.transformers",
+    "lightning.pytorch.trainer.trainer": "mmtui.integrations.lightning",
+}
 
 
 class AutoWatch:
@@ -95,11 +126,12 @@ class AutoWatch:
                 not any(p.requires_grad for p in module.parameters()):
             return
         self._handles.pop(0).remove()  # the outermost module of the first training forward: the model
-        if any("_mmtui_run" in vars(m) for m in module.modules()):
-            self._attached = True  # the script watches it itself
-            return
         from mmtui.watcher import watch
+        from mmtui.watcher.files import LOG_ENV
 
+        if any("_mmtui_run" in vars(m) for m in module.modules()) or os.path.exists(os.environ.get(LOG_ENV, "")):
+            self._attached = True  # the script watches it itself (or a framework's callback does: the file is open)
+            return
         try:
             self.run = watch(module)
         except (OSError, ValueError, TypeError, RuntimeError) as error:  # the script trains on, unwatched
@@ -126,10 +158,8 @@ def main(argv: list[str]) -> None:
     if not argv or argv[0] == "-m" and len(argv) < 2:
         sys.exit(USAGE)
     auto = AutoWatch()
-    if "torch" in sys.modules:
-        auto.install()
-    else:
-        sys.meta_path.insert(0, AfterImport("torch", auto.install))
+    sys.meta_path.insert(0, AfterImport({"torch": lambda _: auto.install()} |
+                                        {name: with_callback(integration) for name, integration in FRAMEWORKS.items()}))
     if argv[0] == "-m":
         sys.argv = [argv[1], *argv[2:]]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
