@@ -363,3 +363,25 @@ def test_a_compiled_model_keeps_its_statistics_and_watch_adds_no_graph_break(tmp
     assert len(measured) >= 3 and measured[0].step == 1  # step 0, and measured steps after it
     assert all(s.layers[0].grad_std is not None and s.params for s in measured)
     assert not [note for s in snapshots for note in s.notes]
+
+
+def test_a_compiled_training_step_is_counted_and_measured_with_mmtuis_hooks_run_eagerly(tmp_path):
+    torch.manual_seed(0)
+    model = DictModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = mmtui.watch(model, optimizer, log=tmp_path / "run.jsonl", pacing=EVERY_STEP)
+
+    @torch.compile(backend="eager")  # the whole step: forward, backward and the optimizer's update
+    def train_step(x, y):
+        loss = model(x, y)["loss"]
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss
+
+    train, _ = loaders()
+    losses = [train_step(x, y).item() for x, y in train]
+    run.close()
+    snapshots = read_run_file(str(tmp_path / "run.jsonl"))
+    assert losses_of(snapshots) == pytest.approx(losses, rel=1e-6) and snapshots[-1].step == len(train)
+    assert all(s.layers and s.layers[0].grad_std is not None and s.params for s in snapshots[:-1])

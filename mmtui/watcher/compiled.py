@@ -43,6 +43,17 @@ class CompileSafeHooks:
             self._skipped = True
         return self._skipped
 
+    @staticmethod
+    def outside_graphs(hook: Callable) -> Callable:
+        """A hook torch.compile runs eagerly where it meets it (the optimizer's step hooks inside a compiled
+        training step): a graph break there, but no call traced into the graph. As it is once torch.compile
+        is loaded, which a torch optimizer's creation loads."""
+        if DYNAMO not in sys.modules:
+            return hook
+        import torch._dynamo
+
+        return torch._dynamo.disable(hook)
+
     def measured_step(self) -> None:
         """The coming step carries statistics: it runs eager, so that the layers' hooks run on it."""
         if self.check() and self._stance is None and not torch.compiler.is_compiling():

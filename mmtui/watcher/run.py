@@ -25,12 +25,10 @@ from mmtui.watcher.layers import LayerTaps, user_name
 from mmtui.watcher.optimizer import described, step_hooks
 from mmtui.watcher.weights import WeightTaps
 
-NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
-                "the loss panel waits for it")
+NO_LOSS_NOTE = "no loss seen: return (logits, loss) from forward, or call run.log(loss=loss)"  # fits 80 columns
 BACKWARDS_UNSTEPPED = 64  # losses of backward() calls kept while no optimizer has stepped (a loop with none)
 WITHDRAW_NOTES = ""  # a note that takes back the notes said before it (records.Snapshot.notes)
-NOT_HOOKED_NOTE = ("activation statistics missing: the layers' hooks did not run (a torch.compile'd model runs "
-                   "without them; watch the model you call, or pass layers=)")
+NOT_HOOKED_NOTE = "no layer statistics: their hooks did not run; log a layer so: run.log(h=h)"
 
 
 class WatchedRun:
@@ -71,11 +69,13 @@ class WatchedRun:
         self._quiet_until: float | None = None  # till then a step needs no snapshot nor statistics: it is counted
         # and its loss kept, nothing else (None: every step takes the full path)
         self._handles = []
+        # a compiled training step (optimizer.step() inside torch.compile) runs the step's end eagerly
+        self._end_step_outside_graphs = CompileSafeHooks.outside_graphs(self._end_step)
         self._compiled = CompileSafeHooks(model, self._on_model_output) if model is not None else None
         if self._compiled is not None:
             self._handles.append(self._compiled)
         if optimizer is not None:
-            self._handles += step_hooks(optimizer, self._before_update, self._end_step)
+            self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
         atexit.register(self._close_at_exit)
         self._measure_next(time.perf_counter())
 
@@ -134,7 +134,7 @@ class WatchedRun:
         self.optimizer, self._steps_by_log = optimizer, False
         if self._run is None:  # the run's facts are not written yet
             self._settings |= described(optimizer)
-        self._handles += step_hooks(optimizer, self._before_update, self._end_step)
+        self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
         self._before_update()  # this step's: its pre-hooks are being called
 
     @property
