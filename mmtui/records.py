@@ -16,11 +16,17 @@ EXIT_DIVERGED = 3  # the exit code of a command whose run diverged, headless or 
 
 SATURATED_AT = 0.97  # |t| above this counts as saturated: the lecture's saturation measure
 WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation image
+NEAR_FLAT_SLOPE = 1 - SATURATED_AT ** 2  # 0.0591: an output is in trouble where the function's slope is below
+# this share of its peak slope; tanh's slope is 1 - t**2, so for tanh this rule is exactly |t| > 0.97
 
-# What an activation layer's trouble measure is, by the function's family:
-BOUNDED = "bounded"  # tanh, sigmoid, hardtanh: saturation, |t| near a bound (on the range scaled to [-1, 1])
-RECTIFIER = "rectifier"  # the ReLU family: outputs on the flat side (input at or below 0), units dead for the batch
-OTHER = "other"  # no trouble measure: mean, std and the histogram only
+# What an activation layer's trouble measure is, by the function's family; each is the rule above, in the terms
+# that suit the family:
+BOUNDED = "bounded"  # tanh, sigmoid, hardtanh, softsign: saturation, |t| near a bound (on the range scaled to
+# [-1, 1]), past saturated_at, where the slope is near flat
+RECTIFIER = "rectifier"  # the ReLU family with an exactly flat side: outputs on it (t <= flat_below), dead units
+FLAT = "flat"  # GELU, SiLU, Mish, ELU, softplus, a user's own elementwise function: outputs whose slope (taken by
+# autograd at their inputs) is below NEAR_FLAT_SLOPE x the function's peak slope; units near-flat for the batch
+OTHER = "other"  # no trouble measure (a module whose slope cannot be taken): mean, std and the histogram only
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,15 @@ class ActivationStats:
 
     Where t has more dimensions (a transformer's batch x time x channels), a unit is a channel and every other
     position an example. A white pixel is an output in trouble: |t| > white_at for a BOUNDED function, on the
-    flat side for a RECTIFIER.
+    flat side for a RECTIFIER, near-flat for a FLAT function.
+
+    A large layer's figures but the mean and std come from a fixed sample of its examples (measure/sampling.py).
     """
 
     step: int  # the step whose forward pass produced t
-    saturation: float  # percent of outputs in trouble: |t| > saturated_at (BOUNDED), on the flat side (RECTIFIER)
-    share_99: float  # percent of white pixels: |t| > white_at (BOUNDED), the flat side (RECTIFIER)
+    saturation: float  # percent of outputs in trouble: |t| > saturated_at (BOUNDED), on the flat side (RECTIFIER),
+    # near-flat (FLAT)
+    share_99: float  # percent of white pixels: |t| > white_at (BOUNDED), the flat side (RECTIFIER), near-flat (FLAT)
     dead_units: int  # units white for every example of the batch: they never learn
     units: int  # units in the layer
     mean: float  # mean of t
@@ -51,7 +60,7 @@ class ActivationStats:
     saturated_at: float = SATURATED_AT  # the thresholds these figures were taken with, so widgets draw them
     white_at: float = WHITE_AT
     name: str = ""  # the module's path and class, "transformer.h.0.mlp.act  NewGELU"; "" for the lecture's nets
-    kind: str = BOUNDED  # which trouble measure the figures above are: BOUNDED, RECTIFIER or OTHER
+    kind: str = BOUNDED  # which trouble measure the figures above are: BOUNDED, RECTIFIER, FLAT or OTHER
     flat_below: float = 0.0  # a RECTIFIER's flat side: outputs at or below this (softplus's is ln 2)
 
 

@@ -18,11 +18,12 @@ from mmtui.engine.data import Dataset
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
+from mmtui.engine.step import StepResult
 from mmtui.experiments import run_name
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.measure.stats import activation_stats, param_stats
+from mmtui.measure.stats import StepStats
 from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
                            Save, Snapshot, Stop, TogglePause)
 
@@ -204,11 +205,26 @@ class Trainer:
         with torch.no_grad():
             torch._foreach_add_(self.params, result.grads, alpha=-lr)  # one fused update of every parameter
         if with_stats:
-            grads = result.activation_grads or [None] * len(result.activations)
-            self._news.layers = tuple(activation_stats(t, g, self.step, i)
-                                      for i, (t, g) in enumerate(zip(result.activations, grads), 1))
-            self._news.params = param_stats(self.model.weights(), self.params, result.grads, lr)
+            self._measure(result, lr)
         self._count_step(result.loss.item())
+
+    @torch.no_grad()
+    def _measure(self, result: StepResult, lr: float) -> None:
+        """The step's statistics, as the lecture takes them: every Tanh's output and gradient, and each 2-D
+        weight's gradient with lr * grad.std() / data.std() after the update for its update:data."""
+        started = time.perf_counter()
+        stats = StepStats(self.step)
+        grads = result.activation_grads or [None] * len(result.activations)
+        for t, grad in zip(result.activations, grads):
+            handle = stats.activation(t)
+            if grad is not None:
+                stats.gradient(handle, grad)
+        for name, index in self.model.weights().items():
+            p, grad = self.params[index], result.grads[index]
+            stats.weight(name, p, grad, p.std(), lr * grad.std())
+        stats.send()
+        self._news.add_stats(stats)
+        self._news.clock.spent(time.perf_counter() - started)
 
     def _count_step(self, value: float) -> bool:
         """Count one step done, whose loss before its update was `value`; False if that loss diverged."""
@@ -284,7 +300,11 @@ class Trainer:
     # ---- snapshots
 
     def _publish(self) -> None:
-        self.emit(self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0))))
+        started = time.perf_counter()
+        snapshot = self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)))
+        self.emit(snapshot)
+        if snapshot.layers:  # reading statistics back and sending them on is measuring's cost too
+            self._news.clock.spent(time.perf_counter() - started)
         self._poll_due = True
 
     # ---- commands

@@ -6,7 +6,8 @@ import time
 
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing, StatsClock
-from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.measure.stats import StepStats
+from mmtui.records import RUNNING, EvalResult, RunInfo, Scalar, Snapshot
 
 
 class SnapshotBuilder:
@@ -29,8 +30,7 @@ class SnapshotBuilder:
         self.samples: list[str] = []
         self.scalars: list[Scalar] = []
         self.notes: list[str] = []
-        self.layers: tuple[ActivationStats, ...] = ()
-        self.params: tuple[ParamStats, ...] = ()
+        self._measured: list[StepStats] = []  # measured steps whose results are on their way to the host
         self.saved: str | None = None  # a checkpoint written since the last snapshot
         self.save_error: str | None = None
         self._last_emit = self._rate_t0 = now
@@ -55,6 +55,21 @@ class SnapshotBuilder:
         self.losses.append(value)
         return self.book.add(step, value)
 
+    def add_stats(self, stats: StepStats) -> None:
+        """A measured step's statistics, sent: the first snapshot that finds them landed carries them."""
+        self._measured.append(stats)
+
+    def _landed(self, wait: bool) -> StepStats | None:
+        """The latest measured step whose results have landed (all of them, with `wait`); older ones are dropped,
+        newer ones wait for a later snapshot. Copies land in the order they were sent."""
+        landed = len(self._measured) if wait else next(
+            (i for i, stats in enumerate(self._measured) if not stats.ready()), len(self._measured))
+        if not landed:
+            return None
+        latest = self._measured[landed - 1]
+        self._measured = self._measured[landed:]
+        return latest
+
     def stats_due(self, now: float) -> bool:
         """Whether statistics are taken now; a True answer counts as taking them."""
         return self.clock.due(now)
@@ -71,19 +86,22 @@ class SnapshotBuilder:
         self._rate_t0, self._rate_step0 = now, step
 
     def take(self, *, state: str, step: int, lr: float | None, now: float | None = None) -> Snapshot:
-        """The snapshot of everything collected since the last one; the collection starts again empty."""
+        """The snapshot of everything collected since the last one; the collection starts again empty. A snapshot
+        that leaves the run not running waits for the statistics still on their way; a running one never does."""
         now = time.perf_counter() if now is None else now
+        measured = self._landed(wait=state != RUNNING)
+        layers, params = measured.records() if measured is not None else ((), ())
         elapsed = now - self._rate_t0
         rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
         snapshot = Snapshot(
             run=self.run, state=state, step=step, first_loss_step=self.first_loss_step, losses=tuple(self.losses),
-            lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=self.layers, params=self.params,
+            lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=layers, params=params,
             evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
-            diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error, scalars=tuple(self.scalars),
+            diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error,
+            scalars=tuple(self.scalars),
             notes=tuple(self.notes))
         self.first_loss_step = step
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
-        self.layers, self.params = (), ()
         self.saved = self.save_error = None
         self._last_emit = now
         self.restart_rate(step, now)

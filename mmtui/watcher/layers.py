@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
+import time
 
 import torch
 from torch import nn
 
-from mmtui.measure.activations import Activation, activation_of
-from mmtui.measure.stats import activation_stats
-from mmtui.records import OTHER, ActivationStats
+from mmtui.measure.activations import Activation, activation_chosen, activation_of
+from mmtui.measure.sampling import Samples
+from mmtui.measure.slopes import near_flat, peak_slope
+from mmtui.measure.stats import StepStats, as_examples_by_units
+from mmtui.records import FLAT
 
 PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's names
 
@@ -27,14 +30,15 @@ def user_name(path: str) -> str:
 
 def find_layers(model: nn.Module, patterns: list[str] | None) -> list[tuple[str, nn.Module, Activation]]:
     """The watched activation layers, in the model's order: every activation module, or with `patterns` (module
-    paths, * and ? allowed) exactly the modules they name, measured by class where it says, else OTHER."""
+    paths, * and ? allowed) exactly the modules they name, measured by class where it says, else as functions of
+    the user's own (activation_chosen)."""
     layers = []
     for path, module in model.named_modules():
         path = user_name(path)
         if patterns is None:
             found = activation_of(module)
         elif path and any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns):
-            found = activation_of(module) or Activation(OTHER)
+            found = activation_chosen(module)
         else:
             found = None
         if found is not None:
@@ -48,54 +52,105 @@ def layer_label(path: str, module: nn.Module) -> str:
 
 
 class LayerTaps:
-    """Forward hooks on the activation layers, present only while armed: the outputs of one step's forward (its
-    first call of each module) and the gradients reaching them in its backward pass."""
+    """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each module)
+    reduced in the forward, where they are fresh (an in-place op after them would change them), and the gradients
+    reaching them in the backward, into the step's StepStats; a FLAT function's inputs are sampled before it runs.
+    """
 
-    def __init__(self, layers: list[tuple[str, nn.Module, Activation]]):
+    def __init__(self, layers: list[tuple[str, nn.Module, Activation]], samples: Samples):
         self.layers = layers
+        self.samples = samples
+        self.spent = 0.0  # seconds the hooks took the training thread since the last look
         self._handles: list = []
-        self._outputs: dict[int, torch.Tensor] = {}
-        self._grads: dict[int, torch.Tensor] = {}
+        self._stats: StepStats | None = None
+        self._taken: dict[int, int] = {}  # layer index -> its handle in the step's StepStats
+        self._inputs: dict[int, torch.Tensor] = {}  # a FLAT layer's sampled inputs (examples, units)
+        self._peaks: dict[int, torch.Tensor | None] = {}  # a FLAT layer's peak slope, found once
 
     @property
     def armed(self) -> bool:
         return bool(self._handles)
 
-    def arm(self) -> None:
-        self._outputs, self._grads = {}, {}
-        self._handles = [module.register_forward_hook(self._tap(index))
-                         for index, (_, module, _) in enumerate(self.layers)]
+    def arm(self, stats: StepStats) -> None:
+        self._stats, self._taken, self._inputs = stats, {}, {}
+        for index, (_, module, found) in enumerate(self.layers):
+            if found.kind == FLAT:
+                self._handles.append(module.register_forward_pre_hook(self._tap_input(index)))
+            self._handles.append(module.register_forward_hook(self._tap(index)))
+
+    def _rows(self, index: int, t: torch.Tensor) -> torch.Tensor | None:
+        shape = as_examples_by_units(t).shape
+        return self.samples.rows(index, shape[0], shape[1], t.device)
+
+    def _tap_input(self, index: int):
+        def hook(module: nn.Module, args) -> None:
+            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+                return  # as the output's hook
+            if index in self._inputs or not args or not _measurable(args[0]):
+                return
+            started = _now()
+            x = as_examples_by_units(args[0].detach())  # (N, units)
+            rows = self._rows(index, args[0])
+            self._inputs[index] = x.clone() if rows is None else x.index_select(0, rows)  # (R, units)
+            self.spent += _now() - started
+        return hook
 
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
             if torch.compiler.is_compiling() or not torch.is_grad_enabled():
                 return  # measured steps run eager (watcher.compiled); a forward without grad is no training step
-            if index in self._outputs or not isinstance(output, torch.Tensor):
+            if index in self._taken or not _measurable(output):
                 return
-            # A copy: an in-place op later in the forward (ReLU(inplace=True) after it, dropout) would change it.
-            self._outputs[index] = output.detach().clone()
+            started = _now()
+            path, _, found = self.layers[index]
+            rows = self._rows(index, output)
+            flat = elementwise = None
+            if found.kind == FLAT:
+                flat, elementwise = self._near_flat(index, module, found, output, rows)
+            handle = self._stats.activation(
+                output, order=index, name=layer_label(path, module), kind=found.kind, bounds=found.bounds,
+                flat_below=found.flat_below, saturated_at=found.saturated_at, white_at=found.white_at, rows=rows,
+                near_flat=flat, elementwise=elementwise)
+            self._taken[index] = handle
             if output.requires_grad:
-                output.register_hook(lambda grad: self._grads.setdefault(index, grad.detach().clone()))
+                stats = self._stats
+                output.register_hook(lambda grad: self._tap_gradient(stats, handle, grad, rows))
+            self.spent += _now() - started
         return hook
+
+    def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor, rows: torch.Tensor | None) -> None:
+        started = _now()
+        stats.gradient(handle, grad, rows)
+        self.spent += _now() - started
+
+    def _near_flat(self, index: int, module: nn.Module, found: Activation, output: torch.Tensor,
+                   rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        whole = as_examples_by_units(output.detach())  # (N, units)
+        sampled = whole if rows is None else whole.index_select(0, rows)  # (R, units)
+        inputs = self._inputs.pop(index, None)
+        if inputs is None or inputs.shape != sampled.shape:  # not a function of its input alone
+            return torch.zeros_like(sampled, dtype=torch.bool), sampled.new_zeros(())
+        if index not in self._peaks:
+            self._peaks[index] = peak_slope(module, output.device)
+        return near_flat(module, inputs, sampled, self._peaks[index], check=not found.known)
 
     def disarm(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._stats = None
 
     @property
     def captured(self) -> bool:
         """Whether the armed step's forward reached any layer (a compiled model runs without the hooks)."""
-        return bool(self._outputs)
+        return bool(self._taken)
 
-    def stats(self, step: int) -> list[ActivationStats]:
-        """The captured step's statistics, layer by layer, in the model's order."""
-        stats = []
-        for index, (path, module, found) in enumerate(self.layers):
-            output = self._outputs.get(index)
-            if output is not None and output.is_floating_point() and output.numel():
-                stats.append(activation_stats(output, self._grads.get(index), step, len(stats) + 1, kind=found.kind,
-                                              bounds=found.bounds, flat_below=found.flat_below,
-                                              name=layer_label(path, module)))
-        self._outputs, self._grads = {}, {}
-        return stats
+
+def _now() -> float:
+    """The clock for the hooks' cost; 0 inside a graph torch.compile traces, which the clock would break."""
+    return 0.0 if torch.compiler.is_compiling() else time.perf_counter()
+
+
+def _measurable(t) -> bool:
+    """A training forward's floating-point output: an evaluation's (no grad) never stands for a step's."""
+    return isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel() > 0 and torch.is_grad_enabled()

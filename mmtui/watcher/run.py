@@ -15,8 +15,9 @@ from torch import nn
 
 from mmtui.measure.activations import activation_of_tensor
 from mmtui.measure.pacing import Pacing
+from mmtui.measure.sampling import Samples
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.measure.stats import activation_stats
+from mmtui.measure.stats import StepStats, as_examples_by_units
 from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
 from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
@@ -47,8 +48,11 @@ class WatchedRun:
         self._pacing = pacing
         self._name, self._settings, self._total_steps = name, settings, total_steps
         self._num_params = sum(p.numel() for _, p in params)
-        self._layers = LayerTaps(layers)
-        self._weights = WeightTaps(params)
+        self._samples = Samples()  # the fixed subsets a large tensor is measured on
+        self._layers = LayerTaps(layers, self._samples)
+        self._weights = WeightTaps(params, self._samples)
+        self._stats: StepStats | None = None  # the measured step's statistics, while it runs
+        self._spent = 0.0  # seconds the measured step's own work (arming, reading) took the training thread
         self._file = open_run_file(str(path))
         self._writer = RunFileWriter(self._file)
         self._news: SnapshotBuilder | None = None  # made at the first snapshot, when the run's facts are known
@@ -171,14 +175,22 @@ class WatchedRun:
 
     def _measure_next(self, now: float) -> None:
         """Arm the statistics of the coming step when their time has come: hooks on, weights kept."""
-        due = self._news is None or self._news.stats_due(now)
+        every = self._pacing.snapshot_every
+        if self._news is None:
+            due = True  # the first step's statistics: the run's first snapshot carries them
+        elif every:
+            due = (self.step_count + 1) % every == 0  # the coming step ends where a step-counted snapshot is due
+        else:
+            due = self._news.stats_due(now)
         self._measuring = due
         if due:
             if self._compiled is not None:
                 self._compiled.measured_step()
-            self._layers.arm()
+            self._stats = StepStats(self.step_count)
+            self._layers.arm(self._stats)
             if self.optimizer is None:
                 self._weights.before_update()  # a loop of its own updates between two run.log calls
+            self._spent = time.perf_counter() - now
 
     def _end_step(self) -> None:
         """The step is over (optimizer.step() returned, or the loop said so): count it, report when due. Every
@@ -219,18 +231,35 @@ class WatchedRun:
         self._quiet_until = None if self._measuring or self._write_awaited else news.next_due_at()
 
     def _take_measurements(self, news: SnapshotBuilder) -> None:
-        """The measured step's layers (hooked and logged by name) and weights, for the next snapshot."""
-        step = self.step_count
+        """The measured step's layers (hooked and logged by name) and weights, sent on their way to the next
+        snapshot that finds them landed; what the measurement took the training thread sets the next's pace."""
+        started = time.perf_counter()
+        stats, self._stats = self._stats, None
         hooked = self._layers.captured or not self._layers.layers
-        layers = self._layers.stats(step)
         self._layers.disarm()
-        layers += [_named_layer_stats(name, t, step, len(layers) + i) for i, (name, t) in
-                   enumerate(self._named_stats, 1)]
+        for order, (name, t) in enumerate(self._named_stats, len(self._layers.layers)):
+            self._measure_named(stats, order, name, t)
         self._named_stats = []
-        news.layers = tuple(layers)
-        news.params = self._weights.after_update() if self._weights.waiting else ()
+        if self._weights.waiting:
+            self._weights.after_update(stats)
+        stats.send()
+        news.add_stats(stats)
         if not hooked and NOT_HOOKED_NOTE not in news.notes:
             news.notes.append(NOT_HOOKED_NOTE)
+        spent = self._spent + self._layers.spent + self._weights.spent + time.perf_counter() - started
+        self._layers.spent = self._weights.spent = 0.0
+        news.clock.spent(spent)
+
+    def _measure_named(self, stats: StepStats, order: int, name: str, t: torch.Tensor) -> None:
+        """A tensor the loop logged by name (run.log(h=h)), measured as its grad_fn says."""
+        found = activation_of_tensor(t)
+        grad = t.grad if t.is_leaf or t.retains_grad else None  # a non-leaf's gradient exists only if retained
+        whole = as_examples_by_units(t)
+        rows = self._samples.rows(("named", name), whole.shape[0], whole.shape[1], t.device)
+        handle = stats.activation(t, order=order, name=name, kind=found.kind, bounds=found.bounds,
+                                  flat_below=found.flat_below, rows=rows)
+        if grad is not None:
+            stats.gradient(handle, grad, rows)
 
     # ---- snapshots
 
@@ -271,8 +300,11 @@ class WatchedRun:
                 news.scalars.append(Scalar(name, step, value))
         self._scalars = []
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
-        self._writer.write(news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
-                                     now=now))
+        started = time.perf_counter()
+        snapshot = news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None, now=now)
+        self._writer.write(snapshot)
+        if snapshot.layers or snapshot.params:  # reading statistics back and writing them is measuring's cost too
+            news.clock.spent(time.perf_counter() - started)
 
     # ---- the end
 
@@ -371,13 +403,6 @@ def _floats(values: Iterable) -> list[float]:
         for i, value in zip(tensors, read):
             values[i] = value
     return [float(v) for v in values]
-
-
-def _named_layer_stats(name: str, t: torch.Tensor, step: int, layer: int):
-    found = activation_of_tensor(t)
-    grad = t.grad if t.is_leaf or t.retains_grad else None  # a non-leaf's gradient exists only if retained
-    return activation_stats(t.detach(), grad, step, layer, kind=found.kind, bounds=found.bounds,
-                            flat_below=found.flat_below, name=name)
 
 
 def parameter_names(model: nn.Module | None, params: Iterable[torch.Tensor] | dict | None,

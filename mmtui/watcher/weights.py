@@ -2,51 +2,49 @@
 
 from __future__ import annotations
 
-import math
+import time
 
 import torch
 
-from mmtui.measure.stats import symmetric_histogram
-from mmtui.records import ParamStats
+from mmtui.measure.sampling import Samples
+from mmtui.measure.stats import StepStats, spread
 
 
 class WeightTaps:
-    """The weights' values before an update, to measure the update the optimizer really made (Adam's, not lr *
-    grad), and their gradients; taken only on the steps that carry statistics."""
+    """Each weight's spread and sampled values before an update, to measure the update the optimizer really made
+    (Adam's, not lr * grad), and their gradients after it; only on the steps that carry statistics. A large
+    weight keeps its sample's values only (sampling.SAMPLE_ELEMENTS), never a copy of the whole."""
 
-    def __init__(self, named: list[tuple[str, torch.Tensor]]):
+    def __init__(self, named: list[tuple[str, torch.Tensor]], samples: Samples):
         self.named = [(name, p) for name, p in named if p.dim() >= 2 and p.requires_grad]  # the weights, not biases
-        self._before: list[torch.Tensor] | None = None
+        self.samples = samples
+        self.spent = 0.0  # seconds this took the training thread since the last look
+        self._before: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] | None = None  # per weight:
+        # its sampled elements (None: all), their values and the whole's std, before the update
 
+    @torch.no_grad()
     def before_update(self) -> None:
-        """Keep the values: the update is what changes them."""
-        with torch.no_grad():
-            self._before = [p.detach().clone() for _, p in self.named]
+        """Keep what the update's size is measured against."""
+        started = time.perf_counter()
+        self._before = []
+        for name, p in self.named:
+            flat = p.detach().reshape(-1)  # (n,)
+            elements = self.samples.elements(name, flat.numel(), flat.device)
+            kept = flat.clone() if elements is None else flat.index_select(0, elements)  # (n or sample,)
+            self._before.append((elements, kept, spread(flat)[1]))
+        self.spent += time.perf_counter() - started
 
     @property
     def waiting(self) -> bool:
         return self._before is not None
 
     @torch.no_grad()
-    def after_update(self) -> tuple[ParamStats, ...]:
-        """Each weight's statistics: grad mean and std, grad:data, and log10 of std(update) / std(data before)."""
-        stats = []
+    def after_update(self, stats: StepStats) -> None:
+        """Each weight's grad mean and std, grad:data, and std(update) / std(data before), into the step's stats."""
+        started = time.perf_counter()
         before, self._before = self._before or [], None
-        for (name, p), old in zip(self.named, before):
-            grad = p.grad
-            old_std = old.float().std().item() if old.numel() > 1 else 0.0
-            update_std = (p.detach() - old).float().std().item() if old.numel() > 1 else 0.0
-            ratio = update_std / old_std if old_std > 0 else math.inf
-            if grad is None:
-                grad_mean = grad_std = math.nan
-                edges, counts = (), ()
-            else:
-                g = grad.detach().float()
-                grad_mean, grad_std = g.mean().item(), g.std().item() if g.numel() > 1 else 0.0
-                edges, counts = symmetric_histogram(g.cpu())
-            stats.append(ParamStats(
-                name=name, shape=tuple(p.shape), grad_mean=grad_mean, grad_std=grad_std,
-                grad_data_ratio=grad_std / old_std if old_std > 0 else math.inf,
-                update_ratio_log10=math.log10(ratio) if 0 < ratio < math.inf else -math.inf,
-                grad_hist_edges=edges, grad_hist_counts=counts))
-        return tuple(stats)
+        for (name, p), (elements, kept, data_std) in zip(self.named, before):
+            flat = p.detach().reshape(-1)  # (n,)
+            now = flat if elements is None else flat.index_select(0, elements)
+            stats.weight(name, p, p.grad, data_std, spread(now.float() - kept.float())[1], elements)
+        self.spent += time.perf_counter() - started
