@@ -50,6 +50,9 @@ def write_lecture_run(data: str, path: Path, steps: int) -> float:
 
 def write_big_file(template: Path, path: Path, target_bytes: int) -> int:
     """One long run: the template run's snapshot lines again and again, their steps moved on each time."""
+    from mmtui.runfile import SHORT_KEYS
+
+    STEP = SHORT_KEYS["step"]  # a layer's step, under its version 2 key
     lines = template.read_text().splitlines()
     header, start = lines[0], json.loads(lines[1])
     snapshots = [json.loads(line) for line in lines[2:] if '"event":"snapshot"' in line]
@@ -64,7 +67,7 @@ def write_big_file(template: Path, path: Path, target_bytes: int) -> int:
             for snapshot in snapshots:
                 moved = dict(snapshot, step=snapshot["step"] + repeat * span, state="running",
                              first_loss_step=snapshot["first_loss_step"] + repeat * span)
-                moved["layers"] = [dict(layer, step=layer["step"] + repeat * span) for layer in snapshot["layers"]]
+                moved["layers"] = [dict(layer, **{STEP: layer[STEP] + repeat * span}) for layer in snapshot["layers"]]
                 written += out.write(json.dumps(moved, separators=(",", ":")) + "\n")
             repeat += 1
     return written

@@ -28,6 +28,15 @@ FLAT = "flat"  # GELU, SiLU, Mish, ELU, softplus, a user's own elementwise funct
 # autograd at their inputs) is below NEAR_FLAT_SLOPE x the function's peak slope; units near-flat for the batch
 OTHER = "other"  # no trouble measure (a module whose slope cannot be taken): mean, std and the histogram only
 
+# What a source may send, so that the app lays out a panel only for data that can come:
+LOSS = "loss"  # minibatch losses (and val points): the Loss panel
+SAMPLES = "samples"  # names sampled from the model: the Samples panel
+OUTPUT = "output"  # a script's printed lines (ScriptOutput, ScriptExited): the Output panel
+LAYERS = "layers"  # activation layers' statistics: the Activations and Saturation panels, the layers view
+WEIGHTS = "weights"  # weights' statistics (ParamStats) or histograms of their values: the parameters view
+SCALARS = "scalars"  # named scalars besides the loss: the Scalars panel
+RUNS = "runs"  # several streams of runs at once: the Runs table
+
 
 @dataclass(frozen=True)
 class ActivationStats:
@@ -76,6 +85,19 @@ class ParamStats:
     update_ratio_log10: float  # log10((lr * p.grad).std() / p.data.std()); about -3 is healthy
     grad_hist_edges: tuple[float, ...]
     grad_hist_counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A named tensor's values as a log holds them (a TensorBoard log's weight histograms), with no measure of
+    trouble: the parameters view draws them where no ParamStats come."""
+
+    name: str  # as logged: "weights/layer1.weight"
+    step: int  # the step it was logged at
+    mean: float
+    std: float
+    hist_edges: tuple[float, ...]
+    hist_counts: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,8 @@ class Snapshot:
     scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
     notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
     # "no loss seen: return (logits, loss) or call run.log(loss=...)"; an empty one takes back those said before it
+    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, of the latest step that
+    # logged any; () when this snapshot carries none
 
     @property
     def stats(self) -> ActivationStats | None:
@@ -239,6 +263,10 @@ class Source(Protocol):
     """
 
     commands: frozenset[type]  # the Command classes send() takes; the app offers only the keys that send them
+    produces: frozenset[str]  # what it may ever send: LOSS, SAMPLES, OUTPUT, LAYERS, WEIGHTS, SCALARS, RUNS; the
+    # app lays out no panel, and offers no view, for anything else
+    promised: frozenset[str]  # of those, what it sends from its start: their panels wait for it; the others appear
+    # once their data arrives (a run file, a log or a script's run file reveals what it holds as it is read)
 
     def receive(self, timeout: float) -> list[Arrival]:
         """Everything that arrived since the last call, oldest first, waiting up to `timeout` for the first."""

@@ -32,9 +32,12 @@ def trainer_app(words: list[str], process: bool = False, files: RunFiles = RunFi
 class ScriptedSource:
     """A source that hands out the given snapshots once (more may be appended to `outbox`) and records commands."""
 
-    def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands):
+    def __init__(self, snapshots: list[Snapshot], commands: frozenset[type] = TrainerSource.commands,
+                 produces: frozenset[str] = TrainerSource.produces, promised: frozenset[str] | None = None):
         self.outbox = list(snapshots)
         self.commands = commands
+        self.produces = produces  # the lecture trainer's unless told
+        self.promised = produces if promised is None else promised
         self.sent: list = []
         self.closed = False
 

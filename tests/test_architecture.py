@@ -17,8 +17,9 @@ SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
 INTEGRATIONS = sorted((PACKAGE / "integrations").glob("*.py"))
-BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py"]  # the
-# records, the lecture's names, what scalars' names mean, the check on a file to write
+# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's
+BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
+        PACKAGE / "processes.py"]
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -72,14 +73,15 @@ def test_the_pace_reads_without_torch():
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
-    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
+                      "mmtui.paths")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names")
+                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names", "mmtui.processes")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
@@ -122,7 +124,7 @@ def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
     assert "torch" not in roots(path)
-    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments")
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths")
 
 
 def test_an_arrow_up_is_caught():

@@ -171,3 +171,17 @@ def test_a_machine_without_a_cxx_compiler_trains_on_with_one_line(tmp_path):
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["text"] for e in events if e["event"] == "note"] == [lines[0].removeprefix("mmtui: ")]
     assert events[-1]["event"] == "done" and events[-1]["step"] == 50
+
+
+def test_a_run_that_ends_while_the_compiled_step_builds_exits_with_its_own_code(tmp_path):
+    """The lecture's exploding init diverges at once, while --compile auto's build has just started in a thread
+    (a cold cache: it is still building): the process ended with SIGABRT (134) in 4 of 12 runs, as the
+    interpreter's teardown met the compiler's thread. Two runs at once, each must exit 3."""
+    environment = {**os.environ, compiled.CACHE_ENV: str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-m", "mmtui", "--headless", "--init", "lecture", "--w1-scale", "1000",
+                              "--lr", "1000"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env=environment) for _ in range(2)]
+    results = [(run.wait(2 * TIMEOUT_S), run.stderr.read()) for run in runs]
+    for code, stderr in results:
+        assert code == 3, stderr
+        assert "building the compiled step" in stderr and "terminate called" not in stderr

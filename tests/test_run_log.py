@@ -23,7 +23,8 @@ from mmtui.engine.config import RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import read_words
-from mmtui.records import DIVERGED, ActivationStats, EvalResult, ParamStats, Reinit, RunInfo, Scalar, Snapshot
+from mmtui.records import (DIVERGED, ActivationStats, EvalResult, Histogram, ParamStats, Reinit, RunInfo, Scalar,
+                           Snapshot)
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
 from mmtui.sources.trainer import TrainerSource
 
@@ -95,7 +96,8 @@ def test_non_finite_values_and_save_messages_read_back_as_they_were():
                         lr=None, steps_per_s=0.0, init_loss=2.5, layers=(stats,), params=(param,),
                         evals=(EvalResult(4, None, 3.25),), samples=("", "ann"), last_finite_loss=2.5,
                         diverged_loss=math.nan, saved="run.pt", save_error="disk full",
-                        scalars=(Scalar("lr", 3, 0.1), Scalar("grad_norm", 4, math.inf)), notes=("no loss seen",))
+                        scalars=(Scalar("lr", 3, 0.1), Scalar("grad_norm", 4, math.inf)), notes=("no loss seen",),
+                        weights=(Histogram("weights/fc.weight", 4, 0.0, math.inf, (-1.0, 0.0, 1.0), (3, 5)),))
     (back,) = round_trip([snapshot])
     assert math.isnan(back.diverged_loss) and math.isnan(back.layers[0].grad_mean)
     assert replace(back, diverged_loss=None, layers=()) == replace(snapshot, diverged_loss=None, layers=())
@@ -109,7 +111,7 @@ def test_the_file_is_standard_json_with_a_versioned_header(small_words_path, tmp
     for line in log.read_text(encoding="utf-8").splitlines():
         json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not standard JSON"))
     header, start = read_lines(log)[:2]
-    assert header["format"] == "mmtui-run" and header["version"] == 1
+    assert header["format"] == "mmtui-run" and header["version"] == 2
     assert start["event"] == "start" and start["settings"]["steps"] == 300 and start["vocab_size"] > 0
 
 
@@ -207,7 +209,7 @@ def test_unwritable_log_path_gives_one_error_line_and_exit_2(tmp_path, kind):
 # ---- the reader refuses what it cannot read
 
 @pytest.mark.parametrize("line, phrase", [
-    ('{"format": "mmtui-run", "version": 2}', "version 2 is newer"),
+    ('{"format": "mmtui-run", "version": 3}', "version 3 is newer"),
     ('{"format": "other", "version": 1}', "not an mmtui run file"),
     ('{"event": "step", "step": 0}', "no mmtui run file header"),
     ("not json", "not JSON"),

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
 from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
-from mmtui.engine.device import dataset_on, move_tensors, resolve_device
+from mmtui.engine.device import auto_note, dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.step import StepResult
@@ -68,7 +68,9 @@ class Trainer:
         # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
-        self.device = resolve_device(config.device)
+        step_macs = config.batch_size * build_model(config, dataset.vocab.size, torch.Generator()).num_params() \
+            if config.device == "auto" else 0  # the net drawn on the CPU: only its size is wanted
+        self.device = resolve_device(config.device, step_macs)
         self.dataset = dataset_on(dataset, self.device)
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
@@ -85,6 +87,8 @@ class Trainer:
         self._start_run(config)
         if resume is not None:
             self._restore(resume)
+        if config.device == "auto":
+            self._news.notes.append(auto_note(self.device, step_macs))
 
     # ---- one run between two reinits
 

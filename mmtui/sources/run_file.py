@@ -8,15 +8,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmtui.records import Arrival, Command, Snapshot, SourceStatus
-from mmtui.runfile import FORMAT, RunFileError, RunFileReader, check_header
+from mmtui.records import (LAYERS, LOSS, RUNS, SAMPLES, SCALARS, WEIGHTS, Arrival, Command, Snapshot,
+                           SourceStatus)
+from mmtui.runfile import FORMAT, MAX_LINE_BYTES, RunFileError, RunFileReader, check_header, parse_line
 
 BATCH_S = 0.05  # receive() hands back what it parsed in this long, so a large file draws as it loads
 CHUNK_BYTES = 256 * 1024  # one read() of a file
-MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is skipped as damaged, without holding it in memory
 PROGRESS_FROM_BYTES = 16 * 1024 * 1024  # a backlog this large shows a progress bar while it loads
-RESCAN_S = 1.0  # how often a followed folder is searched for new run files
+RESCAN_S = 1.0  # how often a followed folder is looked at (its mtime; listed only when that changed)
 HEADER_PEEK_BYTES = 64 * 1024  # what a check reads of a file's first line
+MAX_FILES = 32  # run files shown at most per folder, and given at most, the most recently written first: each
+# keeps a bounded history in the app and an open file while followed
+MTIME_SETTLED_NS = 2_000_000_000  # a folder's mtime this old is trusted to tell that nothing came since
+NAMED = 3  # files the status line names; more are counted
+RUN_FILE, NOT_YET, OTHER = "run file", "not yet", "other"  # what a file's first line says it is
 
 # what `mmtui view` says of a folder it can show nothing of: it views both kinds
 NO_RUNS_IN_FOLDER = ("a folder with no mmtui run files in it, and no TensorBoard event files (events.out.tfevents.*) "
@@ -42,18 +47,10 @@ def run_file_problem(path: Path) -> str | None:
         if len(head) < HEADER_PEEK_BYTES and (not head or head.lstrip().startswith(b"{")):
             return None  # empty, or a header being written
         return f"{path}: not an mmtui run file (its first line is no JSON header)"
-    from json import loads
-
     try:
-        record = loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return f"{path}: not an mmtui run file (its first line is not JSON)"
-    if not isinstance(record, dict):
-        return f"{path}: not an mmtui run file (its first line is not a JSON object)"
-    try:
-        check_header(record)
+        check_header(parse_line(line))
     except RunFileError as error:
-        return f"{path}: {error}"
+        return f"{path}: {error}" if "version" in str(error) else f"{path}: not an mmtui run file ({error})"
     return None
 
 
@@ -66,7 +63,7 @@ def check_paths(paths: list[str], wait: bool) -> list[Path]:
         if path.is_dir():
             if not os.access(path, os.R_OK | os.X_OK):
                 raise RunFilePathError(f"{given}: the folder cannot be read")
-            found = folder_run_files(path)
+            found, _, _ = newest_run_files(path, 1)
             if not found and not wait:
                 raise RunFilePathError(f"{given}: {NO_RUNS_IN_FOLDER}")
             checked.append(path)
@@ -85,22 +82,59 @@ def check_paths(paths: list[str], wait: bool) -> list[Path]:
     return checked
 
 
-def folder_run_files(folder: Path) -> list[Path]:
-    """The run files directly in `folder`, by name: those whose first line is a run file header."""
+def newest_run_files(folder: Path, limit: int,
+                     seen: dict[Path, tuple[int, str]] | None = None) -> tuple[list[Path], list[Path], int]:
+    """Up to `limit` run files directly in `folder`, the most recently written first, each opened only to read
+    its first line; the files among them whose first line is not complete yet (a writer that has just begun); and
+    how many older files were left unread. `seen`: what a file was found to be at its mtime then, kept up to date
+    here, so a file unchanged since is not opened again."""
+    seen = {} if seen is None else seen
     try:
-        candidates = sorted(p for p in folder.iterdir() if p.is_file())
+        with os.scandir(folder) as entries:
+            files = [(entry.stat().st_mtime_ns, Path(entry.path)) for entry in entries if _regular(entry)]
     except OSError:
-        return []
-    return [p for p in candidates if _starts_with_header(p)]
+        return [], [], 0
+    files.sort(key=lambda pair: (-pair[0], pair[1]))
+    found: list[Path] = []
+    unsure: list[Path] = []
+    for index, (mtime, path) in enumerate(files):
+        if len(found) >= limit:
+            return found, unsure, len(files) - index
+        was = seen.get(path)
+        state = was[1] if was is not None and was[0] == mtime and was[1] != NOT_YET else _first_line(path)
+        seen[path] = (mtime, state)
+        if state == RUN_FILE:
+            found.append(path)
+        elif state == NOT_YET:
+            unsure.append(path)
+    return found, unsure, 0
 
 
-def _starts_with_header(path: Path) -> bool:
+def _regular(entry: os.DirEntry) -> bool:
     try:
-        with open(path, "rb") as file:
-            head = file.read(256)
+        return entry.is_file()
     except OSError:
         return False
-    return FORMAT.encode() in head.partition(b"\n")[0] and run_file_problem(path) is None
+
+
+def _first_line(path: Path) -> str:
+    """RUN_FILE where a file's first line is a run file header this mmtui reads, NOT_YET where it is empty or its
+    first line not ended yet, else OTHER; one open, one read."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(HEADER_PEEK_BYTES)
+    except OSError:
+        return OTHER
+    line, newline, _ = head.partition(b"\n")
+    if not newline:
+        return NOT_YET if len(head) < HEADER_PEEK_BYTES and head[:1] in (b"", b"{") else OTHER
+    if FORMAT.encode() not in line:
+        return OTHER
+    try:
+        check_header(parse_line(line))
+    except RunFileError:
+        return OTHER
+    return RUN_FILE
 
 
 @dataclass
@@ -126,36 +160,60 @@ class FollowedFile:
 class RunFileSource:
     """Reads run files into snapshots for the app, each file a stream; takes no commands.
 
-    receive() does the reading, in the app's worker thread: there is no other thread to stop.
+    receive() does the reading, in the app's worker thread: there is no other thread to stop. A followed file stays
+    open (what a writer appends to it just before it is rotated away is read), so at most MAX_FILES per folder
+    are shown; a file not followed is closed once read.
     """
 
     commands: frozenset[type] = frozenset()
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS})  # whatever its writer's runs held
+    promised = frozenset({LOSS})  # the rest shows as the files reveal it
 
     def __init__(self, paths: list[Path], follow: bool = True):
         """`paths` as check_paths returned them; `follow`: keep reading what is appended (else end when read)."""
         self.follow = follow
         self._folders = [p for p in paths if p.is_dir()]
         self._files: list[FollowedFile] = []
+        self._known: set[Path] = set()
         self._names = _display_names(paths)
-        for path in paths:
-            if not path.is_dir():
-                self._add(path)
+        given = [p for p in paths if not p.is_dir()]
+        for path in given[:MAX_FILES]:
+            self._add(path)
+        self._left_out = {Path(): len(given[MAX_FILES:])}  # files not shown, by folder (Path() for those given)
+        self._stamps: dict[Path, int] = {}  # each folder's mtime when last listed
+        self._unsure: dict[Path, int] = {}  # files whose first line was not complete yet, by their size then
+        self._seen: dict[Path, tuple[int, str]] = {}  # what each file looked at in a folder was, at which mtime
         self._scanned_at = 0.0
         self._rescan()
         self._closed = threading.Event()
         self._said: SourceStatus | None = None
 
     def _add(self, path: Path) -> None:
-        if any(f.path == path for f in self._files):
+        if path in self._known:
             return
+        self._known.add(path)
         name = self._names.get(path) or _shortest_name(path, self._folders)
         self._files.append(FollowedFile(path, name, RunFileReader(name)))
 
     def _rescan(self) -> None:
+        """List a folder again only when its mtime changed (a file came or went) or a file not yet whole grew:
+        a folder of 10,000 files costs one stat a look while nothing changes."""
         self._scanned_at = time.monotonic()
         for folder in self._folders:
-            for path in folder_run_files(folder):
+            try:
+                stamp = os.stat(folder).st_mtime_ns
+            except OSError:
+                continue
+            grown = [p for p, size in self._unsure.items() if p.parent == folder and _size(p) != size]
+            settled = time.time_ns() - stamp > MTIME_SETTLED_NS  # a coarse mtime may not have moved on yet
+            if stamp == self._stamps.get(folder) and settled and not grown:
+                continue
+            self._stamps[folder] = stamp
+            found, unsure, self._left_out[folder] = newest_run_files(folder, MAX_FILES, self._seen)
+            for path in found:
                 self._add(path)
+            self._unsure = {p: size for p, size in self._unsure.items() if p.parent != folder}
+            self._unsure.update((path, _size(path)) for path in unsure)
 
     # ---- the Source protocol
 
@@ -193,11 +251,13 @@ class RunFileSource:
         items: list[Arrival] = []
         until = time.monotonic() + BATCH_S
         for file in self._files:
-            if file.handle is None:
+            if file.handle is None and (self.follow or file.identity is None):
                 self._open_if_there(file)
             while file.handle is not None:  # a chunk at least, then more while the batch has time
                 if not self._read_chunk(file, items):
                     self._check_replaced(file)  # only once the open file's lines are all read
+                    if file.at_end and not self.follow:
+                        _close(file)  # read for good
                     break
                 if time.monotonic() >= until:
                     break
@@ -290,23 +350,26 @@ class RunFileSource:
         files = self._files
         problems = [said for said in map(_problem, files) if said]
         loading = [f for f in files if f.handle is not None and not f.at_end]
+        left_out = sum(self._left_out.values())
         backlog = sum(f.backlog for f in files)
         progress = None
         if loading and backlog >= PROGRESS_FROM_BYTES:
             progress = min(1.0, sum(min(f.position, f.backlog) for f in files if f.backlog) / backlog)
-        ended = not self.follow and not loading and all(f.handle is not None or f.event for f in files)
+        ended = not self.follow and not loading and all(f.identity is not None or f.event for f in files)
         if not files:
             text = "waiting for run files in " + ", ".join(str(p) for p in self._folders)
-        elif any(f.handle is None and not f.event for f in files):
-            text = "waiting for " + ", ".join(f.name for f in files if f.handle is None and not f.event)
+        elif any(f.identity is None and not f.event for f in files):
+            text = "waiting for " + _names([f for f in files if f.identity is None and not f.event])
         elif loading:
-            text = "reading " + ", ".join(f.name for f in loading)
+            text = "reading " + _names(loading)
         elif not any(f.snapshots for f in files):
-            text = "waiting for the first line of " + ", ".join(f.name for f in files)
+            text = "waiting for the first line of " + _names(files)
         elif self.follow:
             text = "following " + (files[0].name if len(files) == 1 else f"{len(files)} files")
         else:
             text = "read " + (files[0].name if len(files) == 1 else f"{len(files)} files")
+        if left_out:  # said, but no warning: the newest are what a folder of many runs is opened for
+            text += f" · {left_out:,} older files not shown (the {MAX_FILES} newest run files are): give files to choose"
         if problems:
             text = "; ".join(problems) + " · " + text
         return SourceStatus(text, progress=progress, warning=bool(problems), ended=ended)
@@ -326,6 +389,17 @@ def _problem(file: FollowedFile) -> str:
     elif file.event:
         said.append(f"{file.name} {file.event}")
     return "; ".join(said)
+
+
+def _names(files: list[FollowedFile]) -> str:
+    return ", ".join(f.name for f in files) if len(files) <= NAMED else f"{len(files)} files"
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 def _close(file: FollowedFile) -> None:

@@ -1,23 +1,25 @@
 """TensorBoard logs as a source: event files read with tensorboard's own reader, each run folder a stream, followed.
 
 Scalars become the loss curve (the tag is_training_loss names, or --tag), evaluations and named scalars;
-histograms (add_histogram) become activation layers of that tag, one snapshot per step that logged any.
+histograms (add_histogram) become activation layers of that tag, or weights' histograms where the tag names a
+weight (weights/..., layer1.bias), one snapshot per step that logged any.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mmtui.records import (DONE, OTHER, RUNNING, ActivationStats, Arrival, Command, EvalResult, RunInfo, Scalar,
-                           Snapshot, SourceStatus)
+from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
+                           Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
-from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, folder_run_files
+from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, newest_run_files
 
 EVENT_FILE_PREFIX = "events.out.tfevents."  # how every TensorBoard writer names its files
 INSTALL_HINT = "reading TensorBoard logs needs the tensorboard package: pip install 'mmtui[tensorboard]'"
@@ -28,8 +30,15 @@ RECORD_OVERHEAD = 16  # a TFRecord's framing: length (8 bytes), its CRC (4), the
 HIST_BINS = 50  # a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
 MAX_RUNS = 32  # runs shown at most, the most recently written first: each keeps a bounded history in the app
 MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logged: each is a layer kept 64 times
+# A histogram tag with one of these words among its parts (split at / and .) is a weight's: "weights/fc1",
+# "layer1.weight", "dense/kernel", Lightning's and Keras's ways of logging parameters. Matched without case.
+WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "param", "params", "parameters"})
+TAG_PARTS = re.compile(r"[/.]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
+# What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
+# a transformers Trainer logs its arguments as this text tag.
+LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
 WHOLE, CUT_SHORT, DAMAGED = "whole", "cut short", "damaged"  # what _record_state finds where a reader stopped
 
@@ -66,7 +75,7 @@ def is_tensorboard_path(given: str) -> bool:
     """An event file, or a folder with event files at or under it and no mmtui run file in it."""
     path = Path(given)
     if path.is_dir():
-        return not folder_run_files(path) and bool(run_folders(path))
+        return not newest_run_files(path, 1)[0] and bool(run_folders(path))
     return is_event_file(path)
 
 
@@ -148,6 +157,11 @@ def whole_counts(shares: list[float]) -> tuple[int, ...]:
     return tuple(floors)
 
 
+def is_weight_tag(tag: str) -> bool:
+    """Whether a histogram's tag names a weight, not an activation layer."""
+    return any(part in WEIGHT_WORDS for part in TAG_PARTS.split(tag.lower()))
+
+
 def histogram_stats(tag: str, step: int, value) -> ActivationStats | None:
     """A histogram summary value (add_histogram's HistogramProto, or TF2's [k, 3] tensor) as a layer named by
     its tag; None when it holds no finite value."""
@@ -223,9 +237,11 @@ class Run:
         self.files = [EventFile(p) for p in files]
         self.tag = tag  # the loss curve's tag: the given one, or the first is_training_loss names
         self.run_id = 1
+        self.framework = "Lightning" if folder is not None and (folder / LIGHTNING_FILE).exists() else ""
         self.info = self._info()
         self.news = News()
         self.layers: dict[str, ActivationStats] = {}  # each histogram tag's latest, in the order first logged
+        self.weights: dict[str, Histogram] = {}  # the same of the tags that name weights
         self.tags: dict[str, None] = {}  # scalar tags seen, in order, to say which there are when none is a loss
         self.scalar_tags: set[str] = set()  # the other scalars' tags kept, at most MAX_SCALAR_TAGS
         self.hidden_histograms: set[str] = set()  # tags past MAX_HISTOGRAM_TAGS
@@ -240,7 +256,10 @@ class Run:
         self.damaged = 0  # records that passed their checksum yet hold no event
 
     def _info(self) -> RunInfo:
-        return RunInfo(run_id=self.run_id, name=self.name, model="tensorboard", stream=self.name)
+        """The run as the status line names it: a TensorBoard log, of the framework that wrote it where known; no
+        model is named in a log."""
+        settings = {"log": "TensorBoard", **({"framework": self.framework} if self.framework else {})}
+        return RunInfo(run_id=self.run_id, name=self.name, model="", settings=settings, stream=self.name)
 
     def add_files(self) -> None:
         """Event files that appeared in the run's folder since the last look, in the order TensorBoard reads."""
@@ -283,6 +302,9 @@ class Run:
                 self._scalar(value.tag, step, float(tensor_util.make_ndarray(value.tensor)), event.wall_time, out)
             elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
                 self._samples(value, step)
+            elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
+                self.framework = "transformers"
+                self.info = self._info()
 
     def _scalar(self, tag: str, step: int, number: float, wall_time: float, out: list[Arrival]) -> None:
         self.tags.setdefault(tag)
@@ -317,7 +339,8 @@ class Run:
 
     def _histogram(self, value, step: int, out: list[Arrival]) -> None:
         tag = value.tag
-        if tag not in self.layers and len(self.layers) >= MAX_HISTOGRAM_TAGS:
+        known = tag in self.layers or tag in self.weights
+        if not known and len(self.layers) + len(self.weights) >= MAX_HISTOGRAM_TAGS:
             self.hidden_histograms.add(tag)
             return
         stats = histogram_stats(tag, step, value)
@@ -325,7 +348,10 @@ class Run:
             return
         if self.news.histogram_step is not None and step != self.news.histogram_step:
             self.flush(out)  # one snapshot per step that logged histograms
-        self.layers[tag] = stats
+        if is_weight_tag(tag):
+            self.weights[tag] = Histogram(tag, step, stats.mean, stats.std, stats.hist_edges, stats.hist_counts)
+        else:
+            self.layers[tag] = stats
         self.news.histogram_step = step
         self.news.step = max(self.news.step, step)
 
@@ -342,7 +368,7 @@ class Run:
         self.flush(out)
         self.run_id += 1
         self.info = self._info()
-        self.layers, self.last_loss_step, self.last_loss, self.init_loss = {}, None, None, None
+        self.layers, self.weights, self.last_loss_step, self.last_loss, self.init_loss = {}, {}, None, None, None
 
     # ---- news into snapshots
 
@@ -362,7 +388,8 @@ class Run:
             first_loss_step=news.first_loss_step if news.first_loss_step is not None else step,
             losses=tuple(news.losses), lr=self.lr, steps_per_s=rate, init_loss=self.init_loss,
             layers=layers if with_layers else (), params=(), evals=tuple(news.evals), samples=tuple(news.samples),
-            last_finite_loss=self.last_loss, diverged_loss=None, scalars=tuple(news.scalars)))
+            last_finite_loss=self.last_loss, diverged_loss=None, scalars=tuple(news.scalars),
+            weights=tuple(self.weights.values()) if with_layers else ()))
         self.snapshots += 1
         self.news = News(step=step, histogram_step=news.histogram_step if held else None)
 
@@ -395,6 +422,9 @@ class TensorBoardSource:
     """
 
     commands: frozenset[type] = frozenset()
+    # scalars, histograms of activations and of weights, a samples text tag, a folder of runs
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS})
+    promised = frozenset({LOSS})  # the rest shows as the log reveals it
 
     def __init__(self, paths: list[Path], follow: bool = True, tag: str | None = None):
         """`paths` as check_log_paths returned them; `follow`: keep reading what is written; `tag`: the loss

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import sys
 import threading
 import time
@@ -19,9 +17,9 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
-from mmtui.tui.export import run_csv
+from mmtui.tui.export import run_csv, save_text
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
@@ -29,13 +27,12 @@ from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, S
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
-from mmtui.tui.widgets.output_panel import OutputPanel
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
-SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
+WRITING_ACTIONS = ("save_checkpoint", "screenshot", "export_csv")  # the keys that write files on the machine
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
@@ -53,6 +50,9 @@ W1_KEYS = Binding.Group("W1 ÷2 ×2")
 ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
                                     "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
                                     "save_checkpoint": Save}
+# The data an action's panels draw (a view's, by its name): its key is offered once the source sends that data.
+ACTION_DATA: dict[str, str] = {"layers": LAYERS, "parameters": WEIGHTS, "next_map_layer": LAYERS,
+                               "step_through": LAYERS, "toggle_log": LOSS}
 
 
 class MmtuiApp(App[int]):
@@ -68,8 +68,9 @@ class MmtuiApp(App[int]):
     #views { width: 1fr; height: 1fr; }
     #loading { display: none; height: 1; padding: 0 1; }
     .loading #loading { display: block; }
-    #views > * > * { border: round $primary; border-title-color: $accent; border-title-style: bold; }
-    OverviewView.script > SamplesPanel { display: none; }
+    #views > * > *, #overview .panel { border: round $primary; border-title-color: $accent;
+                                        border-title-style: bold; }
+    #views #overview-top { border: none; }
     """
     BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
                 for number, name in enumerate(PRESETS, 1)] + [
@@ -121,10 +122,12 @@ class MmtuiApp(App[int]):
     ]
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None):
+                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
+                 writes: bool = True):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `writes`: whether the keys that
+        write files (w, s, e) are offered: not to a browser tab served without --allow-writes."""
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
@@ -133,6 +136,7 @@ class MmtuiApp(App[int]):
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
         self.exit_when_done = exit_when_done
+        self.writes = writes
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
         self._status_version = -1  # the history version the status line shows
@@ -141,16 +145,17 @@ class MmtuiApp(App[int]):
         self._pending: str | None = None  # a command sent and not yet seen in a snapshot
         self._state_when_sent: str | None = None  # the trainer's state when that command was sent
         # Held, not queried: queries search the active screen, which is the help screen while it is open.
-        self.overview = OverviewView(id="overview")
+        self.overview = OverviewView(source.produces, source.promised, id="overview")
         self.layers_view = LayersView(id="layers")
         self.parameters_view = ParametersView(id="parameters")
         self.views = ContentSwitcher(self.overview, self.layers_view, self.parameters_view, id="views",
                                      initial="overview")
         self.loss_plot = self.overview.loss_plot
         self.status_line = StatusLine(id="status")
-        self.output_panel: OutputPanel | None = None  # mounted when a script run by `mmtui run` first reports
+        self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
+        self._data_seen = 0  # kinds of data the history had then
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
@@ -173,8 +178,6 @@ class MmtuiApp(App[int]):
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
         self.set_interval(REDRAW_INTERVAL_S, self.redraw)
         self.redraw(force=True)
@@ -237,9 +240,9 @@ class MmtuiApp(App[int]):
             self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if len(self.history.streams) != self._streams_seen:
-            self._streams_seen = len(self.history.streams)
-            self.refresh_bindings()  # the second stream brings the c key
+        if (len(self.history.streams), len(self.history.seen)) != (self._streams_seen, self._data_seen):
+            self._streams_seen, self._data_seen = len(self.history.streams), len(self.history.seen)
+            self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
         if self.history.run_version != run_version:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
@@ -253,12 +256,7 @@ class MmtuiApp(App[int]):
                 self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
         self._run_key_script()
 
-    async def on_script_reported(self, message: ScriptReported) -> None:
-        """A script's output takes the Samples panel's place in the overview: a script samples no names."""
-        if self.output_panel is None:
-            self.output_panel = OutputPanel(id="output")
-            self.overview.add_class("script")
-            await self.overview.mount(self.output_panel)  # its log takes lines once it is in the DOM
+    def on_script_reported(self, message: ScriptReported) -> None:
         if isinstance(message.report, ScriptExited):
             self.output_panel.show_exit(message.report)
         else:
@@ -285,6 +283,8 @@ class MmtuiApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
         that picks the next run, while there is one."""
+        if action in WRITING_ACTIONS and not self.writes:
+            return False
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
@@ -292,8 +292,17 @@ class MmtuiApp(App[int]):
                 return False
             can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
+        if action == "view":
+            offered = [name for name in ("layers", "parameters") if self._sends(ACTION_DATA[name])]
+            return parameters[0] in offered or (parameters[0] == "overview" and bool(offered))
+        if action in ACTION_DATA and not self._sends(ACTION_DATA[action]):
+            return False
         command = ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
+
+    def _sends(self, kind: str) -> bool:
+        """Whether the source promises this kind of data, or has sent some."""
+        return kind in self.source.promised or (kind in self.source.produces and kind in self.history.seen)
 
     # ---- drawing
 
@@ -406,8 +415,9 @@ class MmtuiApp(App[int]):
         self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
-        path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
-        self.notify(f"screenshot saved: {path}")
+        path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
+        message, severity = save_text(path, self.export_screenshot(), "screenshot")
+        self.notify(message, severity=severity)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -415,9 +425,10 @@ class MmtuiApp(App[int]):
     def action_export_csv(self) -> None:
         if self.history.run is None:
             return
-        path = Path(f"mmtui-{self.history.run.info.model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
-        path.write_text(run_csv(self.history.run))
-        self.notify(f"CSV saved: {path}")
+        model = self.history.run.info.model or "run"  # a log names no model
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        message, severity = save_text(path, run_csv(self.history.run), "CSV")
+        self.notify(message, severity=severity)
 
     def action_help(self) -> None:
         rows = [(keys, text) for keys, text, command in self.HELP_ROWS
@@ -456,7 +467,9 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
+            message, severity = save_text(self.final_screenshot, self.export_screenshot(), "screenshot")
+            if severity == "error":
+                print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest
         self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
-from mmtui.records import OTHER, ActivationStats, ParamStats
-from mmtui.tui.layer_words import fitted, layer_label, trouble_word
+from mmtui.records import OTHER, ActivationStats, Histogram, ParamStats
+from mmtui.tui.layer_words import WORDS, fitted, layer_label, trouble_word
 from mmtui.tui.palette import ALARM, code_style, layer_color
 
 HEADER = Style(bold=True, dim=True)
@@ -71,7 +71,7 @@ def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
         if s.kind == OTHER:
             text.append(f"{'—':>11}{'—':>12}")
             continue
-        text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > 50 else None)
+        text.append(f"{s.saturation:>10.2f}%", ALARM if s.saturation > WORDS[s.kind].alarm_at else None)
         text.append(f"{f'{s.dead_units}/{s.units}':>12}", ALARM if s.dead_units else None)
     return text
 
@@ -117,6 +117,23 @@ def param_table(params: tuple[ParamStats, ...]) -> Text:
         text.append(f"{p.update_ratio_log10:>+19.2f}")
         if flagged:
             text.append("  ◀ largest grad:data", ALARM)
+    return text
+
+
+# ---- weights' values, as a log holds them
+
+def weight_curves(weights: tuple[Histogram, ...]) -> list[Curve]:
+    return _curves([histogram_curve(h.hist_edges, h.hist_counts, layer_color(i)) for i, h in enumerate(weights)])
+
+
+def weight_table(weights: tuple[Histogram, ...]) -> Text:
+    """Each logged weight's mean and std and the step it was logged at."""
+    width = name_column([h.name for h in weights], "weight")
+    text = Text(f"   {'weight':<{width}}{'mean':>12}{'std':>11}{'step':>10}", HEADER)
+    for i, h in enumerate(weights):
+        text.append("\n━━ ", swatch(i))
+        text.append(f"{fitted(h.name, width - 1):<{width}}{_sci(h.mean, signed=True):>12}{_sci(h.std):>11}"
+                    f"{h.step:>10,}")
     return text
 
 

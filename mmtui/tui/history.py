@@ -6,7 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmtui.records import RUNNING, ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
+                           ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
@@ -141,6 +142,7 @@ class RunHistory:
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
     layers: tuple[ActivationStats, ...] = ()  # every activation layer, input side first, of the latest stats
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
+    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, the latest logged
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
     scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
@@ -198,19 +200,25 @@ class StreamHistory:
     ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
     steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
+    timed_steps: int = 0  # steps the current run advanced in snapshots that gave a speed, and the seconds they took
+    timed_seconds: float = 0.0
     notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
 
     def add(self, snapshot: Snapshot) -> None:
+        advanced = snapshot.step - self.latest.step
         if snapshot.run.run_id != self.run.info.run_id:
             if self.run.losses.steps:
                 self.ghost = self.run
             self.run = RunHistory(snapshot.run)
+            self.timed_steps, self.timed_seconds, advanced = 0, 0.0, snapshot.step
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
         if snapshot.stats is not None:
             run.add_layers(snapshot.layers)
             run.saturation.append(snapshot.stats.saturation)
+        if snapshot.weights:
+            run.weights = snapshot.weights
         if snapshot.params:
             run.params = snapshot.params
             run.update_ratios.add(snapshot.step, snapshot.params)
@@ -228,7 +236,17 @@ class StreamHistory:
             self.samples.appendleft(f"── step {snapshot.step:,} · {run.info.name} ──")
         if snapshot.state == RUNNING and snapshot.steps_per_s > 0:
             self.steps_per_s = snapshot.steps_per_s
+            if advanced > 0:
+                self.timed_steps += advanced
+                self.timed_seconds += advanced / snapshot.steps_per_s
         self.latest = snapshot
+
+    @property
+    def speed(self) -> float:
+        """Steps a second: the latest while the run goes on; once it has ended, its average over the run."""
+        if self.latest.state in (RUNNING, PAUSED) or not self.timed_seconds:
+            return self.steps_per_s
+        return self.timed_steps / self.timed_seconds
 
 
 class History:
@@ -244,6 +262,7 @@ class History:
         self.version = 0  # grows with every snapshot and selection, so a panel redraws only when its data changed
         self.samples_version = 0  # grows with every batch of the selected stream's sampled names, and selection
         self.run_version = 0  # grows with every reinit and every new stream
+        self.seen: set[str] = set()  # what any snapshot has brought: LOSS, LAYERS, WEIGHTS, SAMPLES, SCALARS
 
     @property
     def selected_stream(self) -> StreamHistory | None:
@@ -277,7 +296,7 @@ class History:
     @property
     def steps_per_s(self) -> float:
         stream = self.selected_stream
-        return stream.steps_per_s if stream else 0.0
+        return stream.speed if stream else 0.0
 
     @property
     def comparing(self) -> bool:
@@ -295,6 +314,10 @@ class History:
         elif snapshot.run.run_id != stream.run.info.run_id:
             self.run_version += 1
         stream.add(snapshot)
+        brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params or snapshot.weights,
+                   SAMPLES: snapshot.samples,
+                   SCALARS: snapshot.scalars}
+        self.seen.update(kind for kind, there in brought.items() if there)
         if snapshot.samples and name == self.selected:
             self.samples_version += 1
         self.version += 1

@@ -37,6 +37,11 @@ def figure_strips(plt: Plot, width: int) -> list[Strip]:
     return strips
 
 
+def plotext_style(color: str | int) -> Style:
+    """A plotext colour (a name or a 256-colour code) as the figure draws it: a legend beside the figure matches."""
+    return _cell_style(color, "default", "default")
+
+
 @lru_cache(maxsize=256)  # a figure repeats a handful of colour combinations thousands of times
 def _cell_style(foreground, style, background) -> Style:
     state: tuple[int | None, int | None, bool] = (None, None, False)

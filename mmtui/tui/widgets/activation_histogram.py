@@ -83,10 +83,19 @@ def axis_labels(low: float, high: float, span: int) -> list[tuple[str, int]]:
     return labels
 
 
+FILLED = 0.7  # the least share of the panel's columns the bars span: bins merge in larger groups below it
+
+
 def merged_bins(stats: ActivationStats, columns: int) -> tuple[list[int], list[tuple[float, float]]]:
-    """The 50 bins, merged in groups when the panel has fewer columns than bins: counts, and each one's edges."""
+    """The 50 bins, merged in the smallest groups whose bars, each a whole number of columns, fill the panel:
+    counts, and each one's edges. 39 columns take 17 bars of 2, not 25 of 1 that leave a third empty."""
     edges, counts = stats.hist_edges, stats.hist_counts
     group = max(math.ceil(len(counts) / columns), 1)
+    while group < len(counts):
+        bars = math.ceil(len(counts) / group)
+        if bars * (columns // bars) >= FILLED * columns:
+            break
+        group += 1
     merged, spans = [], []
     for start in range(0, len(counts), group):
         merged.append(sum(counts[start:start + group]))

@@ -7,7 +7,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from mmtui.records import ActivationStats
+from mmtui.records import FLAT, ActivationStats
 from mmtui.tui.layer_words import layer_label, trouble_rule
 from mmtui.tui.palette import ALARM, BLACK, SATURATED_RED, WHITE_PIXEL
 from mmtui.tui.segments import merged_segments
@@ -32,7 +32,8 @@ class DeadNeuronMap(StripsWidget):
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
         rule = trouble_rule(stats, white=True) if stats else None
-        self.border_title = f"Dead neurons: {rule}" if rule else "Dead neurons"
+        title = "Flat units" if stats is not None and stats.kind == FLAT else "Dead neurons"
+        self.border_title = f"{title}: {rule}" if rule else title
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:

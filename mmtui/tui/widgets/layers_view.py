@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Grid
 
-from mmtui.records import BOUNDED, ActivationStats
+from mmtui.records import BOUNDED, OTHER, ActivationStats
 from mmtui.tui.diagnostics import activation_curves, activation_table, gradient_curves, gradient_table
 from mmtui.tui.history import History
 from mmtui.tui.layer_words import bounds
@@ -24,6 +24,8 @@ class LayersView(Grid):
     DEFAULT_CSS = f"""
     LayersView {{ grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr {MAP_HEIGHT}; }}
     LayersView > DeadNeuronMap {{ column-span: 2; }}
+    LayersView.unmeasured {{ grid-size: 2 1; grid-rows: 1fr; }}
+    LayersView.unmeasured > DeadNeuronMap {{ display: none; }}
     """
     REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
@@ -46,6 +48,8 @@ class LayersView(Grid):
 
     def draw(self, history: History) -> None:
         layers = history.run.shown_layers if history.run else ()
+        # a log's histograms, or functions with no measure, have no image of units in trouble: no empty panel
+        self.set_class(bool(layers) and all(s.kind == OTHER for s in layers), "unmeasured")
         self._title(layers)
         self.activations.draw(activation_table(layers), activation_curves(layers), "waiting for the first step…")
         self.gradients.draw(gradient_table(layers), gradient_curves(layers), "no gradients in the latest snapshot")

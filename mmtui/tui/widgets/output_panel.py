@@ -23,7 +23,12 @@ WORD = re.compile(r"[^ ]* *")  # a word and the spaces after it: where a long li
 
 class OutputPanel(Vertical):
     """A scrolling log of the script's lines, wrapped to the panel (a traceback reads whole at any width), with
-    the line being written (a tqdm bar) below it; the lower border says how the script ended."""
+    the line being written (a tqdm bar) below it; the lower border says how the script ended.
+
+    It follows the newest line until the user scrolls up, and again once they scroll back to the end. Textual's
+    Log follows only while it is scrolled to its end, and a panel made shorter (another panel laid out beside it,
+    the Scalars a script's first run.log(lr=...) brings) leaves it above its end: it stopped following for good.
+    """
 
     DEFAULT_CSS = """
     OutputPanel > Log { height: 1fr; overflow-x: hidden; overflow-y: scroll; scrollbar-size-vertical: 1;
@@ -36,13 +41,25 @@ class OutputPanel(Vertical):
         super().__init__(**kwargs)
         self.border_title = "Output"
         self.lines: deque[str] = deque(maxlen=SCROLLBACK_LINES)  # unwrapped, to wrap again when the width changes
-        self.log_view = Log(max_lines=SCROLLBACK_LINES * 2)  # a wrapped line takes more than one
+        self.log_view = Log(max_lines=SCROLLBACK_LINES * 2, auto_scroll=False)  # a wrapped line takes more than one
         self.partial = Static("", id="output-partial", markup=False)
         self._wrapped_at = 0  # the width the log's lines are wrapped to
+        self.following = True  # the newest lines are kept in view: the user has not scrolled up from them
 
     def compose(self):
         yield self.log_view
         yield self.partial
+
+    def on_mount(self) -> None:
+        self.watch(self.log_view, "scroll_y", self._scrolled, init=False)
+
+    def _scrolled(self) -> None:
+        """Only a scroll moves the log (a shorter panel keeps its offset): it follows when that leaves it at the end."""
+        self.following = self.log_view.is_vertical_scroll_end
+
+    def _follow(self) -> None:
+        if self.following:
+            self.log_view.scroll_end(animate=False, immediate=True, x_axis=False)
 
     @property
     def laid_out(self) -> bool:
@@ -63,6 +80,7 @@ class OutputPanel(Vertical):
     def _add(self, lines: list[str]) -> None:
         self.lines.extend(lines)
         self.log_view.write_lines(self._wrap(lines))
+        self._follow()
 
     def _wrap(self, lines: Iterable[str]) -> list[str]:
         # The log drops an empty line (its write_lines splits each line): a space keeps a blank line blank.
@@ -74,7 +92,7 @@ class OutputPanel(Vertical):
             self._wrapped_at = width
             self.log_view.clear()
             self.log_view.write_lines(self._wrap(self.lines))
-            self.log_view.scroll_end(animate=False, immediate=True)  # the newest lines in view, wrapped anew
+        self.call_after_refresh(self._follow)  # once the log has its new height
 
 
 def wrap(line: str, width: int) -> list[str]:

@@ -40,6 +40,7 @@ class PlotStrips(StripsWidget):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        plt._limit_size(False, False)  # plotext caps a figure at its own terminal's size: 80x24 without one
         plt.theme("clear")  # the panel's own colours behind the plot: fewer codes to parse
         plt.plotsize(width, height)
         self.plot(plt, width, height)

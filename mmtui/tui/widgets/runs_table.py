@@ -13,14 +13,18 @@ from textual.widget import Widget
 
 from mmtui.records import DONE
 from mmtui.tui.history import History, StreamHistory
+from mmtui.tui.layer_words import cut_middle
 from mmtui.tui.palette import code_style, run_color
+from mmtui.tui.smoothing import smoothed
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HEADER = Style(bold=True, dim=True)
 SELECTED = Style(bold=True)
+DIM = Style(dim=True)
 MARKER = "▶ "  # the selected run; the Loss panel's legend marks it the same way
-FIGURES = f"{'step':>9}{'train':>9}{'val':>9}{'final train':>13}{'final val':>11}"
-MAX_NAME = 40  # columns; longer names are cut, the figures keep their place
+COLUMNS = ("step", "train", "val", "final train", "final val")  # each right-aligned, a gap before it
+GAP = 2
+MAX_NAME = 40  # columns; longer names are cut in the middle, the figures keep their place
 
 
 class RunsTable(StripsWidget):
@@ -48,32 +52,48 @@ class RunsTable(StripsWidget):
         return 1 + self._rows
 
     def lines(self, width: int, height: int) -> list[Strip]:
-        return runs_table_lines(self._history, width) if self._history is not None else []
+        return runs_table_lines(self._history, width, height) if self._history is not None else []
 
 
-def runs_table_lines(history: History, width: int) -> list[Strip]:
-    """The header, then each stream in order of arrival; the name column takes what the figures leave."""
+def runs_table_lines(history: History, width: int, height: int | None = None) -> list[Strip]:
+    """The header, then each stream in order of arrival (at most `height` lines: the rest counted on the last, the
+    selected run kept); every column as wide as its widest figure, so a name never runs into a step."""
     labels = [history.label(name) for name in history.streams]
-    room = width - len(MARKER) - len(FIGURES)
+    figures = [_figures(stream) for stream in history.streams.values()]
+    widths = [max(len(heading), *(len(row[i]) for row in figures)) + GAP for i, heading in enumerate(COLUMNS)]
+    room = width - len(MARKER) - sum(widths)
     name_width = max(min(max(map(len, labels), default=0), room, MAX_NAME), len("run"))
-    lines = [Strip([Segment(" " * len(MARKER) + f"{'run':<{name_width}}{FIGURES}", HEADER)])]
-    for index, (label, (name, stream)) in enumerate(zip(labels, history.streams.items())):
+    header = "".join(f"{heading:>{w}}" for heading, w in zip(COLUMNS, widths))
+    lines = [Strip([Segment(" " * len(MARKER) + f"{'run':<{name_width}}{header}", HEADER)])]
+    shown = list(range(len(labels)))
+    if height is not None and len(shown) + 1 > height:  # more runs than rows: the selected one stays in view
+        selected = list(history.streams).index(history.selected)
+        shown = shown[:max(height - 2, 1)]  # the header and a "+N more" line take the other two
+        if selected not in shown:
+            shown[-1] = selected
+    for index in shown:
+        name = list(history.streams)[index]
         selected = name == history.selected
         colour = code_style(run_color(index)) + SELECTED if selected else code_style(run_color(index))
+        row = "".join(f"{figure:>{w}}" for figure, w in zip(figures[index], widths))
         lines.append(Strip([Segment(MARKER if selected else " " * len(MARKER), SELECTED),
-                            Segment(f"{label[:name_width]:<{name_width}}", colour),
-                            Segment(_figures(stream), SELECTED if selected else None)]))
+                            Segment(f"{cut_middle(labels[index], name_width):<{name_width}}", colour),
+                            Segment(row, SELECTED if selected else None)]))
+    if len(shown) < len(labels):
+        lines.append(Strip([Segment(f"{' ' * len(MARKER)}+{len(labels) - len(shown)} more runs · c: next run",
+                                    DIM)]))
     return lines
 
 
-def _figures(stream: StreamHistory) -> str:
+def _figures(stream: StreamHistory) -> tuple[str, ...]:
+    """Step, smoothed train loss (as the Loss panel's curve ends), latest val loss, final losses once done."""
     run, latest = stream.run, stream.latest
     val = run.evals[-1].val_loss if run.evals else None
     final_train = final_val = None
     if latest.state == DONE and run.evals:  # the run's last evaluation is its final one
         final_train, final_val = run.evals[-1].train_loss, run.evals[-1].val_loss
-    return (f"{latest.step:>9,}{_loss(run.losses.latest_smooth):>9}{_loss(val):>9}{_loss(final_train):>13}"
-            f"{_loss(final_val):>11}")
+    train = smoothed(run.losses.raw)[-1] if run.losses.raw else None
+    return f"{latest.step:,}", _loss(train), _loss(val), _loss(final_train), _loss(final_val)
 
 
 def _loss(value: float | None) -> str:

@@ -1,5 +1,5 @@
-"""The Saturation panel: how much of the first layer is stuck (tanh at +-1, a ReLU at 0), its trend, dead units,
-and the step-0 loss."""
+"""The Saturation panel: how much of the first layer is stuck (tanh at +-1, a ReLU at 0, a GELU near flat), its
+trend, dead units, and the step-0 loss."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ from textual.widgets import Static
 
 from mmtui.records import BOUNDED, OTHER, ActivationStats
 from mmtui.tui.history import RunHistory
-from mmtui.tui.layer_words import layer_label, symbol, trouble_rule, trouble_word
+from mmtui.tui.layer_words import WORDS, layer_label, symbol, trouble_rule, trouble_word
 from mmtui.tui.palette import ALARM, OK_GREEN, SATURATED_RED, WARN_YELLOW
 from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
 CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
-WARN_AT, ALARM_AT = 10, 50  # saturation % from which a reading turns yellow, then red
-TITLES = {BOUNDED: "Saturation", OTHER: "Layer statistics"}  # the rest, the ReLU family: "Dead units"
 OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in (OK_GREEN, WARN_YELLOW, SATURATED_RED))
 
 
-def saturation_style(percent: float) -> Style:
-    return ALARM_STYLE if percent > ALARM_AT else WARN_STYLE if percent > WARN_AT else OK_STYLE
+def saturation_style(percent: float, kind: str = BOUNDED) -> Style:
+    """The colour of a share in trouble, by the kind's own thresholds: a GELU's near-flat 10% is no alarm."""
+    words = WORDS.get(kind, WORDS[BOUNDED])
+    return ALARM_STYLE if percent > words.alarm_at else WARN_STYLE if percent > words.warn_at else OK_STYLE
 
 
 class SaturationPanel(Vertical):
@@ -35,19 +35,20 @@ class SaturationPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.border_title = "Saturation"
+        self.border_title = WORDS[BOUNDED].title
+        self.kind = BOUNDED  # the first layer's measure, which colours the trend
 
     def compose(self) -> ComposeResult:
         yield Static(id="saturation-figures")
-        yield TrendSparkline(saturation_style, unit="%", id="saturation-trend")
+        yield TrendSparkline(lambda percent: saturation_style(percent, self.kind), unit="%", id="saturation-trend")
 
     def draw(self, run: RunHistory | None) -> None:
         figures = self.query_one("#saturation-figures", Static)  # a fixed height: no layout pass needed
         if run is None:
             figures.update("waiting for the first step…", layout=False)
             return
-        kind = run.stats.kind if run.stats is not None else BOUNDED
-        self.border_title = TITLES.get(kind, "Dead units")
+        kind = self.kind = run.stats.kind if run.stats is not None else BOUNDED
+        self.border_title = WORDS[kind].title if kind in WORDS else "Layer statistics"
         figures.update(describe(run), layout=False)
         trend = self.query_one("#saturation-trend", TrendSparkline)
         if trend.display != (kind != OTHER):
@@ -81,12 +82,11 @@ def _layer_figures(stats: ActivationStats, text: Text) -> None:
         text.append(f"mean {stats.mean:+.2f}, std {stats.std:.2f}\n")
         text.append("no saturation or dead-unit measure for these values\n", "dim")
         return
-    name = symbol(stats)
-    text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation))
-    said = "saturated" if stats.kind == BOUNDED else "on the flat side"
-    text.append(f" of {name} {said} ({trouble_rule(stats)})\n")
+    name, words = symbol(stats), WORDS[stats.kind]
+    text.append(f"{stats.saturation:5.1f}%", saturation_style(stats.saturation, stats.kind))
+    text.append(f" of {name} {words.said} ({trouble_rule(stats)})\n")
     if stats.kind == BOUNDED:
         text.append(f"{stats.share_99:5.1f}%", "bold")
         text.append(f" white pixels ({trouble_rule(stats, white=True)})\n")
     text.append(f"{stats.dead_units:5d}", ALARM if stats.dead_units else "bold")
-    text.append(f" dead units of {stats.units} ({'white' if stats.kind == BOUNDED else 'flat'} for the whole batch)\n")
+    text.append(f" {words.units} of {stats.units} ({words.whole_batch} for the whole batch)\n")

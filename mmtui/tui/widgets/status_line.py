@@ -64,13 +64,15 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     text.append(f"{SEPARATOR}step {snapshot.step:,}{total}", "bold")
     if status is not None and status.text and not status.warning:  # "following a.jsonl": is the run live
         text.append(f"{SEPARATOR}{status.text}", "dim")
-    text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s")
+    ended = snapshot.state not in (RUNNING, PAUSED)
+    if steps_per_s > 0 or not ended:  # a log written faster than its clock ticks has no speed to tell
+        text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s{' over the run' if ended else ''}")
     if note:  # after the step and the speed, which a narrow terminal must keep: "compiled step in use from step
         # 2,128", "no loss seen: ...", what explains the speed or an empty panel, before the settings
         text.append(f"{SEPARATOR}{note}", f"bold {WARN_YELLOW}")
     if snapshot.lr is not None:
         text.append(f"{SEPARATOR}lr {snapshot.lr:.4g}")
-    text.append(f"{SEPARATOR}model {info.model}", "bold")
+    text.append(f"{SEPARATOR}{what_ran(info.model, settings)}", "bold")
     if "w1_scale" in settings and not deep:
         text.append(f"{SEPARATOR}W1 x{settings['w1_scale']:g}")
     if "gain" in settings and not deep:
@@ -80,3 +82,14 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     if "seed" in settings:
         text.append(f"{SEPARATOR}seed {settings['seed']}")
     return text
+
+
+def what_ran(model: str, settings: dict) -> str:
+    """What the run knows of what wrote it: the framework, the script, a log's kind, the model's class; "model mlp"
+    for the lecture's nets."""
+    words = [str(settings[key]) for key in ("framework", "script") if settings.get(key)]
+    if settings.get("log"):
+        words.append(f"{settings['log']} log")
+    if model:
+        words.append(f"model {model}")
+    return " · ".join(words)

@@ -1,0 +1,29 @@
+"""The loss curve's smoothing: TensorBoard's debiased EMA, its weight fitted to the number of points it smooths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+SPAN_SHARE = 40  # the EMA averages over about 1/40 of the points: ~75 steps of a 3,000-step run kept whole, and
+# under two points of a log's 30, where a fixed weight of 0.99 lagged far behind (2.05 where the loss was 1.73)
+
+
+def fitted_weight(points: int) -> float:
+    """The EMA's weight for a curve of `points` points: its span, 1 / (1 - weight), is 1 + points / SPAN_SHARE."""
+    return points / (points + SPAN_SHARE)
+
+
+def debiased_ema(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an EMA divided by the weight its zero start took, so its first points are the
+    data's, not pulled towards 0."""
+    smoothed, ema, taken = [], 0.0, 0.0
+    for value in values:
+        ema = weight * ema + (1 - weight) * value
+        taken = weight * taken + (1 - weight)
+        smoothed.append(ema / taken)
+    return smoothed
+
+
+def smoothed(values: Sequence[float]) -> list[float]:
+    """`values` smoothed with the weight fitted to their number."""
+    return debiased_ema(values, fitted_weight(len(values)))
