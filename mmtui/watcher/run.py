@@ -15,6 +15,7 @@ from torch import nn
 
 from mmtui.measure.activations import activation_of_tensor
 from mmtui.measure.pacing import Pacing
+from mmtui.measure.readout import Readout
 from mmtui.measure.sampling import Samples
 from mmtui.measure.snapshots import SnapshotBuilder
 from mmtui.measure.stats import StepStats, as_examples_by_units
@@ -59,7 +60,9 @@ class WatchedRun:
         self._run: RunInfo | None = None
         self._vocab_size: int | None = None  # from the logits beside a returned loss: -ln(1/V) is the expected loss
         self._step_losses: list = []  # this step's loss tensors (or floats): more than one with accumulation
-        self._losses: list = []  # one per step since the last snapshot: tensors until a snapshot reads them
+        self._losses: list = []  # one per step since the last snapshot: tensors until a snapshot sends them
+        self._in_flight: list[_InFlight] = []  # the losses of earlier snapshots on their way to the host
+        self._booked = 0  # steps whose loss a snapshot has taken
         self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
         self._backward_losses = False  # the step's loss is what backward() was called on (log_backward)
         self._scalars: list[tuple[str, int, Any]] = []
@@ -277,12 +280,14 @@ class WatchedRun:
     def _write(self, state: str, now: float) -> None:
         self._write_awaited = self._loss_awaited = False
         news = self._news
-        losses = _floats(self._losses)
-        self._losses = []
-        first = self.step_count - len(losses)
-        for step, value in enumerate(losses, first):
-            news.add_loss(step, value)
-        if self.step_count and news.book.last_finite_loss is None and not self._said_no_loss:
+        pending, self._losses = self._losses, []
+        if pending:
+            self._in_flight.append(_InFlight(pending))
+        while self._in_flight and (state != RUNNING or self._in_flight[0].readout.ready()):
+            for value in self._in_flight.pop(0).floats():  # a running snapshot takes those landed, never waits
+                news.add_loss(self._booked, value)
+                self._booked += 1
+        if self._booked and news.book.last_finite_loss is None and not self._said_no_loss:
             self._said_no_loss = True
             news.notes.append(NO_LOSS_NOTE)
         elif self._said_no_loss and news.book.last_finite_loss is not None:
@@ -392,6 +397,23 @@ def _reading(value):
     if isinstance(value, torch.Tensor):
         return value.item() if value.is_cpu else value.detach()
     return float(value)
+
+
+class _InFlight:
+    """One snapshot's losses: floats, and device tensors sent to the host in one asynchronous copy; a later
+    snapshot that finds them landed takes them (history and file place each loss by its step)."""
+
+    def __init__(self, values: list):
+        self.values = values
+        self.readout = Readout()
+        for value in values:
+            if isinstance(value, torch.Tensor):
+                self.readout.put(value.float().mean())
+        self.readout.send()
+
+    def floats(self) -> list[float]:
+        read = iter(self.readout.values())
+        return [next(read) if isinstance(value, torch.Tensor) else float(value) for value in self.values]
 
 
 def _floats(values: Iterable) -> list[float]:
