@@ -308,6 +308,17 @@ def test_an_evaluation_forward_before_a_training_step_supplies_none_of_its_stati
     assert len(losses_of(snapshots)) == len(val)  # the evaluation's loss is no step's
 
 
+def test_the_scripts_own_watch_takes_over_from_mmtui_runs_zero_line_watch(tmp_path):
+    model = tanh_net()
+    automatic = mmtui.watch(model, log=tmp_path / "auto.jsonl")
+    automatic.automatic = True  # as mmtui.integrations.autowatch marks the run it starts unasked
+    own = mmtui.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), log=tmp_path / "own.jsonl")
+    assert automatic.closed and not own.closed
+    with pytest.raises(RuntimeError, match="watched already"):  # a run of the user's own is not taken over
+        mmtui.watch(model, log=tmp_path / "again.jsonl")
+    own.close()
+
+
 def test_a_loss_logged_every_few_steps_takes_the_no_loss_note_back(tmp_path):
     model = tanh_net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -22,6 +22,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 torch.manual_seed(0)
 model = nn.Sequential(nn.Embedding(7, 8), nn.Flatten(), nn.Linear(24, 16), nn.Tanh(), nn.Linear(16, 7))
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # backward() of the loss times 1024, as with fp16
 generator = torch.Generator().manual_seed(1)
 losses = []
 for step in range({STEPS}):
@@ -33,8 +34,9 @@ for step in range({STEPS}):
     x = torch.randint(0, 7, (32, 3), generator=generator)
     loss = F.cross_entropy(model(x), x[:, 0])  # the model returns logits: the loss is computed beside it
     optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
     losses.append(loss.item())
 json.dump(losses, open("losses.json", "w"))
 """
