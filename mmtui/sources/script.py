@@ -161,6 +161,7 @@ class ScriptSource:
         """`stop_grace_s`: how long the script's group is given after SIGINT, before SIGTERM; `kill_grace_s`:
         after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on."""
         self.argv, self.name, self.run_file = argv, name, run_file
+        self._watched = AUTOWATCH in argv  # run through the zero-line watch: its model is found unasked
         self.graces = (stop_grace_s, kill_grace_s, kill_grace_s)
         self.shown_run_file = os.path.relpath(run_file) if not run_file.is_absolute() else str(run_file)
         self.process: subprocess.Popen | None = None
@@ -289,9 +290,13 @@ class ScriptSource:
         if self.run_file.exists():
             return ()
         if exited is not None:  # given once: receive() reports the exit once
-            return (f"{self.name} wrote no run file: {WATCH_LINES}",)
+            found = " it trained no model mmtui could find (a forward with grad);" if self._watched else ""
+            return (f"{self.name} wrote no run file:{found} {WATCH_LINES}",)
         if not self._noted_no_run_file and time.monotonic() - self._started_at >= self._note_after_s:
             self._noted_no_run_file = True
+            if self._watched:  # the zero-line watch writes it at the first training step
+                return (f"no run file after {self._note_after_s:g} s: {self.name} has trained no model yet (mmtui "
+                        f"watches the first it trains); without a torch module, {WATCH_LINES}",)
             return (f"no run file after {self._note_after_s:g} s: if {self.name} does not call mmtui.watch, "
                     f"{WATCH_LINES}",)
         return ()
