@@ -134,3 +134,14 @@ def test_an_untouched_framework_script_gets_its_callback_with_losses_and_evaluat
     measured = [s for s in snapshots if s.layers]
     assert measured[0].step == 1 and measured[0].layers[0].name == layer
     assert all(layer.grad_std is not None for s in measured for layer in s.layers)
+
+
+def test_a_crash_or_a_ctrl_c_ends_the_script_as_python_would_end_it(tmp_path):
+    crash = write_script(tmp_path, "crash.py", "def f():\n    raise ValueError('boom')\nf()\n")
+    result, _ = autowatched(tmp_path, crash)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:2] == ["Traceback (most recent call last):",
+                                              f'  File "{crash}", line 3, in <module>']  # no frame of mmtui's
+    interrupt = write_script(tmp_path, "interrupt.py", "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
+    plain = subprocess.run([sys.executable, str(interrupt)], capture_output=True, timeout=TIMEOUT_S)
+    assert autowatched(tmp_path, interrupt)[0].returncode == plain.returncode != 0

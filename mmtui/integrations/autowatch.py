@@ -153,10 +153,24 @@ class AutoWatch:
             self.run.attach_optimizer(optimizer)
 
 
+def from_the_script_on(hook: Callable) -> Callable:
+    """sys.excepthook as python's would be for the script: a traceback that starts at the script's own frames,
+    without runpy's and this module's, which python running it directly would not have shown."""
+    def excepthook(kind, error, traceback) -> None:
+        while traceback is not None and traceback.tb_next is not None and (
+                traceback.tb_frame.f_code.co_filename in (__file__, runpy.__file__) or
+                traceback.tb_frame.f_code.co_filename.startswith("<frozen runpy")):
+            traceback = traceback.tb_next
+        hook(kind, error.with_traceback(traceback), traceback)  # python prints the error's own traceback
+
+    return excepthook
+
+
 def main(argv: list[str]) -> None:
     """Run the script (or -m module) as python does, watched."""
     if not argv or argv[0] == "-m" and len(argv) < 2:
         sys.exit(USAGE)
+    sys.excepthook = from_the_script_on(sys.excepthook)
     auto = AutoWatch()
     sys.meta_path.insert(0, AfterImport({"torch": lambda _: auto.install()} |
                                         {name: with_callback(integration) for name, integration in FRAMEWORKS.items()}))
