@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import threading
-import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +13,13 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, DEVICES, RUN_FIELDS, STEPS_PER_CALL,
-                                 DeviceError, RunFiles, TrainConfig)
+from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS,
+                                 STEPS_PER_CALL, DeviceError, RunFiles, TrainConfig)
 from mmtui.measure.pacing import Pacing
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
+from mmtui.serve import MAX_TABS
+from mmtui.shutdown import ShutdownWatch, StopSignals, exit_now, finish_script, say
 from mmtui.tui.key_script import parse_key_script
 
 if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and optio
 
 POSITIVE_INT = click.IntRange(min=1)
 EXIT_GRACE_S = 5.0  # how long the app may take to shut down once asked (it takes well under a second)
+HANGUP_POLL_S = 0.5  # how often the shutdown watch looks whether the terminal has hung up
+HANGUP_CODE = 129  # 128 + SIGHUP: what a closed terminal ends mmtui with, as its SIGHUP would
+USER_STOP_CODE = 130  # a run stopped by q, as a shell reports Ctrl-C
 
 
 class PositiveFloat(click.FloatRange):
@@ -122,8 +125,10 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
               help="Torch CPU threads; one is fastest for this small net.")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
-              help="Where to train: cpu, cuda, or auto (CUDA when torch finds a device). These nets are small "
-                   "enough that a step is bound by kernel launches: the CPU is usually faster.")
+              help="Where to train: cpu, cuda, or auto: the faster for the net, and said in a note. These nets "
+                   "are small enough that a step is bound by kernel launches, so auto picks the CPU unless a step "
+                   f"reaches {CUDA_MIN_STEP_MACS:,} multiply-adds (batch size x parameters) and torch finds a CUDA "
+                   "device.")
 @click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default=TrainConfig.compile,
               show_default=True,
               help=f"Run the CPU's training steps through torch.compile, {STEPS_PER_CALL} to a call (~3x eager). "
@@ -151,7 +156,7 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @size_option
 @click.option("--save", type=WritableFile(), default=None,
               help="Checkpoint file (net, config, step, generator states), replaced atomically when the run ends, "
-                   "when it stops (--stop-at, Ctrl-C, SIGTERM, quitting the TUI) and on the TUI's w key; not "
+                   "when it stops (--stop-at, Ctrl-C, SIGTERM, SIGHUP, quitting the TUI) and on the TUI's w key; not "
                    "after divergence.")
 @click.option("--load", type=click.Path(path_type=str), default=None, metavar="FILE",
               help="Resume the checkpoint's run with the same numbers: its model, init, gain, sizes, seed, batch "
@@ -167,10 +172,17 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
               help="With --serve: the address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="With --serve: the port to listen on.")
+@click.option("--max-tabs", type=POSITIVE_INT, default=MAX_TABS, show_default=True,
+              help="With --serve: browser tabs served at once (each trains in processes of its own); one more "
+                   "gets a page that says so.")
+@click.option("--allow-writes", is_flag=True,
+              help="With --serve: let browser tabs use w, s and e, which write files on this machine (off: "
+                   "anyone with the link could fill its disk or replace the --save checkpoint).")
 @click.pass_context
 def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
         screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
-        serve: bool, host: str, port: int, lesson: Lesson | None = None, **options) -> None:
+        serve: bool, host: str, port: int, max_tabs: int, allow_writes: bool, lesson: Lesson | None = None,
+        **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
@@ -189,11 +201,12 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     files = RunFiles(save=save, load=load, log=log)
     config = TrainConfig(**options)
     if serve:
-        _serve(config, files, given, host, port, headless, no_terminal)
+        _serve(config, files, given, host, port, max_tabs, headless, no_terminal)
     if headless:
         sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
-    _exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
-                                              screenshot, size, lesson)))
+    writes = allow_writes or not _served_to_a_browser()  # a served tab writes files only when told it may
+    exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
+                                             screenshot, size, lesson, writes)))
 
 
 LESSON_FILE = click.Option(["--file", "lesson_file"], type=click.Path(path_type=str), default=None,
@@ -224,8 +237,8 @@ lesson_command = click.Command(
          "back). Takes mmtui's options (--data, --serve, ...).")
 
 
-def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, headless: bool,
-           no_terminal: bool) -> None:
+def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, max_tabs: int,
+           headless: bool, no_terminal: bool) -> None:
     """Serve this command line, less its serve options, to every browser tab that opens host:port."""
     if headless or no_terminal:
         raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
@@ -240,7 +253,7 @@ def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, por
     from mmtui.serve import ServeError, serve
 
     try:
-        sys.exit(serve(sys.argv[1:], host, port))
+        sys.exit(serve(sys.argv[1:], host, port, max_tabs))
     except ServeError as error:
         raise click.UsageError(str(error)) from None
 
@@ -273,7 +286,7 @@ def _check_stop_at(config: TrainConfig) -> None:
 
 
 def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
-         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None) -> int:
+         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None, writes: bool = True) -> int:
     from mmtui.sources.trainer import TrainerSource
 
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
@@ -282,34 +295,30 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
     if not no_terminal:
         _check_terminal()
     source = TrainerSource(config, words, process=not in_process, files=files)
+    signals = StopSignals()
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
-    return _run_app(source, no_terminal, screenshot, size, key_script, lesson)
+    return _run_app(source, no_terminal, screenshot, size, key_script, lesson, signals, writes)
 
 
 def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=(),
-             lesson: Lesson | None = None) -> int:
-    """The app on a started source, in the terminal or, with no_terminal, unattended until the source ends."""
+             lesson: Lesson | None = None, signals: StopSignals | None = None, writes: bool = True) -> int:
+    """The app on a started source, in the terminal or, with no_terminal, unattended until the source ends.
+    `signals`: caught since before the source started (else from now); `writes`: the keys that write files."""
     from mmtui.tui.app import MmtuiApp
 
-    app = MmtuiApp(source, key_script=list(key_script),
-                   screenshot=Path(screenshot) if screenshot else None, exit_when_done=no_terminal, lesson=lesson)
-    threading.Thread(target=_end_a_hung_shutdown, args=(app,), daemon=True, name="shutdown-watch").start()
-    result = app.run(headless=no_terminal, size=size if no_terminal else None)
+    app = MmtuiApp(source, key_script=list(key_script), screenshot=Path(screenshot) if screenshot else None,
+                   exit_when_done=no_terminal, lesson=lesson, writes=writes)
+    terminal = None if no_terminal or _served_to_a_browser() else sys.stdin.fileno()
+    watch = ShutdownWatch(app, signals or StopSignals(), terminal)
+    try:
+        result = app.run(headless=no_terminal, size=size if no_terminal else None)
+    finally:
+        watch.returned.set()
     if app.failure is not None:
-        click.echo(f"mmtui: {app.failure.message}", err=True)
+        say(f"mmtui: {app.failure.message}")
         if app.failure.details:
-            click.echo(app.failure.details.rstrip(), err=True)
+            say(app.failure.details.rstrip())
     return app.return_code or result or 0
-
-
-def _end_a_hung_shutdown(app) -> None:
-    """End the process if the app has not finished EXIT_GRACE_S after it was asked to: Textual's shutdown can
-    loop for ever when a quit comes while the app is still starting (a browser tab closed at once under
-    --serve), and such a process took no signal. The source is closed first, so the trainer ends with it."""
-    app.exit_requested.wait()
-    time.sleep(EXIT_GRACE_S)
-    app.source.close()
-    _exit_now(app.return_code or 0)
 
 
 def _check_terminal() -> None:
@@ -328,13 +337,6 @@ def _served_to_a_browser() -> bool:
     """textual-serve runs each tab's mmtui on pipes and names Textual's web driver in TEXTUAL_DRIVER: that driver
     reads keys on stdin and draws on stdout through the server, so the pipes are the terminal."""
     return os.environ.get("TEXTUAL_DRIVER", "").partition(":")[0] == "textual.drivers.web_driver"
-
-
-def _exit_now(code: int) -> None:
-    """Exit without the interpreter's teardown of Textual's and Rich's objects: it took ~0.3 s after quitting."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _headless(config: TrainConfig, files: RunFiles, given: set[str], pacing: Pacing) -> int:
@@ -398,7 +400,7 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, n
         raise click.UsageError(str(error)) from None
     if not no_terminal:
         _check_terminal()
-    _exit_now(_run_app(source, no_terminal, screenshot, size))
+    exit_now(_run_app(source, no_terminal, screenshot, size))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -454,12 +456,15 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
               help="Without a terminal (Textual's headless mode): run the script to its end, draw it, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the script has ended.")
+@click.option("--no-watch", is_flag=True,
+              help="Do not watch the script's model and optimizer unasked; only a mmtui.watch() of its own does.")
 @size_option
 @click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
-def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size: tuple[int, int],
+def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_watch: bool, size: tuple[int, int],
                script_and_args: tuple[str, ...]) -> None:
-    """Run a Python training script with the monitor: its output in a panel, and, where it calls
-    `run = mmtui.watch(model, optimizer)`, its loss and activations live.
+    """Run a Python training script with the monitor: its output in a panel, and its loss and activations live:
+    the model it trains and its optimizer are found and watched, no line of it changed (or, where it calls
+    `run = mmtui.watch(model, optimizer)`, as that call says).
 
     Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
     mmtui exits with the script's exit code, printing its traceback again if it crashed. The run file is kept in
@@ -471,11 +476,12 @@ def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size:
     _check_runnable(target, as_module)
     if not no_terminal:
         _check_terminal()
-    argv, name, stem = python_command(None if as_module else target, target if as_module else None, args)
+    argv, name, stem = python_command(None if as_module else target, target if as_module else None, args,
+                                      watch=not no_watch)
     source = ScriptSource(argv, name, new_run_file(stem))
+    signals = StopSignals()
     source.start()
-    _run_app(source, no_terminal, screenshot, size)
-    _exit_now(_finish_script(source))
+    exit_now(finish_script(source, _run_app(source, no_terminal, screenshot, size, signals=signals)))
 
 
 def _check_runnable(target: str, as_module: bool) -> None:
@@ -495,38 +501,27 @@ def _check_runnable(target: str, as_module: bool) -> None:
         raise click.UsageError(f"{target}: no such file")
 
 
-def _finish_script(source) -> int:
-    """Once the app has closed: the script stopped, its traceback printed again if it crashed, its exit code."""
-    from mmtui.sources.script import KILL_GRACE_S, STOP_GRACE_S
-
-    exited = source.finish(timeout=1.0)
-    if exited is None:
-        click.echo(f"mmtui: stopping {source.name}: SIGINT sent, SIGTERM in {STOP_GRACE_S:g} s…", err=True)
-        exited = source.finish(timeout=STOP_GRACE_S + 2 * KILL_GRACE_S + 1)
-    if exited is None:
-        click.echo(f"mmtui: {source.name} (pid {source.process.pid}) did not stop, even on SIGKILL", err=True)
-        return 1
-    traceback = source.last_traceback() if exited.failed else ""
-    if traceback:
-        click.echo(traceback, err=True)
-    kept = f"its run file: {source.shown_run_file}" if source.run_file.exists() else "it wrote no run file"
-    click.echo(f"mmtui: {exited.summary}; {kept}", err=True)
-    return exited.code
-
-
 def main() -> None:
-    """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner."""
+    """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner.
+    Every command ends with exit_now: no interpreter teardown, during which a thread still in torch's C++ (the
+    compiled step's build, when a run diverged or stopped before it finished) aborted the process (SIGABRT)."""
     commands = {"view": view, "run": run_script, "export": export, "lesson": lesson_command}
     subcommand = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
     command = subcommand or cli
     args = sys.argv[2:] if subcommand else sys.argv[1:]
+    code = 0
     try:
         command.main(args, prog_name=f"mmtui {sys.argv[1]}" if subcommand else "mmtui", standalone_mode=False)
+    except SystemExit as end:
+        if isinstance(end.code, str):
+            say(end.code)
+        code = end.code if isinstance(end.code, int) else int(end.code is not None)
     except click.UsageError as error:
         line = f"mmtui: error: {error.format_message()}"
         click.echo(line, err=True)
         if sys.stdout.isatty() and not sys.stderr.isatty():  # a person at the terminal would not see stderr's line
             click.echo(line)
-        sys.exit(2)
+        code = 2
     except click.Abort:
-        sys.exit(130)
+        code = 130
+    exit_now(code)

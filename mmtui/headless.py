@@ -17,14 +17,15 @@ from mmtui.measure.pacing import Pacing
 from mmtui.engine.data import dataset_from_words
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DIVERGED, EXIT_DIVERGED, Snapshot
-from mmtui.runfile import RunFileWriter, ScriptEvents, finite_or_none, open_run_file
+from mmtui.engine.words import DataError
+from mmtui.runfile import RunLog, ScriptEvents, finite_or_none
 
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report it
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # 128 + the number, as shells say
 
 
 class JsonLines:
     """Turns snapshots into the "start", "note", "step", "eval", "saved", "save_failed", "diverged" and "done"
-    events on stdout, each line flushed."""
+    events on stdout, each line flushed; run_headless adds "log_failed"."""
 
     def __init__(self, out: TextIO, started: float):
         self.out = out
@@ -72,7 +73,8 @@ class JsonLines:
 def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = None, files: RunFiles = RunFiles(),
                  resume: Checkpoint | None = None, pacing: Pacing = Pacing()) -> int:
     """Train on `words` (from `resume`, if given) to the end or to Ctrl-C / SIGTERM, save to files.save then, and
-    return the process exit code; a failed save raises CheckpointError after the "done" line."""
+    return the process exit code; a failed save raises CheckpointError after the "done" line, a --log file that
+    could not be written to the end a DataError (after its "log_failed" line, training went on)."""
     out = out or sys.stdout  # looked up now: a caller may have redirected sys.stdout since import
     started = time.perf_counter()
     cancel = threading.Event()
@@ -85,16 +87,19 @@ def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = Non
     save_errors: list[str] = []
 
     def emit(snap: Snapshot) -> None:
-        if run_file is not None:
-            run_file.write(snap)  # first: it keeps the line if stdout's reader left
+        log_error = run_log.write(snap) if run_log is not None else None  # first: kept if stdout's reader left
         lines.snapshot(snap)
+        if log_error is not None:
+            lines.write("log_failed", path=files.log, step=snap.step, error=log_error)
         if snap.save_error is not None:
             save_errors.append(snap.save_error)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in SIGNAL_EXIT}
     try:
         with contextlib.ExitStack() as stack:
-            run_file = RunFileWriter(stack.enter_context(open_run_file(files.log))) if files.log else None
+            run_log = RunLog(files.log) if files.log else None
+            if run_log is not None:
+                stack.callback(run_log.close)
             lines = JsonLines(out, started)
             trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, cancel=cancel,
                               save_path=files.save, resume=resume, pacing=pacing)
@@ -105,6 +110,8 @@ def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = Non
             signal.signal(sig, handler)
     if save_errors:
         raise CheckpointError(save_errors[-1])
+    if run_log is not None and run_log.error is not None:
+        raise DataError(run_log.error)
     if received:
         return SIGNAL_EXIT[received[0]]
     return EXIT_DIVERGED if state == DIVERGED else 0

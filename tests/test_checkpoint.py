@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
+import pickle
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import zipfile
 from dataclasses import replace
+from pathlib import Path
 from io import StringIO
 
 import pytest
@@ -19,6 +23,7 @@ from click.testing import CliRunner
 
 import mmtui.engine.checkpoint as checkpoint_module
 import mmtui.engine.trainer as trainer_module
+import mmtui.paths as paths_module
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import CheckpointError, check_resumable, load_checkpoint
 from mmtui.engine.config import FORMER_PACING_FIELDS, RunFiles, TrainConfig
@@ -224,11 +229,10 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_whole(small_data
     trainer.save(str(path))
     trainer.run()
 
-    def disk_full(data, file):
-        file.write(b"PK\x03\x04 half a checkpoint")
-        raise OSError(28, "No space left on device")
+    def disk_full(fd):  # the data went into the page cache; flushing it finds no room
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint_module.torch, "save", disk_full)
+    monkeypatch.setattr(paths_module.os, "fsync", disk_full)
     with pytest.raises(CheckpointError, match="cannot write checkpoint .*No space left"):
         trainer.save(str(path))
     assert os.listdir(tmp_path) == ["run.pt"]
@@ -376,7 +380,49 @@ BAD_CHECKPOINTS = {
     "sizes": (lambda p: write_checkpoint(p, "sizes.pt", config=_config(p, hidden=100)), "does not fit its config"),
     "generator": (lambda p: write_checkpoint(p, "generator.pt", sample_generator_state=torch.zeros(3).byte()),
                   "generator state"),
+    # torch would warn "Detected pickle protocol 4" on the terminal before refusing it
+    "plain pickle": (lambda p: _bytes(p, "plain.pt", pickle.dumps({"format": "mmtui-checkpoint"}, protocol=4)),
+                     "truncated or corrupt"),
+    "zip bomb": (lambda p: zip_bomb(p, p.with_name("bomb.pt"), 64 << 20), "holds a compressed entry"),
 }
+
+
+def zip_bomb(saved: Path, target: Path, inflated: int) -> Path:
+    """The saved checkpoint's archive with its first tensor's record swapped for `inflated` bytes of zeros,
+    deflated: a file of ~1/1000 that size, which torch.load would inflate in memory before any check."""
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(target, "w") as bomb:
+        for entry in source.infolist():
+            if entry.filename.endswith("/data/0"):
+                record = zipfile.ZipInfo(entry.filename)
+                record.compress_type = zipfile.ZIP_DEFLATED
+                with bomb.open(record, "w", force_zip64=True) as out:
+                    for _ in range(inflated >> 20):
+                        out.write(bytes(1 << 20))
+            else:
+                bomb.writestr(entry, source.read(entry))
+    return target
+
+
+BOMB_RSS = """
+import resource, sys
+from mmtui.engine.checkpoint import CheckpointError, load_checkpoint
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_checkpoint(sys.argv[1])
+except CheckpointError as error:
+    print(error)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10)
+"""
+
+
+def test_a_zip_bomb_is_refused_before_torch_inflates_it(saved_run):
+    bomb = zip_bomb(saved_run, saved_run.with_name("bomb-256m.pt"), 256 << 20)  # 256 MiB of tensor in ~300 KB
+    assert bomb.stat().st_size < 1 << 20
+    result = subprocess.run([sys.executable, "-c", BOMB_RSS, str(bomb)], capture_output=True, text=True,
+                            timeout=TIMEOUT_S)
+    refusal, grown_mib = result.stdout.splitlines()
+    assert "holds a compressed entry" in refusal and result.stderr == ""
+    assert int(grown_mib) < 64  # the peak RSS grew by less than 64 MiB: the GiB was never allocated
 
 
 def _bytes(path, name, data: bytes):

@@ -1,4 +1,4 @@
-"""--device: auto picks CUDA only when torch finds it, cuda without it is a clear error, moves keep identity."""
+"""--device: auto picks the CPU for the lecture's nets and says so; cuda without a device is a clear error."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mmtui.engine.config import DeviceError, TrainConfig
+from mmtui.engine.config import CUDA_MIN_STEP_MACS, DeviceError, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.device import dataset_on, move_tensors, resolve_device
 from mmtui.engine.trainer import Trainer
@@ -25,11 +25,27 @@ def cuda_found(monkeypatch):
     return lambda found: monkeypatch.setattr(torch.cuda, "is_available", lambda: found)
 
 
-@pytest.mark.parametrize("found, expected", [(True, "cuda"), (False, "cpu")])
-def test_auto_is_cuda_exactly_when_torch_finds_a_device(cuda_found, found, expected):
+@pytest.mark.parametrize("found, step_macs, expected", [
+    (True, 32 * 11_897, "cpu"),  # the lecture's MLP: launch-bound, the CPU is faster
+    (True, CUDA_MIN_STEP_MACS, "cuda"),  # a step with arithmetic enough for the GPU
+    (False, CUDA_MIN_STEP_MACS, "cpu"),
+])
+def test_auto_picks_cuda_only_for_a_net_large_enough_and_a_device_found(cuda_found, found, step_macs, expected):
     cuda_found(found)
-    assert resolve_device("auto") == torch.device(expected)
-    assert resolve_device("cpu") == torch.device("cpu")  # never CUDA unless asked for
+    assert resolve_device("auto", step_macs) == torch.device(expected)
+    assert resolve_device("cpu", step_macs) == torch.device("cpu")  # never CUDA unless asked for
+
+
+@pytest.mark.parametrize("found", [True, False])
+def test_auto_says_what_it_picked_for_the_lecture_net(cuda_found, small_dataset, found):
+    cuda_found(found)
+    snapshots = []
+    trainer = Trainer(replace(QUICK, device="auto", steps=2), small_dataset, snapshots.append)
+    trainer.run()
+    assert trainer.device == torch.device("cpu")
+    notes = [note for snapshot in snapshots for note in snapshot.notes]
+    assert len(notes) == 1 and notes[0].startswith("--device auto: training on the CPU (")
+    assert ("a CUDA device was found, but" in notes[0]) == found and f"{32 * 11_897:,} multiply-adds" in notes[0]
 
 
 def test_cuda_without_a_device_is_an_error_that_names_the_way_out(cuda_found, small_dataset):

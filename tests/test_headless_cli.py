@@ -135,11 +135,13 @@ def test_huge_weights_and_learning_rate_exit_3_with_a_diverged_line():
     assert "done" not in [e["event"] for e in lines]
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
-def test_signal_ends_a_headless_run_with_a_done_line(small_words_path, sig, code):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signal_ends_a_headless_run_with_a_done_line_and_a_checkpoint(small_words_path, tmp_path, sig, code):
+    saved = tmp_path / "run.pt"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--num-samples", "2"],
+         "--num-samples", "2", "--save", str(saved)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
@@ -157,6 +159,8 @@ def test_signal_ends_a_headless_run_with_a_done_line(small_words_path, sig, code
     assert done["state"] == "stopped"
     assert 0 < done["step"] < 1_000_000
     assert len(done["samples"]) == 2
+    assert {"event": "saved", "step": done["step"], "path": str(saved)}.items() <= \
+        next(e for e in events(stdout) if e["event"] == "saved").items() and saved.stat().st_size > 0
 
 
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(small_words_path):
@@ -189,8 +193,10 @@ def test_help_succeeds_and_lists_the_options():
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; sys.argv = ['mmtui', '--help']; from mmtui import cli; cli.main(); "
-            "print('torch' in sys.modules)")
+    # main() ends the process with os._exit: the check runs there, as the process ends
+    code = ("import os, sys; sys.argv = ['mmtui', '--help']; end = os._exit; "
+            "os._exit = lambda code: (print('torch' in sys.modules, flush=True), end(code)); "
+            "from mmtui import cli; cli.main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
     assert result.returncode == 0, result.stderr

@@ -274,7 +274,7 @@ async def test_the_panel_shows_the_output_beside_the_loss_and_q_stops_the_script
                          timeout=FIRST_OUTPUT_S)
         assert app.history.latest.step > 0 and "watched.py running" in screen_text(app)
         await pilot.press("q")
-    assert_gone(source.process.pid, script_module.STOP_GRACE_S)  # SIGINT was enough: no SIGTERM needed
+    assert_gone(source.process.pid, source.graces[0])  # SIGINT was enough: no SIGTERM needed
     assert source.finish(5) == ScriptExited(130, "watched.py stopped by SIGINT", failed=False)
 
 
@@ -291,18 +291,17 @@ async def test_a_script_that_does_not_watch_is_told_how_while_it_runs(run_script
     source = run_script("plain.py", SLEEPS, note_after_s=0)
     app = MmtuiApp(source)
     async with app.run_test(size=WIDE) as pilot:
-        await wait_until(pilot, lambda: shows(app, "hello from a script without watch", "if plain.py does not call",
+        await wait_until(pilot, lambda: shows(app, "hello from a script without watch", "plain.py has trained no",
                                               "mmtui.watch(model,", "waiting for its run file"),
                          timeout=FIRST_OUTPUT_S)
 
 
-async def test_a_script_ignoring_sigint_is_terminated_after_the_grace_period(run_script, monkeypatch):
-    monkeypatch.setattr(script_module, "STOP_GRACE_S", 0.5)
-    source = run_script("stubborn.py", IGNORES_SIGINT)
+async def test_a_script_ignoring_sigint_is_terminated_after_the_grace_period(run_script):
+    source = run_script("stubborn.py", IGNORES_SIGINT, stop_grace_s=0.5)
     app = MmtuiApp(source)
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: shows(app, "ignoring SIGINT"), timeout=FIRST_OUTPUT_S)
         await pilot.press("q")
-    exited = source.finish(script_module.KILL_GRACE_S + 10)
+    exited = source.finish(source.graces[1] + 10)
     assert exited == ScriptExited(143, "stubborn.py stopped by SIGTERM", failed=False)
     assert_gone(source.process.pid, 5)

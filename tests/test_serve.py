@@ -8,6 +8,7 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import selectors
 import shlex
 import shutil
@@ -138,17 +139,29 @@ def start_server(args: list[str], cwd: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
 
 
-def wait_until_answering(server: subprocess.Popen, port: int, cwd: Path) -> None:
+def served_link(cwd: Path) -> str:
+    """The link the server printed, token and all; "" until it has."""
+    err = cwd / "server.err"
+    first = err.read_text().partition("\n")[0] if err.exists() else ""
+    return first.split()[3] if first.startswith("mmtui: serving on ") else ""
+
+
+def wait_until_answering(server: subprocess.Popen, port: int, cwd: Path) -> str:
+    """Wait until the server answers its printed link with the page; the link, asked of 127.0.0.1."""
     deadline = Deadline(60, f"waiting for the server on port {port}",
                         lambda: "\n" + (cwd / "server.err").read_text())
     while True:
         assert server.poll() is None, (cwd / "server.err").read_text()
+        link = served_link(cwd)
+        local = f"http://127.0.0.1:{port}/?" + link.partition("?")[2]
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=deadline.left()) as page:
-                if page.status == 200:
-                    return
+            if link:
+                with urllib.request.urlopen(local, timeout=deadline.left()) as page:
+                    if page.status == 200:
+                        return local
         except OSError:  # refused until the server listens; URLError is one
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
 
 
 def stop_server(server: subprocess.Popen) -> int | None:
@@ -183,7 +196,9 @@ def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path):
     stderr = (tmp_path / "server.err").read_text()
     assert code in (0, 130), stderr
     assert "Traceback" not in stderr
-    assert stderr.splitlines()[0] == f"mmtui: serving on http://127.0.0.1:{port} (Ctrl+C stops)"
+    assert re.fullmatch(rf"mmtui: serving on http://127\.0\.0\.1:{port}/\?token=[\w-]{{32}} \(Ctrl\+C stops\)",
+                        stderr.splitlines()[0])
+    assert "warning" not in stderr  # bound to localhost
 
 
 async def browse(url: str, profile: Path, trained, timeout: float) -> tuple[float, bytes]:
@@ -261,9 +276,9 @@ def test_a_browser_tab_gets_the_monitor_and_its_own_training_run(tmp_path, small
     server = start_server(["--port", str(port), "--steps", "300", "--eval-every", "0",
                            "--data", str(small_words_path), "--log", str(run_file)], tmp_path)
     try:
-        wait_until_answering(server, port, tmp_path)
+        link = wait_until_answering(server, port, tmp_path)
         assert not run_file.exists()  # the server trains nothing: each tab's mmtui does
-        first_frame_s, png = asyncio.run(browse(f"http://127.0.0.1:{port}/", tmp_path / "chromium",
+        first_frame_s, png = asyncio.run(browse(link, tmp_path / "chromium",
                                                 lambda: 300 in snapshot_steps(run_file), timeout=120))
     finally:
         stop_server(server)
@@ -271,3 +286,93 @@ def test_a_browser_tab_gets_the_monitor_and_its_own_training_run(tmp_path, small
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
     assert first_frame_s < 60
     assert snapshot_steps(run_file)[0] == 1  # the tab's run trained from its first step to --steps
+
+
+# ---- for the invited only: the token, Origin and Host, a bounded number of tabs
+
+async def visit(url: str, headers: dict | None = None) -> tuple[int, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers=headers or {}) as response:
+            return response.status, await response.text()
+
+
+async def open_tab(url: str, origin: str | None):
+    """A real websocket client's handshake; the open websocket and its session, or the refusal's status."""
+    import aiohttp
+
+    session = aiohttp.ClientSession()
+    try:
+        return await session.ws_connect(url, headers={"Origin": origin} if origin else {}), session
+    except aiohttp.WSServerHandshakeError as refusal:
+        await session.close()
+        return refusal.status, None
+
+
+@needs_textual_serve
+def test_the_page_and_its_websocket_are_for_the_invited_only(tmp_path, small_words_path):
+    port = free_port()
+    server = start_server(["--port", str(port), "--max-tabs", "1", "--steps", "100000", "--eval-every", "0",
+                           "--data", str(small_words_path)], tmp_path)
+    try:
+        link = wait_until_answering(server, port, tmp_path)
+        token = link.partition("token=")[2]
+        here = f"http://127.0.0.1:{port}"
+
+        async def check() -> None:
+            status, page = await visit(f"{here}/")
+            assert status == 403 and "needs the link with its token" in page
+            assert (await visit(f"{here}/?token=x{token}"))[0] == 403
+            status, page = await visit(link)
+            assert status == 200 and f'"ws://127.0.0.1:{port}/ws/{token}"' in page
+            # DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1
+            status, page = await visit(link, {"Host": f"evil.example:{port}"})
+            assert status == 403 and "answers on 127.0.0.1 only" in page
+            ws = f"ws://127.0.0.1:{port}/ws/{token}?width=100&height=30"
+            assert (await open_tab(f"ws://127.0.0.1:{port}/ws/wrong?width=100&height=30", here))[0] == 403
+            assert (await open_tab(f"ws://127.0.0.1:{port}/ws/?width=100&height=30", here))[0] == 404
+            assert (await open_tab(ws, "http://evil.example"))[0] == 403
+            tab, session = await open_tab(ws, here)
+            try:
+                assert not isinstance(tab, int), tab
+                status, page = await visit(link)  # one tab is all this server serves
+                assert status == 503 and "All 1 tabs this monitor serves are open" in page
+                assert (await open_tab(ws, here))[0] == 503
+            finally:
+                await tab.close()
+                await session.close()
+
+        asyncio.run(check())
+    finally:
+        stop_server(server)
+
+
+@needs_textual_serve
+def test_bound_beyond_localhost_it_warns_and_the_page_names_the_host_the_browser_used(tmp_path):
+    port = free_port()
+    server = start_server(["--host", "0.0.0.0", "--port", str(port)], tmp_path)
+    try:
+        link = wait_until_answering(server, port, tmp_path)
+        token = link.partition("token=")[2]
+        lines = (tmp_path / "server.err").read_text().splitlines()
+        assert lines[0].startswith(f"mmtui: serving on http://{socket.gethostname()}:{port}/?token={token}")
+        assert lines[1].startswith("mmtui: warning: bound to 0.0.0.0, so reachable from other machines")
+        status, page = asyncio.run(visit(link, {"Host": f"classroom-pc:{port}"}))
+        assert status == 200 and f'"ws://classroom-pc:{port}/ws/{token}"' in page and "0.0.0.0" not in page
+    finally:
+        stop_server(server)
+
+
+async def test_a_served_tab_offers_no_key_that_writes_a_file_unless_allowed(tmp_path, monkeypatch):
+    from app_sources import ScriptedSource
+    from mmtui.tui.app import MmtuiApp
+
+    monkeypatch.chdir(tmp_path)
+    for writes in (False, True):
+        app = MmtuiApp(ScriptedSource([]), writes=writes)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press("s")
+            await pilot.pause(0.2)
+            assert (app.check_action("save_checkpoint", ()) is not False) == writes
+        assert bool(list(tmp_path.glob("mmtui-*.svg"))) == writes

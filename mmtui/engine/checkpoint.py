@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
+import io
 import typing
-import uuid
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +15,11 @@ import torch
 from mmtui.engine.config import FORMER_PACING_FIELDS, RUN_FIELDS, TrainConfig
 from mmtui.engine.model import build_model
 from mmtui.engine.words import DataError
+from mmtui.paths import write_whole
 
 FORMAT = "mmtui-checkpoint"
 FORMAT_VERSION = 1  # raise it when the stored fields change; load_checkpoint refuses any other version
+MAX_BYTES = 1 << 30  # a checkpoint larger than this is refused unread: the lecture's nets take tens of kilobytes
 
 
 class CheckpointError(DataError):
@@ -59,40 +61,57 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`: a crash or a full
-    disk leaves the previous checkpoint whole."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Write the checkpoint whole or not at all (write_whole): a crash or a full disk leaves the previous one
+    whole. torch serializes into memory first (a checkpoint is tens of kilobytes): its zip writer words a full
+    disk as an "enforce fail", the file system's own error says it."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint.to_dict(), buffer)
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
-        try:
-            with os.fdopen(fd, "wb") as file:
-                torch.save(checkpoint.to_dict(), file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_whole(path, buffer.getvalue())
     except OSError as error:
         raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}") from None
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and check a checkpoint: its format, version, fields, config, and tensors that fit the config's net."""
+    """Read and check a checkpoint: its archive (sizes checked before torch allocates a tensor), format, version,
+    fields, config, and tensors that fit the config's net. torch's own warnings stay off the screen: a failure is
+    the one line of the CheckpointError."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"checkpoint path is a directory, not a file: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)  # no code runs: plain values only
-    except PermissionError as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror}") from None
-    except Exception:  # noqa: BLE001 - a truncated or foreign file fails in torch.load in many ways, OSError too
+        if path.stat().st_size > MAX_BYTES:
+            raise CheckpointError(f"checkpoint {path} is larger than {MAX_BYTES >> 20} MiB: not an mmtui checkpoint")
+        raw = path.read_bytes()  # once: what is checked is what torch reads
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    _check_archive(raw, path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)  # plain values only: no code
+    except Exception:  # noqa: BLE001 - a truncated or foreign file fails in torch.load in many ways
         raise CheckpointError(f"not an mmtui checkpoint, or truncated or corrupt: {path}") from None
     return _parse(data, path)
+
+
+def _check_archive(raw: bytes, path: Path) -> None:
+    """torch.save's zip archive, as save_checkpoint writes it: entries stored, never compressed, so the tensors
+    it holds cannot be larger than the file. A zip bomb (a 2 GiB tensor deflated into 2 MB, which torch would
+    inflate before any check) and a pickle outside an archive are refused here."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise CheckpointError(f"not an mmtui checkpoint, or truncated or corrupt: {path}") from None
+    for entry in entries:
+        if entry.compress_type != zipfile.ZIP_STORED or entry.file_size != entry.compress_size:
+            raise CheckpointError(f"not an mmtui checkpoint: {path} holds a compressed entry ({entry.filename}, "
+                                  f"{entry.file_size:,} bytes inflated)")
+    if sum(entry.file_size for entry in entries) > len(raw):
+        raise CheckpointError(f"not an mmtui checkpoint: {path} claims more than it holds")
 
 
 def _parse(data, path: Path) -> Checkpoint:

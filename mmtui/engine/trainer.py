@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
 from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_init_loss
 from mmtui.engine.data import Dataset
-from mmtui.engine.device import dataset_on, move_tensors, resolve_device
+from mmtui.engine.device import auto_note, dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
 from mmtui.engine.sampling import sample_names
 from mmtui.engine.step import StepResult
@@ -68,7 +68,9 @@ class Trainer:
         # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
-        self.device = resolve_device(config.device)
+        step_macs = config.batch_size * build_model(config, dataset.vocab.size, torch.Generator()).num_params() \
+            if config.device == "auto" else 0  # the net drawn on the CPU: only its size is wanted
+        self.device = resolve_device(config.device, step_macs)
         self.dataset = dataset_on(dataset, self.device)
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
@@ -85,6 +87,8 @@ class Trainer:
         self._start_run(config)
         if resume is not None:
             self._restore(resume)
+        if config.device == "auto":
+            self._news.notes.append(auto_note(self.device, step_macs))
 
     # ---- one run between two reinits
 
@@ -133,8 +137,9 @@ class Trainer:
             def throwaway() -> Model:
                 return build_model(config, self.vocab_size, torch.Generator())
 
+            kind = {"config": dataclasses.asdict(config), "vocab_size": self.vocab_size}
             compiled = self._compiled[key] = CompiledSteps(throwaway, self.dataset.Xtr, self.dataset.Ytr,
-                                                           config.batch_size)
+                                                           config.batch_size, kind=kind)
             if config.compile == "on":
                 compiled.build()
         return self._compiled[key]
@@ -150,9 +155,10 @@ class Trainer:
                 self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
                 self._fast = None
             elif self.step > 0 and fast.build_in_background():  # auto: once step 0's snapshot is out, which then
-                # waits for none of the compiler's imports. The compiler's Python holds the GIL for most of the
-                # build, so the eager steps crawl meanwhile: the note says why
-                self._news.notes.append("building the compiled step; eager steps are slow meanwhile")
+                # waits for none of the compiler's imports. A process of its own compiles; loading its work here
+                # holds the GIL for a few seconds of tracing, when the eager steps crawl: the note says so
+                self._news.notes.append("building the compiled step in a process of its own; the eager steps slow "
+                                        "down only while it loads, for a few seconds")
             return False
         start, end = self.step, self.step + fast.steps_per_call
         if start % fast.steps_per_call or end > self.config.steps:

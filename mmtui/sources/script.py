@@ -14,10 +14,13 @@ import time
 from collections import deque
 from pathlib import Path
 
+from mmtui.processes import GroupGuard, stop_group
 from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
 from mmtui.sources.run_file import BATCH_S, RunFileSource
+from mmtui.text import safe_text
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
+AUTOWATCH = "mmtui.integrations.autowatch"  # runs a script as python does, its model and optimizer watched
 RUNS_FOLDER = "runs"  # where watch() keeps a run it is not told where to write: the user keeps this one there too
 MAX_LINES = 2_000  # output lines held: what the panel scrolls back through, and where the traceback is found
 MAX_LINE_CHARS = 10_000  # a line without an end is ended here: a stream of binary garbage holds bounded memory
@@ -30,17 +33,6 @@ WATCH_LINES = "add `import mmtui` and `run = mmtui.watch(model, optimizer)` to i
               "the file watch writes by default)"
 
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
-# Escape sequences a terminal would act on: CSI (colours, cursor moves: tqdm's nested bars), OSC (titles, links),
-# DCS/SOS/PM/APC strings, and the two-character ones.
-ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])")
-# What is left that a terminal acts on or hides: C0 and C1 controls, and the invisible format characters
-# (bidirectional overrides reorder what follows them, on the screen only).
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
-
-
-def safe_text(raw: str) -> str:
-    """A line as it may be drawn: escape sequences and control characters removed, tabs expanded."""
-    return INVISIBLE.sub("", ESCAPE.sub("", raw).expandtabs(8))
 
 
 class ScriptLines:
@@ -118,12 +110,15 @@ class ScriptLines:
         return "\n".join(lines[start:])
 
 
-def python_command(script: str | None, module: str | None, args: tuple[str, ...]) -> tuple[list[str], str, str]:
+def python_command(script: str | None, module: str | None, args: tuple[str, ...],
+                   watch: bool = True) -> tuple[list[str], str, str]:
     """The child's argv for `mmtui run SCRIPT ARGS` or `mmtui run -m MODULE ARGS`, how to name it ("train.py",
-    "-m pkg.train") and the stem its run file is named after (as watch() names it)."""
+    "-m pkg.train") and the stem its run file is named after (as watch() names it). With `watch`, python runs
+    it through the zero-line watch (mmtui.integrations.autowatch), which finds its model and optimizer."""
+    python = [sys.executable, "-m", AUTOWATCH] if watch else [sys.executable]
     if module is not None:
-        return [sys.executable, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
-    return [sys.executable, script, *args], Path(script).name, Path(script).stem
+        return [*python, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
+    return [*python, script, *args], Path(script).name, Path(script).stem
 
 
 def new_run_file(stem: str) -> Path:
@@ -151,8 +146,13 @@ class ScriptSource:
     produces = RunFileSource.produces - {RUNS} | {OUTPUT}  # its output, and what its one run file reveals
     promised = frozenset({OUTPUT})  # a script that never calls mmtui.watch sends its output alone
 
-    def __init__(self, argv: list[str], name: str, run_file: Path, note_after_s: float = NO_RUN_FILE_NOTE_S):
+    def __init__(self, argv: list[str], name: str, run_file: Path, note_after_s: float = NO_RUN_FILE_NOTE_S,
+                 stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S):
+        """`stop_grace_s`: how long the script's group is given after SIGINT, before SIGTERM; `kill_grace_s`:
+        after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on."""
         self.argv, self.name, self.run_file = argv, name, run_file
+        self._watched = AUTOWATCH in argv  # run through the zero-line watch: its model is found unasked
+        self.graces = (stop_grace_s, kill_grace_s, kill_grace_s)
         self.shown_run_file = os.path.relpath(run_file) if not run_file.is_absolute() else str(run_file)
         self.process: subprocess.Popen | None = None
         self.exited: ScriptExited | None = None  # once receive() has reported the end
@@ -163,6 +163,9 @@ class ScriptSource:
         self._said: SourceStatus | None = None
         self._drained = threading.Event()  # the pipe reached its end: every line printed is read
         self._stopping = threading.Event()  # a stop was asked: SIGINT sent, SIGTERM and SIGKILL to follow
+        self.stopped_running = False  # the stop found the script running: it ended because it was asked to
+        self._guard: GroupGuard | None = None  # stops the group if mmtui ends without stopping it
+        self._stopper: threading.Thread | None = None  # runs the stop's escalation
         self._closed = threading.Event()
         self._started_at = 0.0
         self._exit_seen_at: float | None = None
@@ -174,6 +177,7 @@ class ScriptSource:
         # stdin is the TUI's; a session of its own: no controlling terminal to draw on, and one group to signal.
         self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self._guard = GroupGuard(self.process.pid, self.graces)
         self._started_at = time.monotonic()
         threading.Thread(target=self._read_output, name="script-output", daemon=True).start()
 
@@ -190,12 +194,14 @@ class ScriptSource:
         raise ValueError(f"a script run by mmtui run takes no commands ({type(command).__name__})")
 
     def cancel(self) -> None:
-        """Stop the script, returning at once: SIGINT, SIGTERM after STOP_GRACE_S, SIGKILL after KILL_GRACE_S."""
+        """Stop the script and every process of its group, returning at once: SIGINT, then SIGTERM after
+        stop_grace_s, then SIGKILL after kill_grace_s."""
         if self._stopping.is_set() or self.process is None:
             return
         self._stopping.set()
-        if self.process.poll() is None:
-            threading.Thread(target=self._stop, name="script-stop", daemon=True).start()
+        self.stopped_running = self.process.poll() is None
+        self._stopper = threading.Thread(target=self._stop, name="script-stop", daemon=True)
+        self._stopper.start()
 
     def close(self) -> None:
         self.cancel()
@@ -247,36 +253,25 @@ class ScriptSource:
             code = 128 - returncode
         else:
             how, code = f"exited with code {returncode}", returncode
-        return ScriptExited(code, f"{self.name} {how}", failed=code != 0 and not self._stopping.is_set())
+        return ScriptExited(code, f"{self.name} {how}", failed=code != 0 and not self.stopped_running)
 
     def finish(self, timeout: float) -> ScriptExited | None:
-        """Stop the script if it runs and wait up to `timeout` for its end and its last output; None if it has
-        not ended by then. For the command, once the app has closed."""
+        """Stop the script's group if any of it runs and wait up to `timeout` for its end and its last output;
+        None if the group has not ended by then. For the command, once the app has closed."""
         self.cancel()
-        try:
-            returncode = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        self._stopper.join(timeout)
+        if self._stopper.is_alive() or self.process.poll() is None:
             return None
         self._drained.wait(DRAIN_S)
-        return self.exited or self._describe_exit(returncode)
+        return self.exited or self._describe_exit(self.process.returncode)
 
     def last_traceback(self) -> str:
         return self._output.last_traceback()
 
     def _stop(self) -> None:
-        for signal_number, grace in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGTERM, KILL_GRACE_S),
-                                     (signal.SIGKILL, KILL_GRACE_S)):
-            if self.process.poll() is not None:
-                return
-            try:
-                os.killpg(self.process.pid, signal_number)  # its group: DataLoader workers too, as Ctrl-C would
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        # The group, as Ctrl-C would: DataLoader workers too, and what the script left behind if it has ended.
+        if stop_group(self.process.pid, self.graces, reap=self.process.poll):
+            self._guard.release()
 
     # ---- what the panel and the status line say
 
@@ -285,9 +280,13 @@ class ScriptSource:
         if self.run_file.exists():
             return ()
         if exited is not None:  # given once: receive() reports the exit once
-            return (f"{self.name} wrote no run file: {WATCH_LINES}",)
+            found = " it trained no model mmtui could find (a forward with grad);" if self._watched else ""
+            return (f"{self.name} wrote no run file:{found} {WATCH_LINES}",)
         if not self._noted_no_run_file and time.monotonic() - self._started_at >= self._note_after_s:
             self._noted_no_run_file = True
+            if self._watched:  # the zero-line watch writes it at the first training step
+                return (f"no run file after {self._note_after_s:g} s: {self.name} has trained no model yet (mmtui "
+                        f"watches the first it trains); without a torch module, {WATCH_LINES}",)
             return (f"no run file after {self._note_after_s:g} s: if {self.name} does not call mmtui.watch, "
                     f"{WATCH_LINES}",)
         return ()

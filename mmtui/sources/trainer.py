@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import multiprocessing
+import os
 import queue
+import signal
+import sys
 import threading
 import traceback
 
 from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
+from mmtui.processes import die_with_parent
 from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, WEIGHTS, Arrival, Command, EngineFailure,
                            Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop, TogglePause)
-from mmtui.runfile import RunFileWriter, open_run_file
+from mmtui.runfile import RunLog
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 DRAIN_TIMEOUT_S = 0.2  # how long a trainer seen ended is given for its last items to arrive
@@ -37,12 +43,15 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
         from mmtui.engine.trainer import Trainer
 
         with contextlib.ExitStack() as stack:
-            run_file = RunFileWriter(stack.enter_context(open_run_file(files.log))) if files.log else None
+            run_log = RunLog(files.log) if files.log else None
+            if run_log is not None:
+                stack.callback(run_log.close)
 
             def emit(snapshot: Snapshot) -> None:
+                log_error = run_log.write(snapshot) if run_log is not None else None
+                if log_error is not None:  # a full disk: said on the status line; training goes on
+                    snapshot = dataclasses.replace(snapshot, notes=(*snapshot.notes, log_error))
                 outbox.put(snapshot)
-                if run_file is not None:
-                    run_file.write(snapshot)
 
             resume = load_checkpoint(files.load) if files.load else None
             trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
@@ -54,14 +63,25 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
         outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def _serve_in_child(config, words, commands, outbox, cancel, files, pacing) -> None:
+def _serve_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
+    """serve() in the trainer's process, which ends with mmtui's however that ends (killed too). Its parent
+    stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would end it
+    before the parent's close() could have it save."""
     import warnings
 
+    die_with_parent(parent_pid)
+    for signal_number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signal_number, signal.SIG_IGN)
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
     serve(config, words, commands, outbox, cancel, files, pacing)
     if cancel.is_set():
         outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
-    # Otherwise the exit waits for the queue's feeder: a failure's message reaches the UI before the child ends.
+    outbox.close()
+    outbox.join_thread()  # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    # No interpreter teardown: a compiled step's build still running in a thread would abort it (SIGABRT).
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
 
 
 class TrainerSource:
@@ -79,7 +99,7 @@ class TrainerSource:
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
-            runner, target = context.Process, _serve_in_child
+            runner, target = context.Process, functools.partial(_serve_in_child, os.getpid())
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
             runner, target = threading.Thread, serve

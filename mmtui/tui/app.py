@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import sys
 import threading
 import time
@@ -21,11 +19,12 @@ from textual.worker import get_current_worker
 from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
 from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
                            Snapshot, Source, SourceStatus, TogglePause)
-from mmtui.tui.export import run_csv
+from mmtui.tui.export import run_csv, save_text
 from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
+from mmtui.tui.plain import clean_arrival
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
@@ -34,7 +33,7 @@ from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
-SIGTERM_EXIT = 143  # 128 + SIGTERM, as shells report it
+WRITING_ACTIONS = ("save_checkpoint", "screenshot", "export_csv")  # the keys that write files on the machine
 REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
 FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
 FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
@@ -124,10 +123,12 @@ class MmtuiApp(App[int]):
     ]
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
-                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None):
+                 screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
+                 writes: bool = True):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
-        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`)."""
+        is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `writes`: whether the keys that
+        write files (w, s, e) are offered: not to a browser tab served without --allow-writes."""
         super().__init__()
         self.source = source
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
@@ -136,6 +137,7 @@ class MmtuiApp(App[int]):
         self.key_script = list(key_script or [])
         self.final_screenshot = screenshot
         self.exit_when_done = exit_when_done
+        self.writes = writes
         self._drawn_version = -1  # the history version, view and time last drawn
         self._drawn_view: Widget | None = None
         self._status_version = -1  # the history version the status line shows
@@ -177,8 +179,6 @@ class MmtuiApp(App[int]):
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        # SIGTERM quits as q does (the terminal restored, a --save checkpoint written), with the shell's 143.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: self.exit(SIGTERM_EXIT))
         self.pump_snapshots()
         self.set_interval(REDRAW_INTERVAL_S, self.redraw)
         self.redraw(force=True)
@@ -196,7 +196,7 @@ class MmtuiApp(App[int]):
             snapshots = []
             for item in self.source.receive(POLL_TIMEOUT_S):
                 if isinstance(item, Snapshot):
-                    snapshots.append(item)
+                    snapshots.append(clean_arrival(item))  # names and notes from files: no escapes
                     continue
                 if snapshots:  # in order: a status after snapshots describes them
                     self.post_message(SnapshotsArrived(snapshots))
@@ -207,7 +207,7 @@ class MmtuiApp(App[int]):
                 if isinstance(item, (ScriptOutput, ScriptExited)):
                     self.post_message(ScriptReported(item))
                     continue
-                self.post_message(SourceStatusChanged(item))
+                self.post_message(SourceStatusChanged(clean_arrival(item)))
             if snapshots:
                 self.post_message(SnapshotsArrived(snapshots))
 
@@ -252,9 +252,9 @@ class MmtuiApp(App[int]):
             self._draw_status()  # paused or resumed: at once
         for snapshot in message.snapshots:
             if snapshot.saved:
-                self.notify(f"checkpoint saved: {snapshot.saved}")
+                self.notify(f"checkpoint saved: {snapshot.saved}", markup=False)
             if snapshot.save_error:
-                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
+                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error", markup=False)
         self._run_key_script()
 
     def on_script_reported(self, message: ScriptReported) -> None:
@@ -284,6 +284,8 @@ class MmtuiApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
         that picks the next run, while there is one."""
+        if action in WRITING_ACTIONS and not self.writes:
+            return False
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
@@ -414,8 +416,14 @@ class MmtuiApp(App[int]):
         self.layers_view.next_map_layer(self.history)
 
     def action_screenshot(self) -> None:
-        path = self.save_screenshot(filename=f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=".")
-        self.notify(f"screenshot saved: {path}")
+        path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
+        message, severity = save_text(path, self.screenshot_svg(), "screenshot")
+        self.notify(message, severity=severity)
+
+    def screenshot_svg(self) -> str:
+        """The screen as SVG, its cells' spaces kept as written (xml:space="preserve"): renderers that collapse
+        them (rsvg-convert) ran a right-aligned figure into the name before it ("version_102,999")."""
+        return self.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -424,9 +432,9 @@ class MmtuiApp(App[int]):
         if self.history.run is None:
             return
         model = self.history.run.info.model or "run"  # a log names no model
-        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv").resolve()
-        path.write_text(run_csv(self.history.run))
-        self.notify(f"CSV saved: {path}")
+        path = Path(f"mmtui-{model}-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        message, severity = save_text(path, run_csv(self.history.run), "CSV")
+        self.notify(message, severity=severity)
 
     def action_help(self) -> None:
         rows = [(keys, text) for keys, text, command in self.HELP_ROWS
@@ -465,7 +473,9 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            self.save_screenshot(filename=self.final_screenshot.name, path=str(self.final_screenshot.parent))
+            message, severity = save_text(self.final_screenshot, self.screenshot_svg(), "screenshot")
+            if severity == "error":
+                print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest
         self.exit(EXIT_DIVERGED if latest is not None and latest.state == DIVERGED else 0)
 

@@ -1,11 +1,23 @@
-"""The e key's CSV: the current run's loss history, val losses and update:data ratios, one row per step."""
+"""What the TUI writes to files: the e key's CSV of the current run, and any file written whole or said to fail."""
 
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
+from mmtui.paths import write_failure, write_whole
 from mmtui.tui.history import RunHistory
+
+
+def save_text(path: Path, text: str, what: str) -> tuple[str, str]:
+    """Write `text` whole to `path` (never through a symlink there); the notice to show and its severity: where
+    it was saved, or why not (a full disk) in one line; the app stays up either way."""
+    try:
+        written = write_whole(path, text)
+    except OSError as error:
+        return f"{what} not saved: {write_failure(path, error)}", "error"
+    return f"{what} saved: {written}", "information"
 
 
 def run_csv(run: RunHistory) -> str:
