@@ -274,7 +274,7 @@ class Run:
         self.snapshots = 0
         self.events = 0
         self.damaged = 0  # records that passed their checksum yet hold no event
-        self.skipped = 0  # values that hold no number its tag's plugin promises (a tensor logged as a scalar),
+        self.skipped = 0  # values with no number their tag's plugin promises (a tensor logged as a scalar),
         # or steps below 0: none drawn
         self.last_skip = ""  # what the latest was
 
@@ -293,7 +293,8 @@ class Run:
         except OSError:
             return
         known = {f.path.name for f in self.files}
-        self.files.extend(EventFile(self.folder / n) for n in names if n not in known and _regular(self.folder / n))
+        new = [self.folder / n for n in names if n not in known]
+        self.files.extend(EventFile(path) for path in new if _regular(path))
 
     # ---- events into news
 
@@ -316,7 +317,7 @@ class Run:
         for value in event.summary.value:
             try:
                 self._value(value, step, event.wall_time, out)
-            except (ValueError, TypeError, OverflowError) as error:  # a tensor of another shape than its plugin's
+            except (ValueError, TypeError, OverflowError) as error:  # a tensor not of its plugin's shape
                 self._skip(f"{value.tag!r} at step {step:,} ({error or type(error).__name__})")
 
     def _skip(self, why: str) -> None:
@@ -336,7 +337,8 @@ class Run:
         elif kind == "tensor" and plugin == "scalars":
             from tensorboard.util import tensor_util
 
-            self._scalar(value.tag, step, float(tensor_util.make_ndarray(value.tensor).item()), wall_time, out)
+            number = float(tensor_util.make_ndarray(value.tensor).item())  # raises for several values
+            self._scalar(value.tag, step, number, wall_time, out)
         elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
             self._samples(value, step)
         elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
@@ -570,8 +572,8 @@ class TensorBoardSource:
                     file.at_end = False
                     return False
         except Exception as error:  # noqa: BLE001 - a file deleted or unreadable mid-read: keep what was drawn
-            file.problem = f"{file.path.name} cannot be read past byte {file.position:,} ({_said(error)}): showing " \
-                           "what was read"
+            file.problem = f"{file.path.name} cannot be read past byte {file.position:,} ({_said(error)}): " \
+                           "showing what was read"
             file.loader = None
             return True
         file.at_end = True
@@ -596,8 +598,8 @@ class TensorBoardSource:
         if state == CUT_SHORT:
             file.writing = True
         elif state != WHOLE:
-            file.problem = f"{file.path.name}: the record at byte {file.position:,} of {size:,} {state}: showing " \
-                           "the records before it"
+            file.problem = f"{file.path.name}: the record at byte {file.position:,} of {size:,} {state}: " \
+                           "showing the records before it"
             file.loader = None
 
     # ---- what the status line says

@@ -38,7 +38,8 @@ class ActivationHistogram(StripsWidget):
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self.border_title = plain(f"Activations: {layer_label(stats)}") if stats is not None and stats.name else TANH_TITLE
+        named = stats is not None and stats.name
+        self.border_title = plain(f"Activations: {layer_label(stats)}") if named else TANH_TITLE
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:

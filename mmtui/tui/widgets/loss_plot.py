@@ -83,8 +83,8 @@ class LossPlot(PlotStrips):
             plot(line.steps, line.values, color=line.color, marker=line.marker)  # named in the legend above
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
-        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
-                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
+        placeable = expected is not None and math.isfinite(expected) and (expected > 0 or not self.log_scale)
+        if run is not None and run.init_loss is not None and placeable:  # a file's negative one has no log
             plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
         if series:
             ticks = step_ticks(max(line.steps[-1] for line in series))
