@@ -580,3 +580,15 @@ def test_a_fifo_named_as_an_event_file_is_not_opened(tmp_path):
     source = tensorboard_source(tmp_path, follow=False)
     snapshots, status = received(source)  # a read of the FIFO would block here for good
     assert status.ended and sum(len(s.losses) for s in snapshots) == 20
+
+
+def test_export_skips_a_line_of_20_mib_without_holding_it_and_writes_the_rest(tmp_path):
+    from mmtui import tensorboard_export
+
+    pytest.importorskip("tensorboard")
+    lines = written(read_run_file(str(V1_FILE))[:3]).splitlines()
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(lines[:3] + ["[" + " " * (20 << 20) + "]"] + lines[3:]) + "\n")
+    result = tensorboard_export.export_run_file(path, tmp_path / "out")
+    assert result.damaged == 1 and "a line over 8 MiB" in result.first_damage
+    assert result.runs and result.runs[0].losses == sum(len(s.losses) for s in read_run_file(str(V1_FILE))[:3])

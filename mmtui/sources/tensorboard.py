@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
                            Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
+from mmtui.runfile import MAX_TEXT
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, newest_run_files
 
@@ -40,6 +41,7 @@ SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui ex
 # What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
 # a transformers Trainer logs its arguments as this text tag.
 LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
+MAX_SAMPLES = 1000  # names taken from one text value
 MAX_STEP = 2 ** 53  # the largest step a float axis places exactly, as the run file's reader takes
 MAX_RECORD_BYTES = 1 << 30  # a record longer than this is damage (a length gone wrong), not one being written
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
@@ -400,7 +402,8 @@ class Run:
         text = tensor_util.make_ndarray(value.tensor)
         for item in text.flat:
             line = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            self.news.samples.extend(name.strip() for name in line.splitlines() if name.strip())
+            names = [name.strip()[:MAX_TEXT] for name in line.splitlines() if name.strip()]  # as a run file's
+            self.news.samples.extend(names[:MAX_SAMPLES])
         self.news.step = max(self.news.step, step)
 
     def _new_run(self, out: list[Arrival]) -> None:
