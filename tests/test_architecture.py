@@ -16,6 +16,7 @@ MEASURE = sorted((PACKAGE / "measure").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
+INTEGRATIONS = sorted((PACKAGE / "integrations").glob("*.py"))
 # The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to
 # mmtui's, text from outside made safe to draw
 BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
@@ -74,7 +75,7 @@ def test_the_pace_reads_without_torch():
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.paths")
+                      "mmtui.paths", "mmtui.processes")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -100,6 +101,19 @@ def test_watch_runs_in_the_users_process_with_no_ui_no_front_end_and_no_lecture(
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.measure", "mmtui.records", "mmtui.runfile", "mmtui.scalar_names",
                       "mmtui.paths", "mmtui.watcher")
+
+
+@pytest.mark.parametrize("path", INTEGRATIONS, ids=lambda p: p.name)
+def test_the_integrations_sit_on_the_watcher_with_no_ui_and_no_engine(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.integrations", "mmtui.watcher", "mmtui.measure", "mmtui.records",
+                      "mmtui.scalar_names")
+
+
+def test_each_framework_is_watched_through_watch():
+    # The rule above would pass on modules that imported nothing of mmtui.
+    for name in ("lightning.py", "transformers.py"):
+        assert "mmtui.watcher" in mmtui_modules(PACKAGE / "integrations" / name)
 
 
 def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():

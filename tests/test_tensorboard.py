@@ -407,6 +407,10 @@ def test_an_export_viewed_again_gives_the_run_files_losses_and_histograms(lectur
     assert shown.hist_counts == first.hist_counts  # even bins in, the same even bins out
     assert shown.hist_edges == pytest.approx(first.hist_edges, abs=1e-6)
     assert [n for s in read.snapshots for n in s.samples] == [n for s in written for n in s.samples]
+    weights = {p.name for s in written for p in s.params}  # their gradients' histograms are weights', not layers
+    read_weights = {h.name for s in read.snapshots for h in s.weights}  # as many as MAX_HISTOGRAM_TAGS leaves room for
+    assert read_weights and read_weights <= {f"weight_gradients/{name}" for name in weights}
+    assert not any(layer.name.startswith("weight_gradients/") for s in read.snapshots for layer in s.layers)
 
 
 BAD_EXPORTS = {

@@ -32,10 +32,11 @@ RECORD_OVERHEAD = 16  # a TFRecord's framing: length (8 bytes), its CRC (4), the
 HIST_BINS = 50  # a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
 MAX_RUNS = 32  # runs shown at most, the most recently written first: each keeps a bounded history in the app
 MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logged: each is a layer kept 64 times
-# A histogram tag with one of these words among its parts (split at / and .) is a weight's: "weights/fc1",
-# "layer1.weight", "dense/kernel", Lightning's and Keras's ways of logging parameters. Matched without case.
+# A histogram tag with one of these words among its words (split at / . _ -) is a weight's: "weights/fc1",
+# "layer1.weight", "dense/kernel", "weight_gradients/W1" (mmtui export's); Lightning's and Keras's ways of logging
+# parameters. Matched without case.
 WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "param", "params", "parameters"})
-TAG_PARTS = re.compile(r"[/.]")
+TAG_WORDS = re.compile(r"[/._-]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
 # What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
@@ -181,7 +182,7 @@ def whole_counts(shares: list[float]) -> tuple[int, ...]:
 
 def is_weight_tag(tag: str) -> bool:
     """Whether a histogram's tag names a weight, not an activation layer."""
-    return any(part in WEIGHT_WORDS for part in TAG_PARTS.split(tag.lower()))
+    return any(word in WEIGHT_WORDS for word in TAG_WORDS.split(tag.lower()))
 
 
 def histogram_stats(tag: str, step: int, value) -> ActivationStats | None:

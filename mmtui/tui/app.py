@@ -417,8 +417,13 @@ class MmtuiApp(App[int]):
 
     def action_screenshot(self) -> None:
         path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
-        message, severity = save_text(path, self.export_screenshot(), "screenshot")
+        message, severity = save_text(path, self.screenshot_svg(), "screenshot")
         self.notify(message, severity=severity)
+
+    def screenshot_svg(self) -> str:
+        """The screen as SVG, its cells' spaces kept as written (xml:space="preserve"): renderers that collapse
+        them (rsvg-convert) ran a right-aligned figure into the name before it ("version_102,999")."""
+        return self.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -468,7 +473,7 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            message, severity = save_text(self.final_screenshot, self.export_screenshot(), "screenshot")
+            message, severity = save_text(self.final_screenshot, self.screenshot_svg(), "screenshot")
             if severity == "error":
                 print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest

@@ -95,6 +95,8 @@ def scalar_line(name: str, series: ScalarSeries, width: int, name_width: int) ->
     shown = [v for v in series.values[-columns:] if math.isfinite(v)] if columns > 0 else []  # NaN has no bar
     if len(shown) < 2:
         return Strip([Segment(head)])
+    spare = RANGE_WIDTH - len(f"  {min(shown):.4g} … {max(shown):.4g}")  # a short range gives the trend its room
+    shown = series.values[-(columns + spare):]
     low, high = min(shown), max(shown)
     span = high / 2 - low / 2 or 1.0  # halves: 1e308 - -1e308 overflows
     bars = "".join(BLOCKS[min(int((v / 2 - low / 2) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)

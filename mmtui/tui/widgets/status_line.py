@@ -69,7 +69,7 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     if status is not None and status.text and not status.warning:  # "following a.jsonl": is the run live
         text.append(f"{SEPARATOR}{status.text}", "dim")
     ended = snapshot.state not in (RUNNING, PAUSED)
-    if steps_per_s > 0 or not ended:  # a log written faster than its clock ticks has no speed to tell
+    if steps_per_s > 0:  # none yet, or a log written faster than its clock ticks: no speed to tell
         text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s{' over the run' if ended else ''}")
     if note:  # after the step and the speed, which a narrow terminal must keep: "compiled step in use from step
         # 2,128", "no loss seen: ...", what explains the speed or an empty panel, before the settings
