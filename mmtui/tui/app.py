@@ -155,7 +155,7 @@ class MmtuiApp(App[int]):
         self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
         self._streams_seen = 0  # streams in the history when the footer's keys were last checked
-        self._data_seen = 0  # kinds of data the history had then
+        self._keys_data: frozenset[str] = frozenset()  # the kinds of data in ACTION_DATA the source sent by then
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
@@ -240,8 +240,9 @@ class MmtuiApp(App[int]):
             self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if (len(self.history.streams), len(self.history.seen)) != (self._streams_seen, self._data_seen):
-            self._streams_seen, self._data_seen = len(self.history.streams), len(self.history.seen)
+        keys_data = frozenset(kind for kind in ACTION_DATA.values() if self._sends(kind))
+        if (len(self.history.streams), keys_data) != (self._streams_seen, self._keys_data) and self.screen_stack:
+            self._streams_seen, self._keys_data = len(self.history.streams), keys_data
             self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
         if self.history.run_version != run_version:
             self._pending = None
