@@ -17,9 +17,9 @@ from mmtui.sources.run_file import RunFileSource
 from mmtui.sources.script import ScriptSource
 from mmtui.sources.tensorboard import TensorBoardSource, is_weight_tag
 from mmtui.tui.app import MmtuiApp
-from mmtui.tui.history import History
+from mmtui.tui.history import History, LossSeries
 from mmtui.tui.layer_words import cut_middle
-from mmtui.tui.smoothing import smoothed
+from mmtui.tui.smoothing import SmoothedCurves, smoothed
 from mmtui.tui.widgets.loss_plot import LegendEntry, legend_lines, log_ticks
 from mmtui.tui.widgets.runs_table import runs_table_lines
 
@@ -208,6 +208,12 @@ def test_the_smoothing_follows_a_short_log_and_smooths_a_long_run():
     noisy = [2.0 + (0.5 if i % 2 else -0.5) for i in range(2000)]
     assert max(smoothed(noisy)[1000:]) - min(smoothed(noisy)[1000:]) < 0.05
     assert smoothed([4.0])[0] == 4.0  # debiased: the first point is the data's, not pulled towards 0
+    losses, curves = LossSeries(), SmoothedCurves()
+    losses.extend(0, tuple(short))
+    first = curves.of(losses)
+    assert curves.of(losses) is first and first == smoothed(short)  # kept while the series is unchanged
+    losses.extend(30, (1.5,))
+    assert curves.of(losses) == smoothed([*short, 1.5])  # smoothed again once it grew: the weight is refitted
 
 
 def test_long_names_are_cut_in_the_middle_and_columns_never_run_together():
