@@ -24,6 +24,7 @@ from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
+from mmtui.tui.plain import clean_arrival
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
@@ -195,7 +196,7 @@ class MmtuiApp(App[int]):
             snapshots = []
             for item in self.source.receive(POLL_TIMEOUT_S):
                 if isinstance(item, Snapshot):
-                    snapshots.append(item)
+                    snapshots.append(clean_arrival(item))  # names and notes from files: no escapes
                     continue
                 if snapshots:  # in order: a status after snapshots describes them
                     self.post_message(SnapshotsArrived(snapshots))
@@ -206,7 +207,7 @@ class MmtuiApp(App[int]):
                 if isinstance(item, (ScriptOutput, ScriptExited)):
                     self.post_message(ScriptReported(item))
                     continue
-                self.post_message(SourceStatusChanged(item))
+                self.post_message(SourceStatusChanged(clean_arrival(item)))
             if snapshots:
                 self.post_message(SnapshotsArrived(snapshots))
 
@@ -252,9 +253,9 @@ class MmtuiApp(App[int]):
             self._draw_status()  # paused or resumed: at once
         for snapshot in message.snapshots:
             if snapshot.saved:
-                self.notify(f"checkpoint saved: {snapshot.saved}")
+                self.notify(f"checkpoint saved: {snapshot.saved}", markup=False)
             if snapshot.save_error:
-                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
+                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error", markup=False)
         self._run_key_script()
 
     def on_script_reported(self, message: ScriptReported) -> None:

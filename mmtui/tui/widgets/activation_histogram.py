@@ -11,6 +11,7 @@ from textual.strip import Strip
 from mmtui.records import FLAT, ActivationStats
 from mmtui.tui.layer_words import bin_in_trouble, cut_middle, layer_label, trouble_rule
 from mmtui.tui.palette import CYAN, SATURATED_RED
+from mmtui.tui.plain import plain
 from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
@@ -42,7 +43,8 @@ class ActivationHistogram(StripsWidget):
     def lines(self, width: int, height: int) -> list[Strip]:
         stats = self.stats
         if stats is not None and stats.name:  # the layer's name whole where the border has room, else its middle cut
-            title = f"Activations: {cut_middle(layer_label(stats), max(width - len('Activations: ') - 4, 8))}"
+            room = max(width - len("Activations: ") - 4, 8)
+            title = plain(f"Activations: {cut_middle(layer_label(stats), room)}")
         else:
             title = TANH_TITLE
         if self.border_title != title:

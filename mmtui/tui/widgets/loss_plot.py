@@ -29,6 +29,7 @@ AXIS_LABELS_FROM = 12  # figure rows from which the axes are named ("step", "los
 # the curves need more
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
 MARK = "▶ "  # the selected run, as the Runs table marks it
+PLACEABLE = 1e100  # losses at or past this (a file's 1e308, inf, NaN) are not drawn: plotext's axes overflow
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class LossPlot(PlotStrips):
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
         guide = []  # the green line's height, where drawn: the axis spans it too
-        if run is not None and run.init_loss is not None and expected is not None:
+        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
+                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
             guide = [math.log10(expected) if self.log_scale else expected]
             plt.hline(guide[0], EXPECTED_LOSS)
         if series:
@@ -231,6 +233,6 @@ def _packed(entries: list[LegendEntry], width: int, rows: int) -> list[Strip] | 
 
 def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, marker: str,
             label: str | None = None, points: bool = False) -> Series:
-    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
+    kept = [(s, v) for s, v in zip(steps, values) if abs(v) < PLACEABLE and (v > 0 or not log_scale)]
     return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
                   label, points)
