@@ -430,16 +430,19 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
               help="Without a terminal (Textual's headless mode): run the script to its end, draw it, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the script has ended.")
+@click.option("--no-watch", is_flag=True,
+              help="Do not watch the script's model and optimizer unasked; only a mmtui.watch() of its own does.")
 @size_option
 @click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
-def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size: tuple[int, int],
+def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_watch: bool, size: tuple[int, int],
                script_and_args: tuple[str, ...]) -> None:
-    """Run a Python training script with the monitor: its output in a panel, and, where it calls
-    `run = mmtui.watch(model, optimizer)`, its loss and activations live.
+    """Run a Python training script with the monitor: its output in a panel, and its loss and activations live:
+    the model it trains and its optimizer are found and watched, no line of it changed (or, where it calls
+    `run = mmtui.watch(model, optimizer)`, as that call says).
 
     Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
-    mmtui exits with the script's exit code, printing its traceback again if it crashed. The run file is kept in
-    runs/.
+    mmtui exits with the script's exit code (when mmtui stopped it: 130 after q, 143 after SIGTERM, 129 after
+    SIGHUP), printing its traceback again if it crashed. The run file is kept in runs/.
     """
     from mmtui.sources.script import ScriptSource, new_run_file, python_command
 
@@ -447,7 +450,8 @@ def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, size:
     _check_runnable(target, as_module)
     if not no_terminal:
         _check_terminal()
-    argv, name, stem = python_command(None if as_module else target, target if as_module else None, args)
+    argv, name, stem = python_command(None if as_module else target, target if as_module else None, args,
+                                      watch=not no_watch)
     source = ScriptSource(argv, name, new_run_file(stem))
     signals = StopSignals()
     source.start()

@@ -24,7 +24,7 @@ class SnapshotBuilder:
         self.run = run
         self.pacing = pacing
         self.book = book if book is not None else LossBook()  # the step-0, latest finite and diverged losses
-        self.losses: list[float] = []  # every minibatch loss since the last snapshot, from first_loss_step on
+        self.losses: list[float] = []  # every minibatch loss taken since the last snapshot, from first_loss_step on
         self.first_loss_step = step
         self.evals: list[EvalResult] = []
         self.samples: list[str] = []
@@ -100,7 +100,8 @@ class SnapshotBuilder:
             diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error,
             scalars=tuple(self.scalars),
             notes=tuple(self.notes))
-        self.first_loss_step = step
+        self.first_loss_step += len(self.losses)  # the step of the next loss: a watched loop's losses may come a
+        # snapshot later than their steps, on their way from a device
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
         self.saved = self.save_error = None
         self._last_emit = now

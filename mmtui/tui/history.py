@@ -226,7 +226,9 @@ class StreamHistory:
         for scalar in snapshot.scalars:
             run.scalars.setdefault(scalar.name, ScalarSeries()).add(scalar)
         for note in snapshot.notes:
-            if note not in self.notes:
+            if not note:
+                self.notes.clear()  # the writer takes back what it said: the loss it missed came after all
+            elif note not in self.notes:
                 self.notes.append(note)
         if snapshot.samples:
             for name in reversed(snapshot.samples):

@@ -84,6 +84,8 @@ class LayerTaps:
 
     def _tap_input(self, index: int):
         def hook(module: nn.Module, args) -> None:
+            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+                return  # as the output's hook
             if index in self._inputs or not args or not _measurable(args[0]):
                 return
             started = _now()
@@ -95,6 +97,8 @@ class LayerTaps:
 
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
+            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+                return  # measured steps run eager (watcher.compiled); a forward without grad is no training step
             if index in self._taken or not _measurable(output):
                 return
             started = _now()
