@@ -282,7 +282,9 @@ def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int,
 
     app = MmtuiApp(source, key_script=list(key_script), screenshot=Path(screenshot) if screenshot else None,
                    exit_when_done=no_terminal, lesson=lesson, writes=writes)
-    terminal = None if no_terminal or _served_to_a_browser() else sys.stdin.fileno()
+    # The terminal, whose hang-up ends the app; a served tab's stdin is the server's pipe, which hangs up when
+    # the server is gone (killed too): the tab's mmtui and its trainer end with it.
+    terminal = None if no_terminal else sys.stdin.fileno()
     watch = ShutdownWatch(app, signals or StopSignals(), terminal)
     try:
         result = app.run(headless=no_terminal, size=size if no_terminal else None)
