@@ -141,7 +141,7 @@ def test_signal_ends_a_headless_run_with_a_done_line_and_a_checkpoint(small_word
     saved = tmp_path / "run.pt"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--num-samples", "2", "--save", str(saved)],
+         "--num-samples", "2", "--save", str(saved), "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
@@ -166,7 +166,7 @@ def test_signal_ends_a_headless_run_with_a_done_line_and_a_checkpoint(small_word
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(small_words_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--every", "1"],
+         "--every", "1", "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
