@@ -98,7 +98,7 @@ class LayerTaps:
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
             if torch.compiler.is_compiling() or not torch.is_grad_enabled():
-                return  # measured steps run eager (watcher.compiled); a forward without grad is no training step
+                return  # measured steps run eager (watcher.compiled); a forward without grad trains nothing
             if index in self._taken or not _measurable(output):
                 return
             started = _now()
