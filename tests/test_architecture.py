@@ -17,9 +17,10 @@ SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
 INTEGRATIONS = sorted((PACKAGE / "integrations").glob("*.py"))
-# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's
+# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's,
+# text from outside made safe to draw
 BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
-        PACKAGE / "processes.py"]
+        PACKAGE / "processes.py", PACKAGE / "text.py"]
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -74,14 +75,14 @@ def test_the_pace_reads_without_torch():
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.paths")
+                      "mmtui.paths", "mmtui.processes")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names", "mmtui.processes")
+                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names", "mmtui.processes", "mmtui.text")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
@@ -124,7 +125,8 @@ def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
     assert "torch" not in roots(path)
-    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths")
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths",
+                      "mmtui.text")
 
 
 def test_an_arrow_up_is_caught():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -131,7 +132,7 @@ def test_auto_switches_to_the_compiled_step_when_its_build_is_done(names_dataset
     Trainer(TrainConfig(steps=STEPS, eval_every=0, compile="auto"), names_dataset, emit=emit, pacing=PACING).run()
     _, eager_losses, _, _ = train(names_dataset, "off")
     assert asked and all(steps is asked[0] for steps in asked)  # asked from step 1 on, one build
-    assert len(notes) == 2 and notes[0].startswith("building the compiled step;"), notes
+    assert len(notes) == 2 and notes[0].startswith("building the compiled step in a process of its own;"), notes
     assert notes[1].startswith("compiled step in use from step 256 (8 steps a call, built in"), notes  # built at 251
     assert losses[:256] == eager_losses[:256]  # the eager path's own steps, before the switch
     assert max(abs(a - b) / abs(a) for a, b in zip(losses, eager_losses)) < LOSS_RTOL
@@ -185,3 +186,14 @@ def test_a_run_that_ends_while_the_compiled_step_builds_exits_with_its_own_code(
     for code, stderr in results:
         assert code == 3, stderr
         assert "building the compiled step" in stderr and "terminate called" not in stderr
+
+
+TINY = TrainConfig(embed=2, hidden=4, batch_size=2)  # the smallest net of the lecture's kind: the quickest compile
+
+
+def test_a_compiling_process_that_fails_is_one_line_and_the_run_stays_eager(tmp_path, monkeypatch):
+    monkeypatch.setenv(compiled.CACHE_ENV, str(tmp_path))
+    steps = compiled.CompiledSteps(None, torch.zeros(5, 3, dtype=torch.long), torch.zeros(5, dtype=torch.long), 2,
+                                   kind={"config": {**dataclasses.asdict(TINY), "model": "nope"}, "vocab_size": 27})
+    steps._build_warmed()
+    assert not steps.ready.is_set() and "unknown model 'nope'" in steps.error and "\n" not in steps.error

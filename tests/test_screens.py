@@ -15,7 +15,7 @@ from pilot_wait import wait_until
 from mmtui.records import RUNNING, RunInfo, Scalar, ScriptOutput, Snapshot
 from mmtui.sources.run_file import RunFileSource
 from mmtui.sources.script import ScriptSource
-from mmtui.sources.tensorboard import TensorBoardSource
+from mmtui.sources.tensorboard import TensorBoardSource, is_weight_tag
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.history import History
 from mmtui.tui.layer_words import cut_middle
@@ -187,6 +187,8 @@ async def test_a_script_that_never_watches_gives_its_output_the_whole_screen(log
     async with app.run_test(size=SIZES[0]) as pilot:
         await until_ended(app, pilot)
         screens = await check_every_size(app, pilot, {"output"}, lambda screen: "train.py exited" in screen)
+        shot = app.screenshot_svg()
+    assert 'xml:space="preserve"' in shot  # rsvg-convert keeps the spaces between a name and its figures
     assert "epoch 11: loss 1.90" in screens[160, 48] and "? help" in screens[160, 48]
     assert "y layers" not in screens[160, 48] and "l log/lin" not in screens[160, 48]  # no key for what cannot come
 
@@ -227,3 +229,11 @@ def test_a_legend_too_long_for_its_rows_cuts_names_then_counts_the_runs_it_leave
     assert "…sion_0_wit…" in one_row[0] and "…sion_1_wit…" in one_row[0]  # cut where the names agree
     whole = [line.text for line in legend_lines(entries[:2], 160, 1)]
     assert "lightning_logs/version_0_with_a_long_name" in whole[0]
+
+
+def test_a_histograms_tag_that_names_a_weight_is_a_weights():
+    for tag in ("weights/encoder.0", "encoder.0.weight", "layer1.bias", "dense/kernel", "weight_gradients/W1",
+                "Parameters/fc"):
+        assert is_weight_tag(tag), tag
+    for tag in ("activations/h", "gradients/h", "encoder.1", "relu_out", "tanh layer 2"):
+        assert not is_weight_tag(tag), tag

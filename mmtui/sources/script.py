@@ -17,6 +17,7 @@ from pathlib import Path
 from mmtui.processes import GroupGuard, stop_group
 from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
 from mmtui.sources.run_file import BATCH_S, RunFileSource
+from mmtui.text import safe_text
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
 AUTOWATCH = "mmtui.integrations.autowatch"  # runs a script as python does, its model and optimizer watched
@@ -32,17 +33,6 @@ WATCH_LINES = "add `import mmtui` and `run = mmtui.watch(model, optimizer)` to i
               "the file watch writes by default)"
 
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
-# Escape sequences a terminal would act on: CSI (colours, cursor moves: tqdm's nested bars), OSC (titles, links),
-# DCS/SOS/PM/APC strings, and the two-character ones.
-ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])")
-# What is left that a terminal acts on or hides: C0 and C1 controls, and the invisible format characters
-# (bidirectional overrides reorder what follows them, on the screen only).
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
-
-
-def safe_text(raw: str) -> str:
-    """A line as it may be drawn: escape sequences and control characters removed, tabs expanded."""
-    return INVISIBLE.sub("", ESCAPE.sub("", raw).expandtabs(8))
 
 
 class ScriptLines:

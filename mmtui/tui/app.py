@@ -24,6 +24,7 @@ from mmtui.tui.history import History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
+from mmtui.tui.plain import clean_arrival
 from mmtui.tui.widgets.help_screen import HelpScreen
 from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
@@ -195,7 +196,7 @@ class MmtuiApp(App[int]):
             snapshots = []
             for item in self.source.receive(POLL_TIMEOUT_S):
                 if isinstance(item, Snapshot):
-                    snapshots.append(item)
+                    snapshots.append(clean_arrival(item))  # names and notes from files: no escapes
                     continue
                 if snapshots:  # in order: a status after snapshots describes them
                     self.post_message(SnapshotsArrived(snapshots))
@@ -206,7 +207,7 @@ class MmtuiApp(App[int]):
                 if isinstance(item, (ScriptOutput, ScriptExited)):
                     self.post_message(ScriptReported(item))
                     continue
-                self.post_message(SourceStatusChanged(item))
+                self.post_message(SourceStatusChanged(clean_arrival(item)))
             if snapshots:
                 self.post_message(SnapshotsArrived(snapshots))
 
@@ -251,9 +252,9 @@ class MmtuiApp(App[int]):
             self._draw_status()  # paused or resumed: at once
         for snapshot in message.snapshots:
             if snapshot.saved:
-                self.notify(f"checkpoint saved: {snapshot.saved}")
+                self.notify(f"checkpoint saved: {snapshot.saved}", markup=False)
             if snapshot.save_error:
-                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error")
+                self.notify(f"checkpoint not saved: {snapshot.save_error}", severity="error", markup=False)
         self._run_key_script()
 
     def on_script_reported(self, message: ScriptReported) -> None:
@@ -416,8 +417,13 @@ class MmtuiApp(App[int]):
 
     def action_screenshot(self) -> None:
         path = Path(f"mmtui-{time.strftime('%Y%m%d-%H%M%S')}.svg")
-        message, severity = save_text(path, self.export_screenshot(), "screenshot")
+        message, severity = save_text(path, self.screenshot_svg(), "screenshot")
         self.notify(message, severity=severity)
+
+    def screenshot_svg(self) -> str:
+        """The screen as SVG, its cells' spaces kept as written (xml:space="preserve"): renderers that collapse
+        them (rsvg-convert) ran a right-aligned figure into the name before it ("version_102,999")."""
+        return self.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1)
 
     def action_save_checkpoint(self) -> None:
         self.source.send(Save())  # the trainer answers in a snapshot: saved, or why not
@@ -467,7 +473,7 @@ class MmtuiApp(App[int]):
             steps = ", ".join(f"{key.step:,}" for key in self.key_script)
             print(f"mmtui: the runs ended before step {steps}: those keys were not pressed", file=sys.stderr)
         if self.final_screenshot is not None:
-            message, severity = save_text(self.final_screenshot, self.export_screenshot(), "screenshot")
+            message, severity = save_text(self.final_screenshot, self.screenshot_svg(), "screenshot")
             if severity == "error":
                 print(f"mmtui: {message}", file=sys.stderr)
         latest = self.history.latest

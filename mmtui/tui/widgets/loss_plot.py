@@ -25,8 +25,11 @@ MIN_LOG_LABELS = 3  # fewer say nothing of the scale: a narrow range gets even s
 NICE_STEPS = (5, 2, 1)  # times a power of 10: the spacing of those even steps
 LEGEND_ROWS_FROM = 12  # panel rows from which the legend may take two rows, not one
 LEGEND_GAP = "  "
+AXIS_LABELS_FROM = 12  # figure rows from which the axes are named ("step", "loss (log axis)"): a row below them
+# the curves need more
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
 MARK = "▶ "  # the selected run, as the Runs table marks it
+PLACEABLE = 1e100  # losses at or past this (a file's 1e308, inf, NaN) are not drawn: plotext's axes overflow
 
 
 @dataclass(frozen=True)
@@ -82,18 +85,23 @@ class LossPlot(PlotStrips):
             plot(line.steps, line.values, color=line.color, marker=line.marker)  # named in the legend above
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
-        if run is not None and run.init_loss is not None and expected is not None:
-            plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
+        guide = []  # the green line's height, where drawn: the axis spans it too
+        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
+                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
+            guide = [math.log10(expected) if self.log_scale else expected]
+            plt.hline(guide[0], EXPECTED_LOSS)
         if series:
             ticks = step_ticks(max(line.steps[-1] for line in series))
             plt.xticks(ticks, [f"{t:,}" for t in ticks])
             if self.log_scale:
                 low = min(min(line.values) for line in series)
                 high = max(max(line.values) for line in series)
+                low, high = min([low, *guide]), max([high, *guide])
                 labels = log_ticks(10 ** low, 10 ** high)
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
-        plt.xlabel("step")
-        plt.ylabel("loss (log axis)" if self.log_scale else "loss")
+        if height >= AXIS_LABELS_FROM:
+            plt.xlabel("step")
+            plt.ylabel("loss (log axis)" if self.log_scale else "loss")
 
 
 def log_ticks(low: float, high: float) -> list[float]:
@@ -222,6 +230,6 @@ def _packed(entries: list[LegendEntry], width: int, rows: int) -> list[Strip] | 
 
 def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, marker: str,
             label: str | None = None, points: bool = False) -> Series:
-    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
+    kept = [(s, v) for s, v in zip(steps, values) if abs(v) < PLACEABLE and (v > 0 or not log_scale)]
     return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
                   label, points)
