@@ -23,8 +23,8 @@ from dataclasses import MISSING, Field, fields, replace
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (DIVERGED, DONE, STOPPED, ActivationStats, EvalResult, Histogram, ParamStats, RunInfo,
-                           Scalar, Snapshot, TimeStats)
+from mmtui.records import (BOUNDED, DIVERGED, DONE, FLAT, OTHER, RECTIFIER, STOPPED, ActivationStats,
+                           EvalResult, Histogram, ParamStats, RunInfo, Scalar, Snapshot, TimeStats)
 
 FORMAT = "mmtui-run"
 VERSION = 2  # raise it when a field changes meaning or goes; the reader refuses a newer version by name
@@ -43,6 +43,7 @@ MAX_TEXT = 10_000  # characters of a string: a name, a sample, a note
 MAX_MAP_ROWS = 1024  # examples in a dead-neuron bitmap (the writers keep 32)
 MAX_MAP_BYTES = 1 << 17  # bytes of one bitmap row: a million units
 MAX_DIMENSIONS = 16  # of a weight's shape
+MAX_SETTINGS = 1000  # entries of a run's settings
 MAX_RUNS = 100_000  # runs in one session of a file
 VARINT_BYTES = 8  # of a histogram count in version 2: up to MAX_COUNT
 
@@ -53,6 +54,7 @@ SHORT_KEYS = {"step": "s", "saturation": "sat", "share_99": "w99", "dead_units":
               "grad_std": "gs", "grad_hist_edges": "ge", "grad_hist_counts": "gc", "white_rows": "wr",
               "saturated_at": "sa", "white_at": "wa", "name": "n", "kind": "k", "flat_below": "fb", "shape": "sh",
               "grad_data_ratio": "gd", "update_ratio_log10": "ud"}
+KINDS = (BOUNDED, RECTIFIER, FLAT, OTHER)  # a layer's trouble measures
 EDGES = {"hist_edges": "hist_counts", "grad_hist_edges": "grad_hist_counts"}  # each with the counts it bounds
 COMPACT = (ActivationStats, ParamStats)  # the records version 2 writes under SHORT_KEYS, defaults left out
 FINITE = frozenset({"saturated_at", "white_at", "flat_below", "steps_per_s"})  # floats that are never NaN or inf
@@ -386,10 +388,13 @@ def _read_edges(value, where: str) -> tuple[float, ...]:
     if isinstance(value, dict):  # version 2's even edges
         low, high = _float(value.get("lo"), f"{where}.lo", True), _float(value.get("hi"), f"{where}.hi", True)
         bins, rule = _whole(value.get("n"), f"{where}.n", MAX_BINS), value.get("by")
-        if rule not in EVEN_EDGES or not bins or not low <= high:
+        if not isinstance(rule, str) or rule not in EVEN_EDGES or not bins or not low <= high:
             raise _Bad(f"{where}: not even edges (by {_shown(rule)}, {bins} bins from {low:g} to {high:g})")
-        return tuple(EVEN_EDGES[rule](low, high, bins))
-    edges = tuple(_float(x, f"{where}[{i}]", True) for i, x in enumerate(_list(value, where, MAX_BINS + 1)))
+        edges = tuple(EVEN_EDGES[rule](low, high, bins))
+    else:
+        edges = tuple(_float(x, f"{where}[{i}]") for i, x in enumerate(_list(value, where, MAX_BINS + 1)))
+    if not all(map(math.isfinite, edges)):
+        raise _Bad(f"{where}: an edge that is not a finite number")
     if any(b < a for a, b in zip(edges, edges[1:])):
         raise _Bad(f"{where}: edges out of order")
     return edges
@@ -444,7 +449,7 @@ def _read_bitmap(value, where: str) -> tuple[int, ...]:
 
 
 def _read_settings(value, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or len(value) > MAX_ITEMS:
+    if not isinstance(value, dict) or len(value) > MAX_SETTINGS:
         raise _Bad(f"{where}: {_shown(value)} is not an object")
     for key, item in value.items():
         _text(key, f"{where} key")
@@ -475,6 +480,8 @@ def _field(f: Field, value, where: str, version: int):
         return _read_bitmap(value, where)
     if f.name == "units":
         return _whole(value, where, MAX_UNITS)
+    if f.name == "kind" and value not in KINDS:  # the panels word each kind their own way
+        raise _Bad(f"{where}: {_shown(value)} is none of {', '.join(KINDS)}")
     if f.name == "shape":
         return tuple(_whole(n, f"{where}[{i}]") for i, n in enumerate(_list(value, where, MAX_DIMENSIONS)))
     if f.name == "settings":

@@ -73,7 +73,7 @@ def quiet_script(folder: Path) -> Path:
     return path
 
 
-def save_screenshots(folder: Path, sizes: tuple[str, ...] = ("80x24", "120x40", "160x48")) -> None:
+def save_screenshots(folder: Path, sizes: tuple[str, ...] = ("80x24", "160x48")) -> None:
     """docs/screen-<source>-<size>.svg of every source, through the command a user runs."""
     words = ROOT / "data" / "names.txt"
     sources = {"lecture": ["--steps", "3000", "--compile", "off"],

@@ -16,9 +16,11 @@ MEASURE = sorted((PACKAGE / "measure").glob("*.py"))
 SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
-# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's
+INTEGRATIONS = sorted((PACKAGE / "integrations").glob("*.py"))
+# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to
+# mmtui's, text from outside made safe to draw
 BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
-        PACKAGE / "processes.py"]
+        PACKAGE / "processes.py", PACKAGE / "text.py"]
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
 
 
@@ -73,14 +75,14 @@ def test_the_pace_reads_without_torch():
 def test_no_engine_module_imports_a_ui_or_mmtui_outside_the_engine_measuring_and_the_records(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.paths")
+                      "mmtui.paths", "mmtui.processes")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_no_source_imports_a_ui_library_nor_the_front_ends(path):
     assert not roots(path) & UI_LIBRARIES
     assert not within(mmtui_modules(path), "mmtui.engine", "mmtui.measure", "mmtui.records", "mmtui.experiments",
-                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names", "mmtui.processes")
+                      "mmtui.runfile", "mmtui.sources", "mmtui.scalar_names", "mmtui.processes", "mmtui.text")
 
 
 def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
@@ -101,6 +103,19 @@ def test_watch_runs_in_the_users_process_with_no_ui_no_front_end_and_no_lecture(
                       "mmtui.paths", "mmtui.watcher")
 
 
+@pytest.mark.parametrize("path", INTEGRATIONS, ids=lambda p: p.name)
+def test_the_integrations_sit_on_the_watcher_with_no_ui_and_no_engine(path):
+    assert not roots(path) & UI_LIBRARIES
+    assert not within(mmtui_modules(path), "mmtui.integrations", "mmtui.watcher", "mmtui.measure", "mmtui.records",
+                      "mmtui.scalar_names")
+
+
+def test_each_framework_is_watched_through_watch():
+    # The rule above would pass on modules that imported nothing of mmtui.
+    for name in ("lightning.py", "transformers.py"):
+        assert "mmtui.watcher" in mmtui_modules(PACKAGE / "integrations" / name)
+
+
 def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
     assert run_python("import sys, mmtui; print(sorted(m for m in ('torch', 'textual') if m in sys.modules))") == "[]"
     assert run_python("import sys, mmtui; mmtui.watch; print('torch' in sys.modules, 'textual' in sys.modules)") \
@@ -110,7 +125,8 @@ def test_importing_mmtui_loads_neither_torch_nor_textual_until_watch_is_used():
 @pytest.mark.parametrize("path", TUI, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_tui_module_imports_torch_nor_where_snapshots_come_from(path):
     assert "torch" not in roots(path)
-    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths")
+    assert not within(mmtui_modules(path), "mmtui.tui", "mmtui.records", "mmtui.experiments", "mmtui.paths",
+                      "mmtui.text")
 
 
 def test_an_arrow_up_is_caught():

@@ -141,3 +141,14 @@ async def test_the_tuis_writes_to_a_full_disk_are_notices_and_the_app_stays_up(t
     left = sorted(os.listdir(tiny_disk))
     assert left == ["filler", "run.jsonl"], left  # no temporary file, no half a screenshot or CSV
     assert json.loads((tiny_disk / "run.jsonl").read_text().splitlines()[0])["event"] == "header"
+
+
+def test_a_checkpoint_saved_over_a_planted_symlink_leaves_its_target_untouched(tmp_path, small_words_path):
+    target = tmp_path / "precious.pt"
+    target.write_bytes(b"someone else's file")
+    planted = tmp_path / "run.pt"
+    planted.symlink_to(target)
+    result = headless("--data", str(small_words_path), "--steps", "20", "--eval-every", "0", "--save", str(planted))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == b"someone else's file"
+    assert not planted.is_symlink() and planted.read_bytes()[:2] == b"PK"  # the checkpoint, in its own file

@@ -291,7 +291,7 @@ async def test_a_script_that_does_not_watch_is_told_how_while_it_runs(run_script
     source = run_script("plain.py", SLEEPS, note_after_s=0)
     app = MmtuiApp(source)
     async with app.run_test(size=WIDE) as pilot:
-        await wait_until(pilot, lambda: shows(app, "hello from a script without watch", "if plain.py does not call",
+        await wait_until(pilot, lambda: shows(app, "hello from a script without watch", "plain.py has trained no",
                                               "mmtui.watch(model,", "waiting for its run file"),
                          timeout=FIRST_OUTPUT_S)
 

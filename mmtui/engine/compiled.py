@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,12 +15,14 @@ import torch
 
 from mmtui.engine.config import STEPS_PER_CALL
 from mmtui.engine.model import Model
+from mmtui.processes import die_with_parent
 
 INDUCTOR_OPTIONS = {
     "cpp_wrapper": True,  # the calls between kernels in C++ too: 1.4x the Python wrapper for these tiny kernels
     "compile_threads": 1,  # no pool of compile workers: one C++ file per graph, and nothing to shut down on exit
 }
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"  # torch's own on-disk cache of compiled graphs; mmtui only says where
+WARM_CODE = "from mmtui.engine.compiled import warm; warm()"  # the compiling process's program
 
 
 def compile_cache_dir() -> Path:
@@ -52,8 +57,11 @@ class CompiledSteps:
     """
 
     def __init__(self, throwaway: Callable[[], Model], Xtr: torch.Tensor, Ytr: torch.Tensor, batch_size: int,
-                 steps_per_call: int | None = None):
+                 steps_per_call: int | None = None, kind: dict | None = None):
+        """`kind`: the model's TrainConfig as a dict and its "vocab_size", with which a process of its own can
+        draw the same kind of model: build_in_background then warms torch's cache there first."""
         self._throwaway = throwaway
+        self._kind = kind
         self.Xtr, self.Ytr = Xtr, Ytr
         self.batch_size = batch_size
         self.steps_per_call = steps_per_call or STEPS_PER_CALL
@@ -84,16 +92,62 @@ class CompiledSteps:
 
     def build_in_background(self) -> bool:
         """build() in a daemon thread: training goes on meanwhile, and an exit does not wait for the compiler.
-        True if this call started it, False if it was started before."""
+        With a `kind`, a process of its own compiles first, filling torch's cache: its compiler holds that
+        process's GIL, not the trainer's (the in-process build of the lecture's MLP held it ~27 s, the eager steps
+        crawling at 12-50 a second); build() then loads from the warm cache (~4 s of tracing). True if this call
+        started it, False if it was started before."""
         if self._thread is not None:
             return False
-        self._thread = threading.Thread(target=self.build, name="mmtui-compile", daemon=True)
+        self._thread = threading.Thread(target=self._build_warmed, name="mmtui-compile", daemon=True)
         self._thread.start()
         return True
+
+    def _build_warmed(self) -> None:
+        started = time.perf_counter()
+        if self._kind is not None:
+            self.error = self._warm_in_a_child()
+            if self.error is not None:
+                return
+        self.build()
+        if self.built_in_s is not None:
+            self.built_in_s = time.perf_counter() - started
+
+    def _warm_in_a_child(self) -> str | None:
+        """Compile this kind of step in a child process, which fills torch's on-disk cache; why not, or None."""
+        os.environ.setdefault(CACHE_ENV, str(compile_cache_dir()))
+        order = {"kind": self._kind, "train_shape": list(self.Xtr.shape), "batch_size": self.batch_size,
+                 "steps_per_call": self.steps_per_call, "parent": os.getpid()}
+        child = subprocess.run([sys.executable, "-c", WARM_CODE], input=json.dumps(order), capture_output=True,
+                               text=True)  # the wait releases the GIL: training goes on
+        if child.returncode != 0:
+            lines = (child.stdout or child.stderr).strip().splitlines()
+            return lines[-1] if lines else f"the compiling process ended with code {child.returncode}"
+        return None
 
     def __call__(self, model: Model, batches: torch.Tensor, lrs: torch.Tensor) -> torch.Tensor:
         """steps_per_call steps of `model` on batches (K, B) at the learning rates lrs (K,); their losses (K,)."""
         return self._compiled(model, self.Xtr, self.Ytr, batches, lrs)
+
+
+def warm() -> None:
+    """The compiling process: reads its order (json on stdin), compiles the step on a model of that kind and
+    training tensors of that shape (zeros: the compiled code depends on shapes, not values), so that torch's cache
+    holds it; prints why not and exits 1 if it cannot. It ends with its parent, killed or not."""
+    from mmtui.engine.config import TrainConfig
+    from mmtui.engine.model import build_model
+
+    order = json.loads(sys.stdin.read())
+    die_with_parent(order["parent"])
+    torch.set_num_threads(1)
+    config, vocab_size = TrainConfig(**order["kind"]["config"]), order["kind"]["vocab_size"]
+    rows, block = order["train_shape"]
+    steps = CompiledSteps(lambda: build_model(config, vocab_size, torch.Generator()),
+                          torch.zeros(rows, block, dtype=torch.long), torch.zeros(rows, dtype=torch.long),
+                          order["batch_size"], order["steps_per_call"])
+    steps.build()
+    if steps.error is not None:
+        print(steps.error, flush=True)
+        sys.exit(1)
 
 
 def _one_line(error: Exception) -> str:

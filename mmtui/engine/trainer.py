@@ -149,8 +149,9 @@ class Trainer:
             def throwaway() -> Model:
                 return build_model(config, self.vocab_size, torch.Generator())
 
+            kind = {"config": dataclasses.asdict(config), "vocab_size": self.vocab_size}
             compiled = self._compiled[key] = CompiledSteps(throwaway, self.dataset.Xtr, self.dataset.Ytr,
-                                                           config.batch_size)
+                                                           config.batch_size, kind=kind)
             if config.compile == "on":
                 compiled.build()
         return self._compiled[key]
@@ -166,9 +167,10 @@ class Trainer:
                 self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
                 self._fast = None
             elif self.step > 0 and fast.build_in_background():  # auto: once step 0's snapshot is out, which then
-                # waits for none of the compiler's imports. The compiler's Python holds the GIL for most of the
-                # build, so the eager steps crawl meanwhile: the note says why
-                self._news.notes.append("building the compiled step; eager steps are slow meanwhile")
+                # waits for none of the compiler's imports. A process of its own compiles; loading its work here
+                # holds the GIL for a few seconds of tracing, when the eager steps crawl: the note says so
+                self._news.notes.append("building the compiled step in a process of its own; the eager steps slow "
+                                        "down only while it loads, for a few seconds")
             return False
         start, end = self.step, self.step + fast.steps_per_call
         if start % fast.steps_per_call or end > self.config.steps:

@@ -17,8 +17,10 @@ from pathlib import Path
 from mmtui.processes import GroupGuard, stop_group
 from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
 from mmtui.sources.run_file import BATCH_S, RunFileSource
+from mmtui.text import safe_text
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
+AUTOWATCH = "mmtui.integrations.autowatch"  # runs a script as python does, its model and optimizer watched
 RUNS_FOLDER = "runs"  # where watch() keeps a run it is not told where to write: the user keeps this one there too
 MAX_LINES = 2_000  # output lines held: what the panel scrolls back through, and where the traceback is found
 MAX_LINE_CHARS = 10_000  # a line without an end is ended here: a stream of binary garbage holds bounded memory
@@ -31,17 +33,6 @@ WATCH_LINES = "add `import mmtui` and `run = mmtui.watch(model, optimizer)` to i
               "the file watch writes by default)"
 
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
-# Escape sequences a terminal would act on: CSI (colours, cursor moves: tqdm's nested bars), OSC (titles, links),
-# DCS/SOS/PM/APC strings, and the two-character ones.
-ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])")
-# What is left that a terminal acts on or hides: C0 and C1 controls, and the invisible format characters
-# (bidirectional overrides reorder what follows them, on the screen only).
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
-
-
-def safe_text(raw: str) -> str:
-    """A line as it may be drawn: escape sequences and control characters removed, tabs expanded."""
-    return INVISIBLE.sub("", ESCAPE.sub("", raw).expandtabs(8))
 
 
 class ScriptLines:
@@ -119,12 +110,15 @@ class ScriptLines:
         return "\n".join(lines[start:])
 
 
-def python_command(script: str | None, module: str | None, args: tuple[str, ...]) -> tuple[list[str], str, str]:
+def python_command(script: str | None, module: str | None, args: tuple[str, ...],
+                   watch: bool = True) -> tuple[list[str], str, str]:
     """The child's argv for `mmtui run SCRIPT ARGS` or `mmtui run -m MODULE ARGS`, how to name it ("train.py",
-    "-m pkg.train") and the stem its run file is named after (as watch() names it)."""
+    "-m pkg.train") and the stem its run file is named after (as watch() names it). With `watch`, python runs
+    it through the zero-line watch (mmtui.integrations.autowatch), which finds its model and optimizer."""
+    python = [sys.executable, "-m", AUTOWATCH] if watch else [sys.executable]
     if module is not None:
-        return [sys.executable, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
-    return [sys.executable, script, *args], Path(script).name, Path(script).stem
+        return [*python, "-m", module, *args], f"-m {module}", module.rpartition(".")[2]
+    return [*python, script, *args], Path(script).name, Path(script).stem
 
 
 def new_run_file(stem: str) -> Path:
@@ -157,6 +151,7 @@ class ScriptSource:
         """`stop_grace_s`: how long the script's group is given after SIGINT, before SIGTERM; `kill_grace_s`:
         after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on."""
         self.argv, self.name, self.run_file = argv, name, run_file
+        self._watched = AUTOWATCH in argv  # run through the zero-line watch: its model is found unasked
         self.graces = (stop_grace_s, kill_grace_s, kill_grace_s)
         self.shown_run_file = os.path.relpath(run_file) if not run_file.is_absolute() else str(run_file)
         self.process: subprocess.Popen | None = None
@@ -285,9 +280,13 @@ class ScriptSource:
         if self.run_file.exists():
             return ()
         if exited is not None:  # given once: receive() reports the exit once
-            return (f"{self.name} wrote no run file: {WATCH_LINES}",)
+            found = " it trained no model mmtui could find (a forward with grad);" if self._watched else ""
+            return (f"{self.name} wrote no run file:{found} {WATCH_LINES}",)
         if not self._noted_no_run_file and time.monotonic() - self._started_at >= self._note_after_s:
             self._noted_no_run_file = True
+            if self._watched:  # the zero-line watch writes it at the first training step
+                return (f"no run file after {self._note_after_s:g} s: {self.name} has trained no model yet "
+                        f"(mmtui watches the first it trains); without a torch module, {WATCH_LINES}",)
             return (f"no run file after {self._note_after_s:g} s: if {self.name} does not call mmtui.watch, "
                     f"{WATCH_LINES}",)
         return ()

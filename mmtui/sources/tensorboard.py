@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import struct
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
                            Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
+from mmtui.runfile import MAX_TEXT
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, newest_run_files
 
@@ -30,17 +32,21 @@ RECORD_OVERHEAD = 16  # a TFRecord's framing: length (8 bytes), its CRC (4), the
 HIST_BINS = 50  # a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
 MAX_RUNS = 32  # runs shown at most, the most recently written first: each keeps a bounded history in the app
 MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logged: each is a layer kept 64 times
-# A histogram tag with one of these words among its parts (split at / and .) is a weight's: "weights/fc1",
-# "layer1.weight", "dense/kernel", Lightning's and Keras's ways of logging parameters. Matched without case.
+# A histogram tag with one of these words among its words (split at / . _ -) is a weight's: "weights/fc1",
+# "layer1.weight", "dense/kernel", "weight_gradients/W1" (mmtui export's); Lightning's and Keras's ways of logging
+# parameters. Matched without case.
 WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "param", "params", "parameters"})
-TAG_PARTS = re.compile(r"[/.]")
+TAG_WORDS = re.compile(r"[/._-]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
 # What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
 # a transformers Trainer logs its arguments as this text tag.
 LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
+MAX_SAMPLES = 1000  # names taken from one text value
+MAX_STEP = 2 ** 53  # the largest step a float axis places exactly, as the run file's reader takes
+MAX_RECORD_BYTES = 1 << 30  # a record longer than this is damage (a length gone wrong), not one being written
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
-WHOLE, CUT_SHORT, DAMAGED = "whole", "cut short", "damaged"  # what _record_state finds where a reader stopped
+WHOLE, CUT_SHORT = "whole", "cut short"  # what _record_state finds where a reader stopped, besides damage
 
 
 class TensorBoardMissing(RuntimeError):
@@ -112,15 +118,32 @@ def first_record_problem(path: Path) -> str | None:
     short yet to tell (a writer that has just begun)."""
     from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
 
-    if path.stat().st_size < RECORD_OVERHEAD:
+    size = path.stat().st_size
+    if size < RECORD_OVERHEAD:
         return None
+    state = _record_state(path, 0, size)
+    if state not in (WHOLE, CUT_SHORT):
+        return f"not a TensorBoard event file (its first record {state})"
     try:
         first = next(iter(RawEventFileLoader(str(path)).Load()), None)
     except Exception as error:  # noqa: BLE001 - tensorboard's reader raises its own error types
-        return f"cannot be read ({error})"
-    if first is None:
+        return f"cannot be read ({_said(error)})"
+    if first is None and state == WHOLE:
         return "not a TensorBoard event file (its first record is damaged)"
     return None
+
+
+def _regular(path: Path) -> bool:
+    """A regular file: a FIFO named like an event file would block its reader for good."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _said(error: Exception) -> str:
+    """An error in words, its type's name where it has none (a MemoryError's)."""
+    return str(error) or type(error).__name__
 
 
 # ---- histograms
@@ -159,7 +182,7 @@ def whole_counts(shares: list[float]) -> tuple[int, ...]:
 
 def is_weight_tag(tag: str) -> bool:
     """Whether a histogram's tag names a weight, not an activation layer."""
-    return any(part in WEIGHT_WORDS for part in TAG_PARTS.split(tag.lower()))
+    return any(word in WEIGHT_WORDS for word in TAG_WORDS.split(tag.lower()))
 
 
 def histogram_stats(tag: str, step: int, value) -> ActivationStats | None:
@@ -254,6 +277,9 @@ class Run:
         self.snapshots = 0
         self.events = 0
         self.damaged = 0  # records that passed their checksum yet hold no event
+        self.skipped = 0  # values with no number their tag's plugin promises (a tensor logged as a scalar),
+        # or steps below 0: none drawn
+        self.last_skip = ""  # what the latest was
 
     def _info(self) -> RunInfo:
         """The run as the status line names it: a TensorBoard log, of the framework that wrote it where known; no
@@ -270,7 +296,8 @@ class Run:
         except OSError:
             return
         known = {f.path.name for f in self.files}
-        self.files.extend(EventFile(self.folder / n) for n in names if n not in known)
+        new = [self.folder / n for n in names if n not in known]
+        self.files.extend(EventFile(path) for path in new if _regular(path))
 
     # ---- events into news
 
@@ -287,24 +314,39 @@ class Run:
         if not event.HasField("summary"):
             return
         step = event.step
+        if not 0 <= step <= MAX_STEP:
+            self._skip(f"a step of {step:,}")
+            return
         for value in event.summary.value:
-            if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
-                self.plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
-            kind = value.WhichOneof("value")
-            plugin = self.plugin.get(value.tag, "")
-            if kind == "simple_value":
-                self._scalar(value.tag, step, float(value.simple_value), event.wall_time, out)
-            elif kind == "histo" or kind == "tensor" and plugin == "histograms":
-                self._histogram(value, step, out)
-            elif kind == "tensor" and plugin == "scalars":
-                from tensorboard.util import tensor_util
+            try:
+                self._value(value, step, event.wall_time, out)
+            except (ValueError, TypeError, OverflowError) as error:  # a tensor not of its plugin's shape
+                self._skip(f"{value.tag!r} at step {step:,} ({error or type(error).__name__})")
 
-                self._scalar(value.tag, step, float(tensor_util.make_ndarray(value.tensor)), event.wall_time, out)
-            elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
-                self._samples(value, step)
-            elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
-                self.framework = "transformers"
-                self.info = self._info()
+    def _skip(self, why: str) -> None:
+        self.skipped += 1
+        self.last_skip = why
+
+    def _value(self, value, step: int, wall_time: float, out: list[Arrival]) -> None:
+        """One summary value into the news: a scalar, a histogram, samples or the trainer's own text."""
+        if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
+            self.plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+        kind = value.WhichOneof("value")
+        plugin = self.plugin.get(value.tag, "")
+        if kind == "simple_value":
+            self._scalar(value.tag, step, float(value.simple_value), wall_time, out)
+        elif kind == "histo" or kind == "tensor" and plugin == "histograms":
+            self._histogram(value, step, out)
+        elif kind == "tensor" and plugin == "scalars":
+            from tensorboard.util import tensor_util
+
+            number = float(tensor_util.make_ndarray(value.tensor).item())  # raises for several values
+            self._scalar(value.tag, step, number, wall_time, out)
+        elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
+            self._samples(value, step)
+        elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
+            self.framework = "transformers"
+            self.info = self._info()
 
     def _scalar(self, tag: str, step: int, number: float, wall_time: float, out: list[Arrival]) -> None:
         self.tags.setdefault(tag)
@@ -361,7 +403,8 @@ class Run:
         text = tensor_util.make_ndarray(value.tensor)
         for item in text.flat:
             line = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            self.news.samples.extend(name.strip() for name in line.splitlines() if name.strip())
+            names = [name.strip()[:MAX_TEXT] for name in line.splitlines() if name.strip()]  # as a run file's
+            self.news.samples.extend(names[:MAX_SAMPLES])
         self.news.step = max(self.news.step, step)
 
     def _new_run(self, out: list[Arrival]) -> None:
@@ -401,6 +444,8 @@ class Run:
                  for f in self.files if f.writing and f.at_end and not f.problem and not f.loader]
         if self.damaged:
             said.append(f"{self.name}: {self.damaged} undecodable records skipped")
+        if self.skipped:
+            said.append(f"{self.name}: {self.skipped:,} values skipped, the latest {self.last_skip}")
         if self.tag is None and self.tags:
             named = ", ".join(list(self.tags)[:TAGS_NAMED]) + (", ..." if len(self.tags) > TAGS_NAMED else "")
             said.append(f"{self.name}: no training loss tag among {named} (--tag TAG picks one)")
@@ -521,7 +566,7 @@ class TensorBoardSource:
                 file.backlog = os.stat(file.path).st_size
                 file.loader = RawEventFileLoader(str(file.path))
             except Exception as error:  # noqa: BLE001 - tensorboard's reader raises its own error types
-                file.problem = f"{file.path.name} cannot be read ({error})"
+                file.problem = f"{file.path.name} cannot be read ({_said(error)})"
                 return True
         try:
             for record in file.loader.Load():
@@ -531,7 +576,8 @@ class TensorBoardSource:
                     file.at_end = False
                     return False
         except Exception as error:  # noqa: BLE001 - a file deleted or unreadable mid-read: keep what was drawn
-            file.problem = f"{file.path.name} cannot be read further ({error}): showing what was read"
+            file.problem = f"{file.path.name} cannot be read past byte {file.position:,} ({_said(error)}): " \
+                           "showing what was read"
             file.loader = None
             return True
         file.at_end = True
@@ -555,9 +601,9 @@ class TensorBoardSource:
         state = _record_state(file.path, file.position, size)
         if state == CUT_SHORT:
             file.writing = True
-        elif state == DAMAGED:
-            file.problem = f"{file.path.name}: a damaged record (bad CRC) at byte {file.position:,} of " \
-                           f"{size:,}: showing the records before it"
+        elif state != WHOLE:
+            file.problem = f"{file.path.name}: the record at byte {file.position:,} of {size:,} {state}: " \
+                           "showing the records before it"
             file.loader = None
 
     # ---- what the status line says
@@ -610,7 +656,8 @@ def _last_written(folder: Path) -> float:
 
 def _record_state(path: Path, position: int, size: int) -> str:
     """The record at `position` of a file `size` bytes long: WHOLE (its checksums right: written since the
-    reader stopped), CUT_SHORT (its length read and right, its end not written yet) or DAMAGED."""
+    reader stopped), CUT_SHORT (its length read and right, its end not written yet), or why it is damaged, in
+    words ("has a bad length checksum")."""
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
     if size - position < 12:
@@ -621,10 +668,12 @@ def _record_state(path: Path, position: int, size: int) -> str:
             header = file.read(12)
             (length,), (crc,) = struct.unpack("<Q", header[:8]), struct.unpack("<I", header[8:])
             if masked_crc32c(header[:8]) != crc:
-                return DAMAGED
+                return "has a bad length checksum"
+            if length > MAX_RECORD_BYTES:
+                return f"claims {length:,} bytes"
             if size - position < length + RECORD_OVERHEAD:
                 return CUT_SHORT
             data, (data_crc,) = file.read(length), struct.unpack("<I", file.read(4))
     except (OSError, struct.error):
         return CUT_SHORT  # gone, unreadable or shrunk: the next read says so
-    return WHOLE if masked_crc32c(data) == data_crc else DAMAGED
+    return WHOLE if masked_crc32c(data) == data_crc else "has a bad data checksum"

@@ -69,6 +69,15 @@ class _Canvas:
                                for bits, style in zip(self.bits[row], self.styles[row]))
 
 
+def _dots(value: float, axis: Axis, last: int) -> float:
+    """Where `value` falls on an axis `last` dots long; a point far off it is kept near it (a segment to
+    10^300 dots away would take as many steps), one of NaN at its start. Halves: 1e308 - -1e308 overflows."""
+    if not axis.high > axis.low:
+        return 0.0
+    at = (value / 2 - axis.low / 2) / (axis.high / 2 - axis.low / 2) * last
+    return min(max(at, -last), 2 * last) if at == at else 0.0
+
+
 def line_plot(lines: Sequence[PlotLine], width: int, height: int, x: Axis, y: Axis, title: str = "",
               guides: Sequence[tuple[float, Style]] = ()) -> list[Strip]:
     """A title row (the y label, then `title`), the canvas with y ticks on its left, the x axis and its labels.
@@ -82,9 +91,8 @@ def line_plot(lines: Sequence[PlotLine], width: int, height: int, x: Axis, y: Ax
     canvas = _Canvas(columns, rows)
 
     def to_dots(vx: float, vy: float) -> tuple[float, float]:
-        dx = (vx - x.low) / (x.high - x.low) * (columns * 2 - 1) if x.high > x.low else 0.0
-        dy = (vy - y.low) / (y.high - y.low) * (rows * 4 - 1) if y.high > y.low else 0.0
-        return dx, rows * 4 - 1 - dy
+        dy = _dots(vy, y, rows * 4 - 1)
+        return _dots(vx, x, columns * 2 - 1), rows * 4 - 1 - dy
 
     for value, style in guides:
         _, gy = to_dots(x.low, value)

@@ -93,6 +93,8 @@ class LayerTaps:
 
     def _tap_input(self, index: int):
         def hook(module: nn.Module, args) -> None:
+            if torch.compiler.is_compiling():
+                return  # as the output's hook
             if index in self._inputs or index in self._taken or not args or not _measurable(args[0]):
                 return
             started = _now()
@@ -111,6 +113,8 @@ class LayerTaps:
 
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
+            if torch.compiler.is_compiling():
+                return  # measured steps run eager (watcher.compiled): nothing of this is traced
             output = hidden_output(output)
             if not _measurable(output):
                 return

@@ -6,7 +6,7 @@ import atexit
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,15 @@ from mmtui.measure.stats import StepStats, as_examples_by_units
 from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
 from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
+from mmtui.watcher.compiled import CompileSafeHooks
 from mmtui.watcher.layers import LayerTaps, user_name
+from mmtui.watcher.optimizer import described, step_hooks
 from mmtui.watcher.weights import WeightTaps
 
-NO_LOSS_NOTE = ("no loss seen: return it from forward (as logits, loss) or call run.log(loss=loss) each step; "
-                "the loss panel waits for it")
-NOT_HOOKED_NOTE = ("activation statistics missing: the layers' hooks did not run (a torch.compile'd model runs "
-                   "without them; watch the model you call, or pass layers=)")
+NO_LOSS_NOTE = "no loss seen: return (logits, loss) from forward, or call run.log(loss=loss)"  # 80 columns
+BACKWARDS_UNSTEPPED = 64  # losses of backward() calls kept while no optimizer has stepped (a loop with none)
+WITHDRAW_NOTES = ""  # a note that takes back the notes said before it (records.Snapshot.notes)
+NOT_HOOKED_NOTE = "no layer statistics: their hooks did not run; log a layer so: run.log(h=h)"
 
 
 class WatchedRun:
@@ -42,6 +44,7 @@ class WatchedRun:
                  params: list[tuple[str, torch.Tensor]], layers: list, path: Path, name: str,
                  settings: dict[str, Any], pacing: Pacing, total_steps: int | None):
         self.model, self.optimizer, self.path = model, optimizer, path
+        self.automatic = False  # started by `mmtui run` unasked: a watch() of the script's own takes over
         self.step_count = 0  # updates done
         self._pacing = pacing
         self._name, self._settings, self._total_steps = name, settings, total_steps
@@ -61,6 +64,7 @@ class WatchedRun:
         self._in_flight: list[_InFlight] = []  # the losses of earlier snapshots on their way to the host
         self._booked = 0  # steps whose loss a snapshot has taken
         self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
+        self._backward_losses = False  # the step's loss is what backward() was called on (log_backward)
         self._scalars: list[tuple[str, int, Any]] = []
         self._named_stats: list = []  # activations logged by name on the measured step
         self._measuring = False  # this step carries statistics
@@ -72,11 +76,13 @@ class WatchedRun:
         self._quiet_until: float | None = None  # till then a step needs no snapshot nor statistics: it is counted
         # and its loss kept, nothing else (None: every step takes the full path)
         self._handles = []
-        if model is not None:
-            self._handles.append(model.register_forward_hook(self._on_model_output))
+        # a compiled training step (optimizer.step() inside torch.compile) runs the step's end eagerly
+        self._end_step_outside_graphs = CompileSafeHooks.outside_graphs(self._end_step)
+        self._compiled = CompileSafeHooks(model, self._on_model_output) if model is not None else None
+        if self._compiled is not None:
+            self._handles.append(self._compiled)
         if optimizer is not None:
-            self._handles.append(optimizer.register_step_pre_hook(lambda *_: self._before_update()))
-            self._handles.append(optimizer.register_step_post_hook(lambda *_: self._end_step()))
+            self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
         atexit.register(self._close_at_exit)
         self._measure_next(time.perf_counter())
 
@@ -114,6 +120,39 @@ class WatchedRun:
         elif self._write_awaited and not self._loss_awaited:
             self._write(RUNNING, time.perf_counter())
 
+    def losses_by_log(self) -> None:
+        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that knows
+        its step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
+        accumulation), and logs it after the step."""
+        self._logged_loss, self._step_losses = True, []
+
+    def log_backward(self, loss: torch.Tensor) -> None:
+        """For the zero-line watch: a 0-dim tensor the loop calls backward() on, the step's loss where the
+        model returns none (a loss computed beside the model, F.cross_entropy(model(x), y))."""
+        if self._step_losses and not self._backward_losses:
+            return  # the model returned this step's loss: that one
+        self._backward_losses = True
+        if self.optimizer is not None or len(self._step_losses) < BACKWARDS_UNSTEPPED:
+            self._step_losses.append(_reading(loss))  # the optimizer's step ends the step
+
+    def attach_optimizer(self, optimizer: Any) -> None:
+        """The optimizer of a model watched without one, found at its first step (from its step pre-hook,
+        before the update): it counts the steps from this one on."""
+        self.optimizer, self._steps_by_log = optimizer, False
+        if self._run is None:  # the run's facts are not written yet
+            self._settings |= described(optimizer)
+        self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
+        self._before_update()  # this step's: its pre-hooks are being called
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def loss_seen(self) -> bool:
+        """Whether a finite loss has reached the run file, returned by the model or logged."""
+        return self._news is not None and self._news.book.last_finite_loss is not None
+
     def step(self) -> None:
         """End a step by hand: for a loop without an optimizer that logs more than once a step."""
         self._steps_by_log = False
@@ -148,6 +187,8 @@ class WatchedRun:
             due = self._news.stats_due(now)
         self._measuring = due
         if due:
+            if self._compiled is not None:
+                self._compiled.measured_step()
             self._stats = StepStats(self.step_count)
             self._layers.arm(self._stats)
             if self.optimizer is None:
@@ -166,6 +207,9 @@ class WatchedRun:
             self._loss_awaited = False
             self.step_count += 1  # the fast way: no snapshot nor statistics due, the loss known
             return
+        if self._compiled is not None:
+            self._compiled.step_done()
+            self._compiled.check()
         if self._write_awaited:
             self._write(RUNNING, time.perf_counter())
         losses = self._step_losses
@@ -246,9 +290,13 @@ class WatchedRun:
         if self._booked and news.book.last_finite_loss is None and not self._said_no_loss:
             self._said_no_loss = True
             news.notes.append(NO_LOSS_NOTE)
+        elif self._said_no_loss and news.book.last_finite_loss is not None:
+            self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
+            news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
-        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot
-        readings = list(latest.values())
+        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot; every evaluation stays
+        readings = [reading for reading in self._scalars if is_validation_loss(reading[0])] + \
+            [reading for name, reading in latest.items() if not is_validation_loss(name)]
         values = _floats([value for _, _, value in readings])
         for (name, step, _), value in zip(readings, values):
             if is_validation_loss(name):
@@ -298,8 +346,17 @@ class InertRun:
 
     path = None
     step_count = 0
+    loss_seen = False
+    closed = True
+    automatic = False
 
     def log(self, loss=None, **values) -> None: ...
+
+    def losses_by_log(self) -> None: ...
+
+    def attach_optimizer(self, optimizer) -> None: ...
+
+    def log_backward(self, loss) -> None: ...
 
     def step(self) -> None: ...
 
@@ -314,9 +371,16 @@ class InertRun:
 # ---- values
 
 def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple) and logits beside it."""
+    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple, or as `loss` of a dict or
+    an object: transformers' ModelOutput) and logits beside it."""
     if isinstance(output, torch.Tensor):
         return (output, None) if output.dim() == 0 and output.requires_grad else None
+    if isinstance(output, Mapping) or hasattr(output, "loss"):
+        get = output.get if isinstance(output, Mapping) else lambda name: getattr(output, name, None)
+        loss, logits = get("loss"), get("logits")
+        if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad):
+            return None
+        return loss, logits if isinstance(logits, torch.Tensor) else None
     if isinstance(output, (tuple, list)):
         loss = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() == 0 and t.requires_grad), None)
         if loss is None:

@@ -8,9 +8,10 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from mmtui.records import ActivationStats
-from mmtui.tui.layer_words import bin_in_trouble, layer_label, trouble_rule
+from mmtui.records import FLAT, ActivationStats
+from mmtui.tui.layer_words import bin_in_trouble, cut_middle, layer_label, trouble_rule
 from mmtui.tui.palette import CYAN, SATURATED_RED
+from mmtui.tui.plain import plain
 from mmtui.tui.segments import merged_segments
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
@@ -37,10 +38,17 @@ class ActivationHistogram(StripsWidget):
 
     def draw(self, stats: ActivationStats | None) -> None:
         self.stats = stats
-        self.border_title = f"Activations: {layer_label(stats)}" if stats is not None and stats.name else TANH_TITLE
         self.rebuild()
 
     def lines(self, width: int, height: int) -> list[Strip]:
+        stats = self.stats
+        if stats is not None and stats.name:  # the layer's name whole where the border has room, else its middle cut
+            room = max(width - len("Activations: ") - 4, 8)
+            title = plain(f"Activations: {cut_middle(layer_label(stats), room)}")
+        else:
+            title = TANH_TITLE
+        if self.border_title != title:
+            self.border_title = title
         if self.stats is None:
             return [Strip([Segment("waiting for the first step…")])]
         return histogram_lines(self.stats, width, height)
@@ -49,8 +57,13 @@ class ActivationHistogram(StripsWidget):
 def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Strip]:
     """A title line, bars `height - 3` rows high, an axis line and the labels of the range's ends (and 0)."""
     rule = trouble_rule(stats)
-    lines = [Strip([Segment(f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "),
-                    *([Segment(f"█ {rule}", TAIL)] if rule else [])])]
+    figures = f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "
+    # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share instead,
+    # where it fits (the Flat units panel gives it too)
+    share = f"{stats.saturation:.1f}% near-flat"
+    said = ([Segment(share, DIM)] if len(figures + share) <= width else []) if stats.kind == FLAT else \
+        [Segment(f"█ {rule}", TAIL)] if rule else []
+    lines = [Strip([Segment(figures), *said])]
     if len(stats.hist_counts) == 0 or len(stats.hist_edges) != len(stats.hist_counts) + 1:
         return lines + [Strip([Segment("no finite outputs to draw in this snapshot", DIM)])]
     rows = max(height - 3, 1)

@@ -56,13 +56,14 @@ def dead_columns(white_rows: tuple[int, ...]) -> int:
 def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
     """A title line, the image (two examples per row; two units per column when one per column would not fit
     `width`), and an axis line. Dead columns are red."""
-    rows, units = stats.white_rows, stats.units
+    rows, units = stats.white_rows, max(stats.units, 0)
     dead = dead_columns(rows)
     per_column = 1 if units <= width else 2
-    columns = -(-units // per_column)
-    column_dead = [any(_bit(dead, u) for u in range(c * per_column, min((c + 1) * per_column, units)))
+    shown = min(units, width * per_column)  # the units the panel's width holds: a file may claim 10^12
+    columns = -(-shown // per_column)
+    column_dead = [any(_bit(dead, u) for u in range(c * per_column, min((c + 1) * per_column, shown)))
                    for c in range(columns)]
-    dead_count = bin(dead & ((1 << units) - 1)).count("1")
+    dead_count = bin(dead & ((1 << min(units, dead.bit_length())) - 1)).count("1")
     lines = [Strip([Segment(f"{layer_label(stats)} · step {stats.step:,}: "),
                     Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", ALARM if dead_count else None),
                     Segment(f" of {units} (red: white for all {len(rows)} examples) · "
@@ -72,7 +73,8 @@ def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
         lower = rows[top + 1] if top + 1 < len(rows) else 0
         cells = [_cell(upper, lower, c * per_column, per_column) for c in range(columns)]
         lines.append(Strip(merged_segments((cell, DEAD if dead else WHITE) for cell, dead in zip(cells, column_dead))))
-    span = f"units 0 → {units - 1} across, examples 0 → {len(rows) - 1} down, 2 per row"
+    of_all = f" of {units:,}" if shown < units else ""
+    span = f"units 0 → {shown - 1}{of_all} across, examples 0 → {len(rows) - 1} down, 2 per row"
     lines.append(Strip([Segment(span + (", 2 units per column" if per_column == 2 else ""), DIM)]))
     return lines
 

@@ -13,7 +13,7 @@ from mmtui.tui.history import History, LossSeries
 from mmtui.tui.layer_words import cut_apart, cut_middle
 from mmtui.tui.palette import EXPECTED_LOSS, GHOST_LOSS, RAW_LOSS, VAL_LOSS, run_color
 from mmtui.tui.plotext_strips import plotext_style
-from mmtui.tui.smoothing import smoothed
+from mmtui.tui.smoothing import SmoothedCurves
 from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 
 # loss values labelled on the log axis: fine steps where the lecture's losses lie, 1-2-5 below them, where a
@@ -25,8 +25,11 @@ MIN_LOG_LABELS = 3  # fewer say nothing of the scale: a narrow range gets even s
 NICE_STEPS = (5, 2, 1)  # times a power of 10: the spacing of those even steps
 LEGEND_ROWS_FROM = 12  # panel rows from which the legend may take two rows, not one
 LEGEND_GAP = "  "
+AXIS_LABELS_FROM = 12  # figure rows from which the axes are named ("step", "loss (log axis)"): a row below them
+# the curves need more
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
 MARK = "▶ "  # the selected run, as the Runs table marks it
+PLACEABLE = 1e100  # losses at or past this (a file's 1e308, inf, NaN) are not drawn: plotext's axes overflow
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class LossPlot(PlotStrips):
         self.log_scale = True
         self._history: History | None = None
         self._series: list[Series] = []
+        self._smoothed = SmoothedCurves()
 
     def draw(self, history: History) -> None:
         self._history = history
@@ -70,7 +74,7 @@ class LossPlot(PlotStrips):
     def lines(self, width: int, height: int) -> list[Strip]:
         if width < 10 or height < 5:
             return []
-        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale)
+        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale, self._smoothed)
         entries = legend_entries(self._history, self._series)
         legend = legend_lines(entries, width, 2 if height >= LEGEND_ROWS_FROM else 1)
         return legend + super().lines(width, height - len(legend))
@@ -82,18 +86,23 @@ class LossPlot(PlotStrips):
             plot(line.steps, line.values, color=line.color, marker=line.marker)  # named in the legend above
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
-        if run is not None and run.init_loss is not None and expected is not None:
-            plt.hline(math.log10(expected) if self.log_scale else expected, EXPECTED_LOSS)
+        guide = []  # the green line's height, where drawn: the axis spans it too
+        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
+                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
+            guide = [math.log10(expected) if self.log_scale else expected]
+            plt.hline(guide[0], EXPECTED_LOSS)
         if series:
             ticks = step_ticks(max(line.steps[-1] for line in series))
             plt.xticks(ticks, [f"{t:,}" for t in ticks])
             if self.log_scale:
                 low = min(min(line.values) for line in series)
                 high = max(max(line.values) for line in series)
+                low, high = min([low, *guide]), max([high, *guide])
                 labels = log_ticks(10 ** low, 10 ** high)
                 plt.yticks([math.log10(v) for v in labels], [f"{v:.3g}" for v in labels])
-        plt.xlabel("step")
-        plt.ylabel("loss (log axis)" if self.log_scale else "loss")
+        if height >= AXIS_LABELS_FROM:
+            plt.xlabel("step")
+            plt.ylabel("loss (log axis)" if self.log_scale else "loss")
 
 
 def log_ticks(low: float, high: float) -> list[float]:
@@ -116,13 +125,15 @@ def log_ticks(low: float, high: float) -> list[float]:
     return labels or [low]
 
 
-def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
+def loss_series(history: History, width: int, log_scale: bool,
+                smoothed: SmoothedCurves | None = None) -> list[Series]:
     """Beneath, the ghost's smoothed curve (one stream only) and the selected run's raw points; then every stream's
     smoothed curve in its colour, and the selected run's val points on top. No NaN or inf."""
+    smoothed = smoothed or SmoothedCurves()
     series = []
     run = history.run
     if history.ghost is not None and not history.comparing:
-        steps, smooth = smoothed_curve(history.ghost.losses, width)
+        steps, smooth = smoothed_curve(history.ghost.losses, width, smoothed)
         series.append(_scaled(steps, smooth, log_scale, GHOST_LOSS, "dot", f"previous: {history.ghost.info.name}"))
     if run is not None:
         steps, raw, _ = run.losses.downsampled(width)
@@ -134,7 +145,7 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
             label = f"{stream.run.info.name} (smoothed)"
         else:
             label = (MARK if name == history.selected else "") + history.label(name)
-        steps, smooth = smoothed_curve(stream.run.losses, width)
+        steps, smooth = smoothed_curve(stream.run.losses, width, smoothed)
         series.append(_scaled(steps, smooth, log_scale, run_color(index), "braille", label))
     if run is not None:
         evals = [e for e in run.evals if math.isfinite(e.val_loss)]
@@ -144,9 +155,9 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
     return [line for line in series if line.steps]
 
 
-def smoothed_curve(losses: LossSeries, width: int) -> tuple[list[int], list[float]]:
+def smoothed_curve(losses: LossSeries, width: int, smoothed: SmoothedCurves) -> tuple[list[int], list[float]]:
     """Every kept loss smoothed (the EMA's weight fitted to their number), at the `width` points drawn."""
-    at = dict(zip(losses.steps, smoothed(losses.raw)))
+    at = dict(zip(losses.steps, smoothed.of(losses)))
     steps = losses.downsampled(width)[0]
     return steps, [at[step] for step in steps]
 
@@ -222,6 +233,6 @@ def _packed(entries: list[LegendEntry], width: int, rows: int) -> list[Strip] | 
 
 def _scaled(steps: list[int], values: list[float], log_scale: bool, color: str, marker: str,
             label: str | None = None, points: bool = False) -> Series:
-    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v) and (v > 0 or not log_scale)]
+    kept = [(s, v) for s, v in zip(steps, values) if abs(v) < PLACEABLE and (v > 0 or not log_scale)]
     return Series([s for s, _ in kept], [math.log10(v) if log_scale else v for _, v in kept], color, marker,
                   label, points)

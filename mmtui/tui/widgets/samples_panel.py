@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from mmtui.tui.plain import plain
 
 
 class SamplesPanel(VerticalScroll):
@@ -22,4 +25,5 @@ class SamplesPanel(VerticalScroll):
         self.border_title = "Samples"
 
     def draw(self, lines: Iterable[str]) -> None:
-        self.query_one("#samples-text", Static).update("\n".join(lines) or "names appear here as the run samples them")
+        text = Text("\n").join(map(plain, lines))  # names from a word list or a file: never markup
+        self.query_one("#samples-text", Static).update(text or "names appear here as the run samples them")

@@ -92,10 +92,12 @@ def scalar_line(name: str, series: ScalarSeries, width: int, name_width: int) ->
     if len(series.values) < 2:
         return Strip([Segment(head)])
     columns = width - len(head) - RANGE_WIDTH
-    shown = series.values[-columns:] if columns > 0 else []
+    shown = [v for v in series.values[-columns:] if math.isfinite(v)] if columns > 0 else []  # NaN has no bar
     if len(shown) < 2:
         return Strip([Segment(head)])
+    spare = RANGE_WIDTH - len(f"  {min(shown):.4g} … {max(shown):.4g}")  # a short range gives the trend its room
+    shown = series.values[-(columns + spare):]
     low, high = min(shown), max(shown)
-    span = high - low or 1.0
-    bars = "".join(BLOCKS[min(int((v - low) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)
+    span = high / 2 - low / 2 or 1.0  # halves: 1e308 - -1e308 overflows
+    bars = "".join(BLOCKS[min(int((v / 2 - low / 2) / span * len(BLOCKS)), len(BLOCKS) - 1)] for v in shown)
     return Strip([Segment(head), Segment(bars, TREND), Segment(f"  {low:.4g} … {high:.4g}", DIM)])

@@ -7,11 +7,13 @@ from textual.widgets import Static
 
 from mmtui.experiments import gain_label
 from mmtui.records import DIVERGED, DONE, PAUSED, RUNNING, Snapshot, SourceStatus
+from mmtui.tui.plain import plain
 from mmtui.tui.palette import ALARM, CYAN, OK_GREEN, SATURATED_RED, WARN_YELLOW, WHITE_PIXEL
 
 STATE_STYLES = {RUNNING: f"bold {OK_GREEN}", PAUSED: f"bold {WARN_YELLOW}", DONE: f"bold {CYAN}",
                 DIVERGED: f"bold {WHITE_PIXEL} on {SATURATED_RED}"}
 SEPARATOR = "  ·  "
+NUMBERS = ("gain", "w1_scale")  # settings shown as numbers: a run file's of another type is not shown
 
 
 class StatusLine(Static):
@@ -31,7 +33,7 @@ class StatusLine(Static):
         # One line, never resized: layout=False spares the whole screen a layout pass on every update.
         if snapshot is None:
             waiting = status.text if status and status.text else "waiting for the first snapshot…"
-            self.update(pending or waiting, layout=False)
+            self.update(plain(pending or waiting), layout=False)
             return
         self.update(describe(snapshot, steps_per_s, pending, status, reinit_hint, selected, note, looking_back),
                     layout=False)
@@ -40,13 +42,15 @@ class StatusLine(Static):
 def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
              status: SourceStatus | None = None, reinit_hint: bool = False, selected: str | None = None,
              note: str | None = None, looking_back: str | None = None) -> Text:
-    info, settings = snapshot.run, snapshot.run.settings
+    info = snapshot.run
+    settings = {k: v for k, v in info.settings.items() if k not in NUMBERS or _is_number(v)}  # a file's own
     deep = info.model.startswith("deep")
     text = Text()
     text.append(snapshot.state, STATE_STYLES.get(snapshot.state, "bold"))
     if snapshot.state == DIVERGED:
         hint = ": press 1-4 or r to reinit" if reinit_hint else ""
-        text.append(f"  loss {snapshot.diverged_loss:.3g}{hint}", ALARM)
+        loss = f"  loss {snapshot.diverged_loss:.3g}" if snapshot.diverged_loss is not None else ""
+        text.append(f"{loss}{hint}", ALARM)
     if status is not None and status.text and status.warning:  # a damaged line, a file deleted: before the rest
         text.append(f"{SEPARATOR}{status.text}", "bold yellow")
     if selected:
@@ -65,7 +69,7 @@ def describe(snapshot: Snapshot, steps_per_s: float, pending: str | None = None,
     if status is not None and status.text and not status.warning:  # "following a.jsonl": is the run live
         text.append(f"{SEPARATOR}{status.text}", "dim")
     ended = snapshot.state not in (RUNNING, PAUSED)
-    if steps_per_s > 0 or not ended:  # a log written faster than its clock ticks has no speed to tell
+    if steps_per_s > 0:  # none yet, or a log written faster than its clock ticks: no speed to tell
         text.append(f"{SEPARATOR}{steps_per_s:,.0f} steps/s{' over the run' if ended else ''}")
     if note:  # after the step and the speed, which a narrow terminal must keep: "compiled step in use from step
         # 2,128", "no loss seen: ...", what explains the speed or an empty panel, before the settings
@@ -93,3 +97,7 @@ def what_ran(model: str, settings: dict) -> str:
     if model:
         words.append(f"model {model}")
     return " · ".join(words)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

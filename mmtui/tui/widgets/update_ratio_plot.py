@@ -18,6 +18,7 @@ from mmtui.tui.widgets.strips_widget import StripsWidget
 GUIDE = -3.0  # the lecture's rough healthy level: updates about 1/1000 of the data
 GUIDE_STYLE = Style(color=GUIDE_GREY)
 MARGIN = 0.25  # log10 units above and below the lines and the guide
+MAX_TICKS = 12  # y ticks at most
 SGD_TITLE = "Update:data ratio, log10 ((lr · grad).std() / data.std())"  # the lecture's formula, its SGD's update
 MEASURED_TITLE = "Update:data ratio, log10 (update.std() / data.std()), the optimizer's real update"
 
@@ -43,7 +44,9 @@ class UpdateRatioPlot(StripsWidget):
         low, high = min(min(values), GUIDE) - MARGIN, max(max(values), GUIDE) + MARGIN  # the guide always in view
         last = max(steps[-1] for _, steps, _ in lines)
         x = Axis(0, last, [(t, f"{t:,}") for t in step_ticks(last)], "step")
-        y = Axis(low, high, [(v, f"{v:g}") for v in range(math.ceil(low), math.floor(high) + 1)], "log10 update:data")
+        every = max(math.ceil((high / 2 - low / 2) / (MAX_TICKS / 2)), 1)  # fewer ticks over a range of 1e308
+        y = Axis(low, high, [(v, f"{v:g}") for v in range(math.ceil(low), math.floor(high) + 1, every)],
+                 "log10 update:data")
         plotted = [PlotLine(steps, values, code_style(color)) for color, steps, values in lines]
         return line_plot(plotted, width, height, x, y, f"grey line: {GUIDE:g} (updates ~1/1000 of the data); far "
                          "above: lr too high, far below: too low", guides=[(GUIDE, GUIDE_STYLE)])
