@@ -1,5 +1,6 @@
 """Figures by time step: a module called once per time step measured at every call (a sample of its calls past
-MAX_TIMES), and an output with a time axis measured per step; reduced on the device into the step's Readout."""
+MAX_TIMES), and an output with a time axis measured per step; reduced on the device into the step's
+Readout."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from mmtui.measure.activations import Activation
 from mmtui.measure.readout import Readout
 from mmtui.records import AT_HIDDEN, BOUNDED, OTHER, RECTIFIER, SATURATED_AT, TimeStats
 
-MAX_TIMES = 64  # time steps measured per layer at most: wider than the view's heat map on any terminal. A layer
-# called more often keeps every other call, then every fourth ..., so a step's cost stays bounded
+MAX_TIMES = 64  # time steps measured per layer at most: wider than the view's heat map on any terminal. A
+# layer called more often keeps every other call, then every fourth ..., so a step's cost stays bounded
 
 
 @dataclass
@@ -33,15 +34,15 @@ class _Series:
     saturation_after: int = 1  # its saturation is this far after its std: 1 per call, the block's length for
     # a sequence (one block of stds, then one of saturations)
     grads: dict[int, int] = field(default_factory=dict)  # time step -> where its gradient's std is
-    first: torch.Tensor | None = None  # call 0's output, reduced only once a second call shows the layer recurs
+    first: torch.Tensor | None = None  # call 0's output, reduced once a second call shows the layer recurs
 
 
 class ThroughTime:
     """The time-step figures of one measured step, put into that step's Readout; records() once it has landed.
 
-    Two ways in: call() for each call of a module (a time step each), call_gradient() for the gradient reaching
-    it; sequence() and sequence_gradient() for a tensor with a time axis. A module called once is no time series:
-    only its call's tensor is held (no reduction), in case a second call comes.
+    Two ways in: call() for each call of a module (a time step each), call_gradient() for the gradient
+    reaching it; sequence() and sequence_gradient() for a tensor with a time axis. A module called once is no
+    time series: only its call's tensor is held (no reduction), in case a second call comes.
     """
 
     def __init__(self, readout: Readout):
@@ -60,8 +61,8 @@ class ThroughTime:
     def call(self, key, t: torch.Tensor, *, name: str = "", kind: str = BOUNDED,
              bounds: tuple[float, float] = (-1.0, 1.0), saturated_at: float = SATURATED_AT,
              flat_below: float = 0.0) -> int | None:
-        """One call's output t (examples x units, or any shape as_examples_by_units takes); returns its time step
-        where it is measured (give it to call_gradient), None where the sample of calls leaves it out."""
+        """One call's output t (examples x units, or any shape as_examples_by_units takes); returns its time
+        step where it is measured (give it to call_gradient), None where the sample of calls leaves it out."""
         series = self._series_of(key, name, kind, bounds, saturated_at, flat_below)
         time = series.calls
         series.calls += 1
@@ -86,8 +87,8 @@ class ThroughTime:
 
     @torch.no_grad()
     def call_gradient(self, key, time: int, grad: torch.Tensor) -> None:
-        """The gradient reaching call `time`'s output; a call the sample has since left out is not measured."""
-        series = self._series[key]
+        """The gradient reaching call `time`'s output; a call the sample has since left out is not
+        measured.""" series = self._series[key]
         if time in series.kept:  # the backward comes after every call: a layer called once has none kept
             series.grads[time] = self.readout.put(grad.detach().float().std().reshape(1))
 
@@ -97,8 +98,8 @@ class ThroughTime:
     def sequence(self, key, t: torch.Tensor, time_dim: int, *, name: str = "", kind: str = BOUNDED,
                  bounds: tuple[float, float] = (-1.0, 1.0), saturated_at: float = SATURATED_AT,
                  flat_below: float = 0.0, grad_at: str = AT_HIDDEN) -> None:
-        """Outputs t with their time steps along time_dim (batch x time x hidden, or time first): each step's std
-        and share in trouble, at most MAX_TIMES steps evenly spread, the first and the last among them."""
+        """Outputs t with their time steps along time_dim (batch x time x hidden, or time first): each step's
+        std and share in trouble, at most MAX_TIMES steps evenly spread, the first and the last among them."""
         series = self._series_of(key, name, kind, bounds, saturated_at, flat_below, grad_at)
         steps = t.shape[time_dim]
         series.calls = steps
@@ -111,8 +112,8 @@ class ThroughTime:
 
     @torch.no_grad()
     def sequence_gradient(self, key, grad: torch.Tensor, time_dim: int, grad_at: str | None = None) -> None:
-        """The gradient reaching each time step of the tensor given to sequence(), along the same axis; grad_at
-        names where it was taken, if elsewhere than the series was told."""
+        """The gradient reaching each time step of the tensor given to sequence(), along the same axis;
+        grad_at names where it was taken, if elsewhere than the series was told."""
         series = self._series[key]
         if grad_at is not None:
             series.grad_at = grad_at
@@ -174,31 +175,32 @@ def _per_row(rows: torch.Tensor, series: _Series) -> tuple[torch.Tensor, torch.T
 # ---- the modules that run through time
 
 def recurrent_of(module: nn.Module) -> Activation | None:
-    """The measure of a recurrent module's outputs (its hidden states), by its class: torch's RNN, GRU and LSTM
-    and their cells, and a module of the user's whose class name ends in "Cell" (makemore's RNNCell, GRUCell); None
-    for any other. A tanh RNN's, a GRU's and an LSTM's hidden states lie in [-1, 1]: saturated past 0.97."""
-    mode = getattr(module, "mode", None) if isinstance(module, nn.RNNBase) else None
+    """The measure of a recurrent module's outputs (its hidden states), by its class: torch's RNN, GRU and
+    LSTM and their cells, and a module of the user's whose class name ends in "Cell" (makemore's RNNCell,
+    GRUCell); None for any other. A tanh RNN's, a GRU's and an LSTM's hidden states lie in [-1, 1]: saturated
+    past 0.97.""" mode = getattr(module, "mode", None) if isinstance(module, nn.RNNBase) else None
     nonlinearity = getattr(module, "nonlinearity", "tanh")
     if isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
         relu = mode == "RNN_RELU" or (isinstance(module, nn.RNNCell) and nonlinearity == "relu")
         return Activation(RECTIFIER) if relu else Activation(BOUNDED)
     name = type(module).__name__.lower()
     if name.endswith("cell"):
-        return Activation(BOUNDED) if any(kind in name for kind in ("rnn", "gru", "lstm")) else Activation(OTHER)
+        recurrent = any(kind in name for kind in ("rnn", "gru", "lstm"))
+        return Activation(BOUNDED) if recurrent else Activation(OTHER)
     return None
 
 
 def time_dim_of(module: nn.Module, x) -> int | None:
-    """The time axis of a fused nn.RNN/GRU/LSTM's input and output: 1 for batch_first batches, else 0; None for
-    any other module, or an input that is no tensor (a PackedSequence)."""
+    """The time axis of a fused nn.RNN/GRU/LSTM's input and output: 1 for batch_first batches, else 0; None
+    for any other module, or an input that is no tensor (a PackedSequence)."""
     if not isinstance(module, nn.RNNBase) or not isinstance(x, torch.Tensor):
         return None
     return 1 if module.batch_first and x.dim() == 3 else 0
 
 
 def hidden_output(output):
-    """The tensor of a module's output that holds its hidden states: an LSTM cell's h of (h, c), a fused layer's
-    outputs of (outputs, h_n); the output itself where it is a tensor."""
+    """The tensor of a module's output that holds its hidden states: an LSTM cell's h of (h, c), a fused
+    layer's outputs of (outputs, h_n); the output itself where it is a tensor."""
     while isinstance(output, (tuple, list)) and output:
         output = output[0]
     return output
