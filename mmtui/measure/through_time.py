@@ -88,7 +88,8 @@ class ThroughTime:
     @torch.no_grad()
     def call_gradient(self, key, time: int, grad: torch.Tensor) -> None:
         """The gradient reaching call `time`'s output; a call the sample has since left out is not
-        measured.""" series = self._series[key]
+        measured."""
+        series = self._series[key]
         if time in series.kept:  # the backward comes after every call: a layer called once has none kept
             series.grads[time] = self.readout.put(grad.detach().float().std().reshape(1))
 
@@ -178,7 +179,8 @@ def recurrent_of(module: nn.Module) -> Activation | None:
     """The measure of a recurrent module's outputs (its hidden states), by its class: torch's RNN, GRU and
     LSTM and their cells, and a module of the user's whose class name ends in "Cell" (makemore's RNNCell,
     GRUCell); None for any other. A tanh RNN's, a GRU's and an LSTM's hidden states lie in [-1, 1]: saturated
-    past 0.97.""" mode = getattr(module, "mode", None) if isinstance(module, nn.RNNBase) else None
+    past 0.97."""
+    mode = getattr(module, "mode", None) if isinstance(module, nn.RNNBase) else None
     nonlinearity = getattr(module, "nonlinearity", "tanh")
     if isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
         relu = mode == "RNN_RELU" or (isinstance(module, nn.RNNCell) and nonlinearity == "relu")
