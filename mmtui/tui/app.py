@@ -395,8 +395,8 @@ class MmtuiApp(App[int]):
         self.notify(message, severity=severity)
 
     def screenshot_svg(self) -> str:
-        """The screen as SVG, its cells' spaces kept as written (xml:space="preserve"): renderers that collapse
-        them (rsvg-convert) ran a right-aligned figure into the name before it ("version_102,999")."""
+        """The screen as SVG, its cells' spaces kept as written (xml:space="preserve"): renderers that
+        collapse them (rsvg-convert) ran a right-aligned figure into the name before ("version_102,999")."""
         return self.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1)
 
     def action_save_checkpoint(self) -> None:
