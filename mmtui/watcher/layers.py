@@ -1,4 +1,5 @@
-"""A model's activation layers: which modules are watched, their names, and the hooks that tap one step's outputs."""
+"""A model's activation layers: which modules are watched, their names, and the hooks that tap one step's
+outputs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from mmtui.measure.slopes import near_flat, peak_slope
 from mmtui.measure.stats import StepStats, as_examples_by_units
 from mmtui.records import FLAT
 
-PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's names
+PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's
+# names
 
 
 def user_name(path: str) -> str:
@@ -29,9 +31,9 @@ def user_name(path: str) -> str:
 
 
 def find_layers(model: nn.Module, patterns: list[str] | None) -> list[tuple[str, nn.Module, Activation]]:
-    """The watched activation layers, in the model's order: every activation module, or with `patterns` (module
-    paths, * and ? allowed) exactly the modules they name, measured by class where it says, else as functions of
-    the user's own (activation_chosen)."""
+    """The watched activation layers, in the model's order: every activation module, or with `patterns`
+    (module paths, * and ? allowed) exactly the modules they name, measured by class where it says, else as
+    functions of the user's own (activation_chosen)."""
     layers = []
     for path, module in model.named_modules():
         path = user_name(path)
@@ -52,9 +54,10 @@ def layer_label(path: str, module: nn.Module) -> str:
 
 
 class LayerTaps:
-    """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each module)
-    reduced in the forward, where they are fresh (an in-place op after them would change them), and the gradients
-    reaching them in the backward, into the step's StepStats; a FLAT function's inputs are sampled before it runs.
+    """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each
+    module) reduced in the forward, where they are fresh (an in-place op after them would change them), and
+    the gradients reaching them in the backward, into the step's StepStats; a FLAT function's inputs are
+    sampled before it runs.
     """
 
     def __init__(self, layers: list[tuple[str, nn.Module, Activation]], samples: Samples):
@@ -109,7 +112,8 @@ class LayerTaps:
                 flat, elementwise = self._near_flat(index, module, found, output, rows)
             handle = self._stats.activation(
                 output, order=index, name=layer_label(path, module), kind=found.kind, bounds=found.bounds,
-                flat_below=found.flat_below, saturated_at=found.saturated_at, white_at=found.white_at, rows=rows,
+                flat_below=found.flat_below, saturated_at=found.saturated_at, white_at=found.white_at,
+                rows=rows,
                 near_flat=flat, elementwise=elementwise)
             self._taken[index] = handle
             if output.requires_grad:
@@ -118,7 +122,8 @@ class LayerTaps:
             self.spent += _now() - started
         return hook
 
-    def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor, rows: torch.Tensor | None) -> None:
+    def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor,
+                      rows: torch.Tensor | None) -> None:
         started = _now()
         stats.gradient(handle, grad, rows)
         self.spent += _now() - started
