@@ -1,6 +1,6 @@
-"""Every activation function judged by its own derivative: an output is in trouble where the function's slope is
-below NEAR_FLAT_SLOPE x its peak slope. Each family's figure, from a watched run, against that rule computed here
-by autograd on the layer's real inputs; tanh's is the lecture's |t| > 0.97, exactly."""
+"""Every activation function judged by its own derivative: an output is in trouble where the function's slope
+is below NEAR_FLAT_SLOPE x its peak slope. Each family's figure, from a watched run, against that rule
+computed here by autograd on the layer's real inputs; tanh's is the lecture's |t| > 0.97, exactly."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def watched(tmp_path_factory):
     model = Net()
     inputs = {}
     for name in ("gelu", "relu", "gate", "tanh", "bump"):
-        getattr(model, name).register_forward_pre_hook(lambda m, args, name=name: inputs.update({name: args[0]}))
+        getattr(model, name).register_forward_pre_hook(
+            lambda m, args, name=name: inputs.update({name: args[0]}))
     log = tmp_path_factory.mktemp("run") / "run.jsonl"
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     run = mmtui.watch(model, optimizer, log=log, pacing=Pacing(snapshot_every=1),
@@ -86,8 +87,8 @@ def test_gelu_at_init_is_judged_by_its_slope_not_as_half_dead(watched, tmp_path)
     optimizer.step()
     run.close()
     at_init = read_run_file(str(tmp_path / "run.jsonl"))[0].layers[0]
-    assert at_init.kind == FLAT and 3 < at_init.saturation < 20  # the bottom of its dip near x = -0.75 and its
-    # far-negative tail; not the ~50% of outputs on the negative side that judging it as a ReLU said
+    assert at_init.kind == FLAT and 3 < at_init.saturation < 20  # the bottom of its dip near x = -0.75 and
+    # its far-negative tail; not the ~50% of outputs on the negative side that judging it as a ReLU said
     assert at_init.dead_units == 0
 
 

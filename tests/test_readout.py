@@ -1,5 +1,5 @@
-"""A measured step's statistics travel as one readout: gathered in put() order, read back exactly, and carried by
-the first snapshot that finds them landed; a running snapshot never waits for them, a closing one does."""
+"""A measured step's statistics travel as one readout: gathered in put() order, read back exactly, and carried
+by the first snapshot that finds them landed; a running snapshot never waits for them, a closing one does."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_a_running_snapshot_carries_the_latest_landed_statistics_and_never_waits
     assert [s.step for s in first.layers] == [0]  # step 5's are on their way: not waited for
     assert builder.take(state=RUNNING, step=7, lr=None).layers == ()
     late.landed = True
-    assert [(s.step, round(s.mean, 6)) for s in builder.take(state=RUNNING, step=8, lr=None).layers] == [(5, 0.5)]
+    landed = builder.take(state=RUNNING, step=8, lr=None).layers
+    assert [(s.step, round(s.mean, 6)) for s in landed] == [(5, 0.5)]
 
 
 def test_the_closing_snapshot_waits_for_what_is_still_on_its_way():

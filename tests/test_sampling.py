@@ -1,9 +1,11 @@
-"""A large tensor's figures from a fixed sample against the same figures from every element, on real tensors: the
-lecture's MLP (its hidden layer over 20,000 examples, at init and trained) and examples/char_transformer.py's GELUs.
+"""A large tensor's figures from a fixed sample against the same figures from every element, on real tensors:
+the lecture's MLP (its hidden layer over 20,000 examples, at init and trained) and
+examples/char_transformer.py's GELUs.
 
 What sampling may change is the histograms' bars and a FLAT function's near-flat share: here by at most
-HIST_ERROR points of the values' share per bin (about a third of what one lecture batch of 32 to the next moves
-them) and FLAT_ERROR points. Mean, std, range, the bounded and rectifier shares and dead units are exact.
+HIST_ERROR points of the values' share per bin (about a third of what one lecture batch of 32 to the next
+moves them) and FLAT_ERROR points. Mean, std, range, the bounded and rectifier shares and dead units are
+exact.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def lecture_layers(names_dataset):
 
 
 @pytest.mark.parametrize("when", [0, 1], ids=["init", "trained"])
-def test_the_lecture_layers_sampled_figures_equal_the_exact_ones_within_the_stated_error(lecture_layers, when):
+def test_the_lecture_layers_sampled_figures_equal_the_exact_ones_within_the_stated_error(lecture_layers,
+                                                                                         when):
     h, dh = lecture_layers[when]
     assert h.numel() > 60 * SAMPLE_ELEMENTS
     assert_sampled_close(h)
@@ -130,7 +133,8 @@ def transformer(bundled_words):
 
 
 @pytest.mark.parametrize("when", [0, 1], ids=["init", "trained"])
-def test_the_transformers_gelu_sampled_figures_equal_the_exact_ones_within_the_stated_error(transformer, when):
+def test_the_transformers_gelu_sampled_figures_equal_the_exact_ones_within_the_stated_error(transformer,
+                                                                                             when):
     act, taken = transformer
     inputs, outputs = taken[when]
     assert_sampled_close(outputs, FLAT, module=act, inputs=inputs)

@@ -1,4 +1,5 @@
-"""A model's activation layers: which modules are watched, their names, and the hooks that tap one step's outputs."""
+"""A model's activation layers: which modules are watched, their names, and the hooks that tap one step's
+outputs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from mmtui.measure.stats import StepStats, as_examples_by_units
 from mmtui.measure.through_time import hidden_output, recurrent_of, time_dim_of
 from mmtui.records import AT_INPUT, AT_OUTPUT, FLAT
 
-PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's names
+PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's
+# names
 
 
 def user_name(path: str) -> str:
@@ -31,8 +33,8 @@ def user_name(path: str) -> str:
 
 def find_layers(model: nn.Module, patterns: list[str] | None) -> list[tuple[str, nn.Module, Activation]]:
     """The watched activation layers, in the model's order: every activation module and recurrent module
-    (through_time.recurrent_of), or with `patterns` (module paths, * and ? allowed) exactly the modules they name,
-    measured by class where it says, else as functions of the user's own (activation_chosen)."""
+    (through_time.recurrent_of), or with `patterns` (module paths, * and ? allowed) exactly the modules they
+    name, measured by class where it says, else as functions of the user's own (activation_chosen)."""
     layers = []
     for path, module in model.named_modules():
         path = user_name(path)
@@ -53,12 +55,12 @@ def layer_label(path: str, module: nn.Module) -> str:
 
 
 class LayerTaps:
-    """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each module)
-    reduced in the forward, where they are fresh (an in-place op after them would change them), and the gradients
-    reaching them in the backward, into the step's StepStats; a FLAT function's inputs are sampled before it runs.
-    Through time: every call of a module called more than once (a recurrent cell, a weight-shared block) is a time
-    step of its own, and a fused nn.RNN/GRU/LSTM's outputs are measured per time step, with the gradient reaching
-    each step's input (its hidden states stay inside the kernel).
+    """Hooks on the activation layers, present only while armed: one step's outputs (the first call of each
+    module) reduced in the forward, where they are fresh (an in-place op after them would change them), and
+    the gradients reaching them in the backward, into the step's StepStats; a FLAT function's inputs are
+    sampled before it runs. Through time: every call of a module called more than once (a recurrent cell, a
+    weight-shared block) is a time step of its own, and a fused nn.RNN/GRU/LSTM's outputs are measured per
+    time step, with the gradient reaching each step's input (its hidden states stay inside the kernel).
     """
 
     def __init__(self, layers: list[tuple[str, nn.Module, Activation]], samples: Samples):
@@ -129,7 +131,8 @@ class LayerTaps:
                 flat, elementwise = self._near_flat(index, module, found, output, rows)
             handle = self._stats.activation(
                 output, order=index, name=layer_label(path, module), kind=found.kind, bounds=found.bounds,
-                flat_below=found.flat_below, saturated_at=found.saturated_at, white_at=found.white_at, rows=rows,
+                flat_below=found.flat_below, saturated_at=found.saturated_at, white_at=found.white_at,
+                rows=rows,
                 near_flat=flat, elementwise=elementwise)
             self._taken[index] = handle
             if output.requires_grad:
@@ -167,7 +170,8 @@ class LayerTaps:
         take()
         self.spent += _now() - started
 
-    def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor, rows: torch.Tensor | None) -> None:
+    def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor,
+                      rows: torch.Tensor | None) -> None:
         started = _now()
         stats.gradient(handle, grad, rows)
         self.spent += _now() - started

@@ -1,4 +1,5 @@
-"""A model's weights as the lecture measures them: gradient statistics, grad:data, and the update the optimizer made."""
+"""A model's weights as the lecture measures them: gradient statistics, grad:data, and the update the
+optimizer made."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ from mmtui.measure.stats import StepStats, spread
 
 
 class WeightTaps:
-    """Each weight's spread and sampled values before an update, to measure the update the optimizer really made
-    (Adam's, not lr * grad), and their gradients after it; only on the steps that carry statistics. A large
-    weight keeps its sample's values only (sampling.SAMPLE_ELEMENTS), never a copy of the whole."""
+    """Each weight's spread and sampled values before an update, to measure the update the optimizer really
+    made (Adam's, not lr * grad), and their gradients after it; only on the steps that carry statistics. A
+    large weight keeps its sample's values only (sampling.SAMPLE_ELEMENTS), never a copy of the whole."""
 
     def __init__(self, named: list[tuple[str, torch.Tensor]], samples: Samples):
-        self.named = [(name, p) for name, p in named if p.dim() >= 2 and p.requires_grad]  # the weights, not biases
+        self.named = [(name, p) for name, p in named if p.dim() >= 2 and p.requires_grad]  # the weights, not
+        # biases
         self.samples = samples
         self.spent = 0.0  # seconds this took the training thread since the last look
-        self._before: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] | None = None  # per weight:
-        # its sampled elements (None: all), their values and the whole's std, before the update
+        self._before: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] | None = None  # per
+        # weight: its sampled elements (None: all), their values and the whole's std, before the update
 
     @torch.no_grad()
     def before_update(self) -> None:
@@ -40,7 +42,8 @@ class WeightTaps:
 
     @torch.no_grad()
     def after_update(self, stats: StepStats) -> None:
-        """Each weight's grad mean and std, grad:data, and std(update) / std(data before), into the step's stats."""
+        """Each weight's grad mean and std, grad:data, and std(update) / std(data before), into the step's
+        stats."""
         started = time.perf_counter()
         before, self._before = self._before or [], None
         for (name, p), (elements, kept, data_std) in zip(self.named, before):
