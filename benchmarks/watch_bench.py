@@ -207,10 +207,12 @@ def ratio_rounds(loop, rounds: int, seconds: float, pacing: Pacing, folder: str)
 def measured_step(loop: ScaleLoop, folder: str, steps: int = 3) -> tuple[float, float, Path]:
     """Seconds of a bare step and of a measured one (statistics at every step), medians of `steps` each after a
     first of each; and the run file the measured steps wrote."""
+    now = clock(loop)
+
     def timed(run) -> float:
-        started = time.perf_counter()
+        started = now()
         loop.steps(1, run)
-        return time.perf_counter() - started
+        return now() - started
 
     log = Path(tempfile.mktemp(suffix=".jsonl", dir=folder))
     run = loop.watch(str(log), EVERY_STEP)
@@ -255,10 +257,18 @@ def run_file_bytes(log: Path, steps_per_s: float, cost_s: float) -> dict:
             "mb_per_hour": (stats_per_hour * stats_bytes + snapshots_per_hour * size(losses)) / 1e6}
 
 
+def clock(loop: ScaleLoop):
+    """The training thread's own CPU time on the CPU (torch runs there on one thread), so that the other
+    processes of a shared machine, which take the core away for whole turns, do not count; the wall clock on a
+    GPU, whose work the thread only queues."""
+    return time.thread_time if loop.device == "cpu" else time.perf_counter
+
+
 def interleaved(bare: ScaleLoop, watched: ScaleLoop, seconds: float, folder: str) -> dict:
     """Two copies of one model, one bare and one watched at the default pace for the whole round, trained in
     turns of about 0.2 s each (which goes first alternates), so that the machine's drifts fall on both alike;
-    their steps/s over the round's `seconds`."""
+    their steps per second of clock() over the round's `seconds`."""
+    now = clock(bare)
     run = watched.watch(tempfile.mktemp(suffix=".jsonl", dir=folder), Pacing())
     chunk = max(1, round(0.2 / bare_step_s(bare)))
     watched.steps(chunk, run)  # step 0's statistics, which every run takes once, and the samples' draw
@@ -266,9 +276,9 @@ def interleaved(bare: ScaleLoop, watched: ScaleLoop, seconds: float, folder: str
     turns = [("bare", bare, None), ("watched", watched, run)]
     while sum(spent.values()) < seconds:
         for name, loop, watching in turns:
-            started = time.perf_counter()
+            started = now()
             loop.steps(chunk, watching)
-            spent[name] += time.perf_counter() - started
+            spent[name] += now() - started
             done[name] += chunk
         turns.reverse()
     run.close()
@@ -277,9 +287,10 @@ def interleaved(bare: ScaleLoop, watched: ScaleLoop, seconds: float, folder: str
 
 
 def bare_step_s(loop: ScaleLoop) -> float:
-    started = time.perf_counter()
+    now = clock(loop)
+    started = now()
     loop.steps(2, None)
-    return (time.perf_counter() - started) / 2
+    return (now() - started) / 2
 
 
 def scale_case(rounds: int, folder: str) -> dict:

@@ -31,8 +31,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     model: every activation module's outputs and gradients (Tanh, Sigmoid, the ReLU family, GELU ..., and modules
         of your own whose class name says so), its 2-D weights, and the loss it returns (alone or beside logits).
     optimizer: counts the steps and measures the update each one made to the weights (Adam's, not lr * grad);
-        a framework's wrapper of one (accelerate's AcceleratedOptimizer, Lightning's) or any object with step()
-        and param_groups.
+        a framework's wrapper of one (accelerate's AcceleratedOptimizer, Lightning's) or any object with
+        step() and param_groups.
     params: a loop of raw tensors instead of a model (the lecture's notebook): the weights to measure, a list
         named as your variables are, or a dict; then run.log(loss=loss, h=h) each step.
     layers: module paths (* and ? allowed) to watch instead of the activation modules.
@@ -50,7 +50,7 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
         raise TypeError("mmtui.watch needs a model (an nn.Module) or params=[...] (the tensors a loop updates)")
     if optimizer is not None and not is_optimizer_like(optimizer):
         raise TypeError(f"mmtui.watch(model, optimizer): optimizer must be a torch.optim.Optimizer, not "
-                        f"{type(optimizer).__name__} (a wrapper of one, or an object with step() and param_groups)")
+                        f"{type(optimizer).__name__} (a wrapper of one, or any with step() and param_groups)")
     if model is not None and getattr(model.__dict__.get("_mmtui_run"), "automatic", False):
         model.__dict__["_mmtui_run"].close()  # `mmtui run`'s zero-line watch gives way to the script's own
     if model is not None and "_mmtui_run" in model.__dict__:
