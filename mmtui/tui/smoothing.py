@@ -39,11 +39,12 @@ class SmoothedCurves:
     took ~25 ms a frame to smooth again (the weight, fitted to their number, changes with every point added)."""
 
     def __init__(self) -> None:
-        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int], list[float]]] = WeakKeyDictionary()
+        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int, int], list[float]]] = WeakKeyDictionary()
 
     def of(self, losses: LossSeries) -> list[float]:
         """The smoothed points of `losses`, one per kept raw loss."""
-        key = (len(losses.raw), losses.bucket)
+        steps = losses.steps
+        key = (len(steps), steps[0], steps[-1]) if steps else (0, 0, 0)  # grown, or thinned: another
         kept = self._kept.get(losses)
         if kept is None or kept[0] != key:
             kept = self._kept[losses] = (key, smoothed(losses.raw))
