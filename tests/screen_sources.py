@@ -18,7 +18,7 @@ QUIET_SCRIPT = "import time\nfor epoch in range(12):\n    print(f'epoch {epoch}:
                "    time.sleep(0.02)\nprint('done')\n"
 
 
-def transformer_run(folder: Path, words: Path, steps: int = 40) -> Path:
+def transformer_run(folder: Path, words: Path, steps: int = 20) -> Path:
     """The char transformer example watched for `steps` steps: its GELUs, weights and returned loss."""
     path = folder / "char_transformer.jsonl"
     subprocess.run([sys.executable, str(ROOT / "examples" / "char_transformer.py"), "--data", str(words), "--steps",

@@ -153,7 +153,8 @@ def test_tf2_style_tensor_scalars_and_histograms_read_as_the_others(tb, tmp_path
             writer.file_writer.add_summary(histogram_pb("dense/kernel_0", values * (step + 1), buckets=30), step)
     read = source_on(tmp_path).until(Collected.ended, "the log")
     assert losses_of(read.snapshots) == [(0, pytest.approx(2.0)), (1, pytest.approx(1.9)), (2, pytest.approx(1.8))]
-    layer = [s for s in read.snapshots if s.layers][-1].layers[0]
+    assert not any(s.layers for s in read.snapshots)  # a kernel's histogram is a weight's, not a layer's
+    layer = [s for s in read.snapshots if s.weights][-1].weights[0]
     assert layer.name == "dense/kernel_0" and layer.step == 2 and sum(layer.hist_counts) == 1000
     assert layer.mean == pytest.approx(values.mean() * 3, abs=0.05)  # from the buckets' centres: no sums kept
     assert layer.hist_edges[0] == pytest.approx(values.min() * 3) and layer.hist_edges[-1] == pytest.approx(

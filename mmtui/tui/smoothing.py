@@ -39,7 +39,7 @@ class SmoothedCurves:
     took ~25 ms a frame to smooth again (the weight, fitted to their number, changes with every point added)."""
 
     def __init__(self) -> None:
-        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int], list[float]]] = WeakKeyDictionary()
+        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int, int], list[float]]] = WeakKeyDictionary()
 
     def of(self, losses: LossSeries) -> list[float]:
         """The smoothed points of `losses`, one per kept raw loss."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 
 from rich.segment import Segment
@@ -157,9 +158,9 @@ def loss_series(history: History, width: int, log_scale: bool,
 
 def smoothed_curve(losses: LossSeries, width: int, smoothed: SmoothedCurves) -> tuple[list[int], list[float]]:
     """Every kept loss smoothed (the EMA's weight fitted to their number), at the `width` points drawn."""
-    at = dict(zip(losses.steps, smoothed.of(losses)))
+    smooth = smoothed.of(losses)
     steps = losses.downsampled(width)[0]
-    return steps, [at[step] for step in steps]
+    return steps, [smooth[bisect_left(losses.steps, step)] for step in steps]  # the kept steps are in order
 
 
 def legend_entries(history: History, series: list[Series]) -> list[LegendEntry]:
