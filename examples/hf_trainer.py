@@ -20,7 +20,7 @@ from mmtui.integrations.transformers import MmtuiCallback
 
 
 class Names(Dataset):
-    """Each word as '.' + word + '.', padded to the block: input ids, and labels (-100 where there is none)."""
+    """Each word as '.' + word + '.', padded to the block: input ids, and labels (-100 where none is)."""
 
     def __init__(self, words: list[str], stoi: dict[str, int], block_size: int):
         self.ids = torch.zeros(len(words), block_size, dtype=torch.long)  # (N, T)
@@ -38,11 +38,13 @@ class Names(Dataset):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="word list, one per line (default: the bundled names)")
     parser.add_argument("--steps", type=int, default=1000, help="AdamW steps")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between evaluations")
-    parser.add_argument("--run-file", default=None, help="the run file (default: runs/hf_trainer-<time>.jsonl)")
+    parser.add_argument("--run-file", default=None,
+                        help="the run file (default: runs/hf_trainer-<time>.jsonl)")
     args = parser.parse_args()
 
     torch.manual_seed(1337)
@@ -56,8 +58,8 @@ def main() -> None:
                                        n_head=2, bos_token_id=0, eos_token_id=0, pad_token_id=0))
     training = TrainingArguments(tempfile.mkdtemp(prefix="hf_trainer-"), max_steps=args.steps,
                                  per_device_train_batch_size=32, learning_rate=1e-3, eval_strategy="steps",
-                                 eval_steps=args.eval_every, logging_steps=args.eval_every, save_strategy="no",
-                                 report_to=[], use_cpu=True, disable_tqdm=True)
+                                 eval_steps=args.eval_every, logging_steps=args.eval_every,
+                                 save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True)
     trainer = Trainer(model=model, args=training, train_dataset=Names(words[:n], stoi, block_size),
                       eval_dataset=Names(words[n:n + 512], stoi, block_size),
                       callbacks=[MmtuiCallback(log=args.run_file)])  # the one line

@@ -58,11 +58,13 @@ class NamesMLP(L.LightningModule):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="word list, one per line (default: the bundled names)")
     parser.add_argument("--steps", type=int, default=2000, help="SGD steps")
     parser.add_argument("--val-every", type=int, default=500, help="steps between validations")
-    parser.add_argument("--run-file", default=None, help="the run file (default: runs/lightning_mlp-<time>.jsonl)")
+    parser.add_argument("--run-file", default=None,
+                        help="the run file (default: runs/lightning_mlp-<time>.jsonl)")
     args = parser.parse_args()
 
     torch.manual_seed(42)
@@ -74,7 +76,8 @@ def main() -> None:
     val = DataLoader(examples(words[n:], stoi), batch_size=1024)
     trainer = L.Trainer(max_steps=args.steps, val_check_interval=min(args.val_every, len(train)),
                         limit_val_batches=4, callbacks=[MmtuiCallback(log=args.run_file)],  # the one line
-                        accelerator="cpu", logger=False, enable_checkpointing=False, enable_model_summary=False)
+                        accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_model_summary=False)
     trainer.fit(NamesMLP(len(stoi)), train, val)
 
 

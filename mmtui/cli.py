@@ -433,14 +433,14 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
               help="With --no-terminal: save an SVG screenshot here once the script has ended.")
 @click.option("--no-watch", is_flag=True,
-              help="Do not watch the script's model and optimizer unasked; only a mmtui.watch() of its own does.")
+              help="Do not watch the script's model and optimizer unasked: only its own mmtui.watch() does.")
 @size_option
 @click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
-def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_watch: bool, size: tuple[int, int],
-               script_and_args: tuple[str, ...]) -> None:
-    """Run a Python training script with the monitor: its output in a panel, and its loss and activations live:
-    the model it trains and its optimizer are found and watched, no line of it changed (or, where it calls
-    `run = mmtui.watch(model, optimizer)`, as that call says).
+def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_watch: bool,
+               size: tuple[int, int], script_and_args: tuple[str, ...]) -> None:
+    """Run a Python training script with the monitor: its output in a panel, and its loss and activations
+    live: the model it trains and its optimizer are found and watched, no line of it changed (or, where it
+    calls `run = mmtui.watch(model, optimizer)`, as that call says).
 
     Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
     mmtui exits with the script's exit code (when mmtui stopped it: 130 after q, 143 after SIGTERM, 129 after

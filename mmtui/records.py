@@ -157,7 +157,7 @@ class Snapshot:
     save_error: str | None = None  # why a save since the previous snapshot failed, in one line
     scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
     notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
-    # "no loss seen: return (logits, loss) or call run.log(loss=...)"; an empty one takes back those said before it
+    # "no loss seen: return (logits, loss) or call run.log(loss=...)"; an empty one takes back those before it
     weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, of the latest step that
     # logged any; () when this snapshot carries none
 

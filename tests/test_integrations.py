@@ -1,6 +1,7 @@
-"""The training people actually run, watched: a Lightning run with mmtui's Callback, a Hugging Face Trainer with
-its TrainerCallback (accelerate's wrapped optimizer, ModelOutput losses), forwards without grad that are no
-training step, and a model compiled with torch.compile; each with the real library, tiny models, on the CPU."""
+"""The training people actually run, watched: a Lightning run with mmtui's Callback, a Hugging Face Trainer
+with its TrainerCallback (accelerate's wrapped optimizer, ModelOutput losses), forwards without grad that are
+no training step, and a model compiled with torch.compile; each with the real library, tiny models, on the
+CPU."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from mmtui.watcher.run import NO_LOSS_NOTE
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EVERY_STEP = Pacing(snapshot_every=1)  # statistics at every step: each step's figures checkable
 STEPS = 6
-VAL_SCALE = 1000.0  # validation inputs this large saturate every Tanh: a measured step with saturation came from one
+VAL_SCALE = 1000.0  # validation inputs this large saturate every Tanh: a saturated measurement came from one
 
 
 def tanh_net() -> nn.Sequential:
@@ -42,8 +43,8 @@ def losses_of(snapshots) -> list[float]:
 
 
 def assert_training_steps_only(snapshots) -> None:
-    """Every measured step's layers came from a training forward: gradients reached them, and none saturated as
-    the validation inputs make every unit saturate."""
+    """Every measured step's layers came from a training forward: gradients reached them, and none saturated
+    as the validation inputs make every unit saturate."""
     measured = [s for s in snapshots if s.layers]
     assert measured and measured[0].step == 1  # step 0 is measured
     for s in measured:
@@ -65,7 +66,7 @@ def lightning_run(tmp_path_factory):
 
         def training_step(self, batch, batch_idx):
             x, y = batch
-            loss = nn.functional.cross_entropy(self.net(x), y)  # forward does not return it: training_step does
+            loss = nn.functional.cross_entropy(self.net(x), y)  # no forward returns it: training_step does
             self.log("accuracy", (self.net(x).argmax(-1) == y).float().mean())
             self.losses.append(loss.item())
             return {"loss": loss}
@@ -84,8 +85,9 @@ def lightning_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("lightning") / "run.jsonl"
     module = Module()
     trainer = L.Trainer(max_steps=STEPS, val_check_interval=3, limit_val_batches=2, num_sanity_val_steps=2,
-                        callbacks=[MmtuiCallback(log=path, pacing=EVERY_STEP)], accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+                        callbacks=[MmtuiCallback(log=path, pacing=EVERY_STEP)], accelerator="cpu",
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
     train, val = loaders()
     trainer.fit(module, train, val)
     return module, read_run_file(str(path))
@@ -96,6 +98,7 @@ def test_a_lightning_run_gives_every_steps_loss_as_training_step_returned_it(lig
     assert losses_of(snapshots) == pytest.approx(module.losses, rel=1e-6)
     assert snapshots[0].first_loss_step == 0 and snapshots[-1].step == STEPS and snapshots[-1].state == "done"
     assert snapshots[0].run.total_steps == STEPS and snapshots[0].run.settings["optimizer"] == "SGD"
+    assert snapshots[0].run.settings["framework"] == "Lightning"  # the status line names it
 
 
 def test_lightnings_val_loss_is_a_val_point_and_self_log_a_scalar_but_not_the_sanity_check(lightning_run):
@@ -118,7 +121,8 @@ def test_lightnings_statistics_come_from_training_steps_only(lightning_run):
 
 class TokenData(Dataset):
     def __init__(self, rows: int, vocab: int, block: int, seed: int):
-        self.ids = torch.randint(0, vocab, (rows, block), generator=torch.Generator().manual_seed(seed))  # (N, T)
+        generator = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(0, vocab, (rows, block), generator=generator)  # (N, T)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -151,8 +155,8 @@ def train_with_trainer(path, **arguments):
 
     args = transformers.TrainingArguments(
         str(path.parent / "out"), max_steps=STEPS, per_device_train_batch_size=4, logging_steps=1,
-        eval_strategy="steps", eval_steps=3, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True,
-        **arguments)
+        eval_strategy="steps", eval_steps=3, save_strategy="no", report_to=[], use_cpu=True,
+        disable_tqdm=True, **arguments)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=TokenData(48, 11, 8, 0),
                                    eval_dataset=TokenData(8, 11, 8, 1),
                                    callbacks=[MmtuiCallback(log=path, pacing=EVERY_STEP), KeepLogs()])
@@ -171,8 +175,10 @@ def test_a_trainer_run_gives_the_models_loss_of_every_step_and_eval_loss_as_val_
     assert [log["loss"] for log in logged if "loss" in log] == pytest.approx(returned, rel=1e-5)
     evals = [e for s in snapshots for e in s.evals]
     assert [e.step for e in evals] == [3, 6]
-    assert [e.val_loss for e in evals] == pytest.approx([log["eval_loss"] for log in logged if "eval_loss" in log])
+    assert [e.val_loss for e in evals] == pytest.approx([log["eval_loss"] for log in logged
+                                                          if "eval_loss" in log])
     assert snapshots[0].run.expected_init_loss == pytest.approx(math.log(11))  # from the ModelOutput's logits
+    assert snapshots[0].run.settings["framework"] == "transformers"  # the status line names it
     assert {sc.name for s in snapshots for sc in s.scalars} == {"grad_norm"}
     assert snapshots[-1].step == STEPS and snapshots[0].run.settings["optimizer"] == "AdamW"
 
@@ -198,22 +204,27 @@ def test_under_gradient_accumulation_the_trainers_logged_loss_is_each_steps(tmp_
     ("lightning_mlp.py", "lightning", "net.4  Tanh"),
     ("hf_trainer.py", "transformers", "transformer.h.0.mlp.act  NewGELUActivation"),
 ])
-def test_each_frameworks_example_runs_as_a_user_runs_it(example, library, first_layer, small_words_path, tmp_path):
+def test_each_frameworks_example_runs_as_a_user_runs_it(example, library, first_layer, small_words_path,
+                                                        tmp_path):
     pytest.importorskip(library)
-    result = subprocess.run([sys.executable, str(EXAMPLES / example), "--data", str(small_words_path), "--steps", "8",
-                             "--run-file", "run.jsonl", "--" + ("val" if library == "lightning" else "eval") + "-every",
-                             "4"], capture_output=True, text=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=300)
+    every = "--val-every" if library == "lightning" else "--eval-every"
+    result = subprocess.run([sys.executable, str(EXAMPLES / example), "--data", str(small_words_path),
+                             "--steps", "8", "--run-file", "run.jsonl", every, "4"], capture_output=True,
+                            text=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=300)
     assert result.returncode == 0, result.stderr
     snapshots = read_run_file(str(tmp_path / "run.jsonl"))
     assert snapshots[-1].step == 8 and len(losses_of(snapshots)) == 8
-    assert snapshots[0].layers[0].name == first_layer and [e.step for s in snapshots for e in s.evals] == [4, 8]
+    assert snapshots[0].layers[0].name == first_layer
+    assert [e.step for s in snapshots for e in s.evals] == [4, 8]
 
 
 @pytest.mark.parametrize("integration, extra", [("lightning", "lightning"), ("transformers", "transformers")])
 def test_a_missing_framework_names_the_extra_to_install(integration, extra):
     code = (f"import sys; sys.modules[{extra!r}] = None\n"  # as if it were not installed
-            f"try:\n    import mmtui.integrations.{integration}\nexcept ImportError as error:\n    print(error)")
-    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip()
+            f"try:\n    import mmtui.integrations.{integration}\n"
+            f"except ImportError as error:\n    print(error)")
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    said = said.stdout.strip()
     assert said == f'mmtui.integrations.{integration} needs {extra}: pip install "mmtui[{extra}]"'
 
 
@@ -223,7 +234,8 @@ def test_accelerates_wrapped_optimizer_counts_steps_and_measures_updates(tmp_pat
     accelerate = pytest.importorskip("accelerate")
     torch.manual_seed(0)
     model = tanh_net()
-    model, optimizer = accelerate.Accelerator(cpu=True).prepare(model, torch.optim.Adam(model.parameters(), lr=1e-2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model, optimizer = accelerate.Accelerator(cpu=True).prepare(model, optimizer)
     assert type(optimizer).__name__ == "AcceleratedOptimizer"  # a torch Optimizer with no hooks of its own
     run = mmtui.watch(model, optimizer, log=tmp_path / "run.jsonl", pacing=EVERY_STEP)
     train, _ = loaders()

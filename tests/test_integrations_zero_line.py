@@ -1,5 +1,6 @@
-"""`mmtui run` on a script that never imports mmtui: its model and optimizer are found and watched, every step's
-loss, statistics from training steps only; a script that watches itself is watched once; --no-watch watches not."""
+"""`mmtui run` on a script that never imports mmtui: its model and optimizer are found and watched, every
+step's loss, statistics from training steps only; a script that watches itself is watched once; --no-watch
+watches none; a Trainer gets its callback; a crash ends as python's would."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ for step in range({STEPS}):
     if step % 10 == 0:
         with torch.no_grad():  # an evaluation: its embedding scaled up, every tanh saturates
             model[0].weight.mul_(1000)
-            print("val loss", F.cross_entropy(model(torch.zeros(64, 3, dtype=torch.long)), torch.zeros(64).long()))
+            zeros = torch.zeros(64, 3, dtype=torch.long)
+            print("val loss", F.cross_entropy(model(zeros), zeros[:, 0]))
             model[0].weight.div_(1000)
     x = torch.randint(0, 7, (32, 3), generator=generator)
     loss = F.cross_entropy(model(x), x[:, 0])  # the model returns logits: the loss is computed beside it
@@ -40,7 +42,8 @@ for step in range({STEPS}):
     losses.append(loss.item())
 json.dump(losses, open("losses.json", "w"))
 """
-WATCHES_ITSELF = UNTOUCHED.replace("losses = []", "import mmtui\nrun = mmtui.watch(model, optimizer)\nlosses = []")
+WATCHES_ITSELF = UNTOUCHED.replace("losses = []",
+                                   "import mmtui\nrun = mmtui.watch(model, optimizer)\nlosses = []")
 
 
 def test_a_script_that_never_imports_mmtui_has_its_steps_layers_and_weights_watched(tmp_path):
@@ -63,20 +66,22 @@ def test_a_script_that_never_imports_mmtui_has_its_steps_layers_and_weights_watc
 
 
 def autowatched(folder, script) -> tuple[subprocess.CompletedProcess, list]:
-    """The child `mmtui run` starts, without the app: the script through the zero-line watch, and its run file."""
+    """The child `mmtui run` starts, without the app: the script through the zero-line watch; its run file."""
     run_file = folder / "run.jsonl"
     result = subprocess.run([sys.executable, "-m", AUTOWATCH, str(script)], cwd=folder, capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S, env={**os.environ,
-                                                                                          "MMTUI_LOG": str(run_file)})
+                            text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S,
+                            env={**os.environ, "MMTUI_LOG": str(run_file)})
     return result, read_run_file(str(run_file)) if run_file.exists() else []
 
 
 def test_a_script_that_watches_itself_is_watched_once_and_no_watch_watches_none(tmp_path):
     result, snapshots = autowatched(tmp_path, write_script(tmp_path, "own.py", WATCHES_ITSELF))
     assert result.returncode == 0, result.stderr
-    sessions = [line for line in (tmp_path / "run.jsonl").read_text().splitlines() if '"event":"header"' in line]
+    lines = (tmp_path / "run.jsonl").read_text().splitlines()
+    sessions = [line for line in lines if '"event":"header"' in line]
     assert len(sessions) == 1 and snapshots[-1].step == STEPS
-    assert python_command("train.py", None, ("--lr", "1"))[0][1:] == ["-m", AUTOWATCH, "train.py", "--lr", "1"]
+    assert python_command("train.py", None, ("--lr", "1"))[0][1:] == ["-m", AUTOWATCH, "train.py", "--lr",
+                                                                       "1"]
     assert python_command("train.py", None, ("--lr", "1"), watch=False)[0][1:] == ["train.py", "--lr", "1"]
 
 
@@ -94,10 +99,11 @@ class Tokens(Dataset):
         return {"input_ids": self.ids[i], "labels": self.ids[i]}
 
 torch.manual_seed(0)
-model = GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=8, n_embd=16, n_layer=1, n_head=2, bos_token_id=0,
-                                   eos_token_id=0))
-args = TrainingArguments("out", max_steps=6, per_device_train_batch_size=4, logging_steps=1, eval_strategy="steps",
-                         eval_steps=3, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True)
+model = GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=8, n_embd=16, n_layer=1, n_head=2,
+                                   bos_token_id=0, eos_token_id=0))
+args = TrainingArguments("out", max_steps=6, per_device_train_batch_size=4, logging_steps=1,
+                         eval_strategy="steps", eval_steps=3, save_strategy="no", report_to=[], use_cpu=True,
+                         disable_tqdm=True)
 Trainer(model=model, args=args, train_dataset=Tokens(48, 0), eval_dataset=Tokens(8, 1)).train()
 """
 LIGHTNING = """
@@ -123,9 +129,12 @@ L.Trainer(max_steps=6, val_check_interval=3, limit_val_batches=2, accelerator="c
 """
 
 
-@pytest.mark.parametrize("library, text, layer", [("transformers", TRAINER, "transformer.h.0.mlp.act  NewGELUActivation"),
-                                                  ("lightning", LIGHTNING, "net.1  Tanh")])
-def test_an_untouched_framework_script_gets_its_callback_with_losses_and_evaluations(library, text, layer, tmp_path):
+@pytest.mark.parametrize("library, text, layer", [
+    ("transformers", TRAINER, "transformer.h.0.mlp.act  NewGELUActivation"),
+    ("lightning", LIGHTNING, "net.1  Tanh"),
+])
+def test_an_untouched_framework_script_gets_its_callback_with_losses_and_evaluations(library, text, layer,
+                                                                                    tmp_path):
     pytest.importorskip(library)
     result, snapshots = autowatched(tmp_path, write_script(tmp_path, "fit.py", text))
     assert result.returncode == 0, result.stderr
@@ -142,6 +151,7 @@ def test_a_crash_or_a_ctrl_c_ends_the_script_as_python_would_end_it(tmp_path):
     assert result.returncode == 1
     assert result.stderr.splitlines()[:2] == ["Traceback (most recent call last):",
                                               f'  File "{crash}", line 3, in <module>']  # no frame of mmtui's
-    interrupt = write_script(tmp_path, "interrupt.py", "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
+    interrupt = write_script(tmp_path, "interrupt.py",
+                             "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
     plain = subprocess.run([sys.executable, str(interrupt)], capture_output=True, timeout=TIMEOUT_S)
     assert autowatched(tmp_path, interrupt)[0].returncode == plain.returncode != 0

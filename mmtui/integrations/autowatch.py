@@ -1,4 +1,5 @@
-"""The zero-line watch of `mmtui run`: a script that never imports mmtui, run with its model and optimizer watched.
+"""The zero-line watch of `mmtui run`: a script that never imports mmtui, run with its model and optimizer
+watched.
 
 `mmtui run train.py` starts `python -m mmtui.integrations.autowatch train.py ARGS`, which runs the script as
 python would, after setting two of torch's global hooks the moment the script imports torch: a module forward
@@ -88,9 +89,10 @@ class AutoWatch:
         from torch.nn.modules.module import register_module_forward_pre_hook
         from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-        # The hook is gone at the first training forward; a compiled model called for evaluation before it would
-        # warn that global hooks fire twice under torch.compile, which they do not here.
-        warnings.filterwarnings("ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
+        # The hook is gone at the first training forward; a compiled model called for evaluation before it
+        # would warn that global hooks fire twice under torch.compile, which they do not here.
+        warnings.filterwarnings("ignore",
+                                message=r"Using `torch\.compile\(module\)` when there are global hooks")
         self._handles = [register_module_forward_pre_hook(self._on_forward),
                          register_optimizer_step_pre_hook(self._on_step)]
         self._see_backward()
@@ -129,8 +131,9 @@ class AutoWatch:
         from mmtui.watcher import watch
         from mmtui.watcher.files import LOG_ENV
 
-        if any("_mmtui_run" in vars(m) for m in module.modules()) or os.path.exists(os.environ.get(LOG_ENV, "")):
-            self._attached = True  # the script watches it itself (or a framework's callback does: the file is open)
+        watched = any("_mmtui_run" in vars(m) for m in module.modules())
+        if watched or os.path.exists(os.environ.get(LOG_ENV, "")):  # a framework's callback has the file open
+            self._attached = True  # the script watches it itself
             return
         try:
             self.run = watch(module)
@@ -141,8 +144,8 @@ class AutoWatch:
         self.run.automatic = True  # a watch() of the script's own, later, takes over from it
 
     def _on_step(self, optimizer, args, kwargs) -> None:
-        # Called at every step of every optimizer: torch iterates the global hooks while calling this one, so it
-        # cannot remove itself; once the optimizer is found it returns at once.
+        # Called at every step of every optimizer: torch iterates the global hooks while calling this one, so
+        # it cannot remove itself; once the optimizer is found it returns at once.
         if self._attached or self.run is None:
             return
         self._attached = True
@@ -172,8 +175,8 @@ def main(argv: list[str]) -> None:
         sys.exit(USAGE)
     sys.excepthook = from_the_script_on(sys.excepthook)
     auto = AutoWatch()
-    sys.meta_path.insert(0, AfterImport({"torch": lambda _: auto.install()} |
-                                        {name: with_callback(integration) for name, integration in FRAMEWORKS.items()}))
+    frameworks = {name: with_callback(integration) for name, integration in FRAMEWORKS.items()}
+    sys.meta_path.insert(0, AfterImport({"torch": lambda _: auto.install()} | frameworks))
     if argv[0] == "-m":
         sys.argv = [argv[1], *argv[2:]]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)

@@ -17,7 +17,8 @@ def require(module: str, extra: str, integration: str) -> ModuleType:
 
 
 def scalars(values: dict[str, Any], skip: set[str] = frozenset()) -> dict[str, Any]:
-    """The numbers among a framework's logged values (floats, ints, one-element tensors), by name, but `skip`."""
+    """The numbers among a framework's logged values (floats, ints, one-element tensors), by name, but those
+    named in `skip`."""
     return {name: value for name, value in values.items()
             if name not in skip and not isinstance(value, bool) and
             (isinstance(value, (int, float)) or (hasattr(value, "numel") and value.numel() == 1))}

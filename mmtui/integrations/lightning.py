@@ -17,8 +17,8 @@ class MmtuiCallback(pl.Callback):
     """Watches the LightningModule from the start of training: every activation layer and 2-D weight, on
     training steps only (the sanity check and validation are not measured); each step's loss as training_step
     returned it; what `self.log` logs as scalars, a validation loss (`val_loss`, `val/loss`, ...) as the loss
-    panel's val points. Steps are the trainer's optimizer steps. `mmtui run train.py` shows it live; without it,
-    the run file is runs/<script>-<time>.jsonl for `mmtui view`.
+    panel's val points. Steps are the trainer's optimizer steps. `mmtui run train.py` shows it live; without
+    it, the run file is runs/<script>-<time>.jsonl for `mmtui view`.
 
     log, name, layers, pacing: as mmtui.watch takes them.
     """
@@ -34,7 +34,8 @@ class MmtuiCallback(pl.Callback):
             return
         total = trainer.max_steps if trainer.max_steps > 0 else trainer.estimated_stepping_batches
         self.run = watch(pl_module, trainer.optimizers[0] if trainer.optimizers else None,
-                         total_steps=int(total) if total != float("inf") else None, **self._watch)
+                         total_steps=int(total) if total != float("inf") else None, framework="Lightning",
+                         **self._watch)
         self.run.losses_by_log()  # training_step's own loss, which its forward may not return
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
@@ -51,7 +52,8 @@ class MmtuiCallback(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._close()
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
         self._close(STOPPED)
 
     def _news(self, trainer: pl.Trainer, by_value: bool = False) -> dict[str, Any]:
@@ -60,7 +62,8 @@ class MmtuiCallback(pl.Callback):
         and syncs the device anyway) a value not sent before."""
         sent = self._sent
         new = {name: value for name, value in scalars(dict(trainer.callback_metrics), skip={"loss"}).items()
-               if sent.get(name) is not value and not (by_value and name in sent and float(sent[name]) == float(value))}
+               if sent.get(name) is not value
+               and not (by_value and name in sent and float(sent[name]) == float(value))}
         self._sent |= new  # held, so that a tensor is never mistaken for a new one at the same address
         return new
 

@@ -1,4 +1,5 @@
-"""mmtui's views of a Hugging Face Trainer's run, as a TrainerCallback: `Trainer(..., callbacks=[MmtuiCallback()])`."""
+"""mmtui's views of a Hugging Face Trainer's run, as a TrainerCallback:
+`Trainer(..., callbacks=[MmtuiCallback()])`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from mmtui.watcher import watch
 
 hf = require("transformers", "transformers", "mmtui.integrations.transformers")
 
-NOT_SCALARS = {"loss", "learning_rate", "epoch", "total_flos"}  # the loss panel's and the status line's, or no curve
+NOT_SCALARS = {"loss", "learning_rate", "epoch", "total_flos"}  # the loss panel's, the status line's, none
 
 
 class MmtuiCallback(hf.TrainerCallback):
-    """Watches the Trainer's model from the start of training: every activation layer and 2-D weight on training
-    steps (evaluation is not measured), each step's loss as the model returns it (the Trainer's logged loss
-    under gradient accumulation, or where the model returns none), `eval_loss` as the loss panel's val points
-    and the other logged numbers (grad_norm, eval metrics) as scalars. The Trainer's optimizer, which accelerate
-    wraps, counts the steps. `mmtui run train.py` shows it live; without it, the run file is
+    """Watches the Trainer's model from the start of training: every activation layer and 2-D weight on
+    training steps (evaluation is not measured), each step's loss as the model returns it (the Trainer's
+    logged loss under gradient accumulation, or where the model returns none), `eval_loss` as the loss panel's
+    val points and the other logged numbers (grad_norm, eval metrics) as scalars. The Trainer's optimizer,
+    which accelerate wraps, counts the steps. `mmtui run train.py` shows it live; without it, the run file is
     runs/<script>-<time>.jsonl for `mmtui view`.
 
     log, name, layers, pacing: as mmtui.watch takes them.
@@ -34,8 +35,10 @@ class MmtuiCallback(hf.TrainerCallback):
                        model=None, optimizer=None, **kwargs) -> None:
         if not state.is_world_process_zero or model is None:
             return
-        self.run = watch(model, optimizer, total_steps=state.max_steps or None, **self._watch)
-        # Under accumulation the model's loss is a micro-batch's, scaled as the Trainer counts it: its log is right
+        self.run = watch(model, optimizer, total_steps=state.max_steps or None, framework="transformers",
+                         **self._watch)
+        # Under accumulation the model's loss is a micro-batch's, scaled as the Trainer counts it: its log's
+        # is the step's
         self._loss_by_log = args.gradient_accumulation_steps > 1 or args.label_smoothing_factor > 0
         if self._loss_by_log:
             self.run.losses_by_log()
@@ -46,9 +49,10 @@ class MmtuiCallback(hf.TrainerCallback):
             return
         loss = logs.get("loss")
         if loss is not None and not self._loss_by_log and not self.run.loss_seen:
-            self._loss_by_log = True  # the model returns no loss (the Trainer computes it): the log's is the one
+            self._loss_by_log = True  # the model returns none (the Trainer computes it): the log's is the one
             self.run.losses_by_log()
-        values = {name: value for name, value in scalars(logs, NOT_SCALARS).items() if not name.startswith("eval_")}
+        values = {name: value for name, value in scalars(logs, NOT_SCALARS).items()
+                  if not name.startswith("eval_")}  # on_evaluate's
         self.run.log(loss=loss if self._loss_by_log else None, **values)
 
     def on_evaluate(self, args: hf.TrainingArguments, state: hf.TrainerState, control: hf.TrainerControl,

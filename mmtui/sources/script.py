@@ -285,8 +285,8 @@ class ScriptSource:
         if not self._noted_no_run_file and time.monotonic() - self._started_at >= self._note_after_s:
             self._noted_no_run_file = True
             if self._watched:  # the zero-line watch writes it at the first training step
-                return (f"no run file after {self._note_after_s:g} s: {self.name} has trained no model yet (mmtui "
-                        f"watches the first it trains); without a torch module, {WATCH_LINES}",)
+                return (f"no run file after {self._note_after_s:g} s: {self.name} has trained no model yet "
+                        f"(mmtui watches the first it trains); without a torch module, {WATCH_LINES}",)
             return (f"no run file after {self._note_after_s:g} s: if {self.name} does not call mmtui.watch, "
                     f"{WATCH_LINES}",)
         return ()

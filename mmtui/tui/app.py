@@ -196,7 +196,7 @@ class MmtuiApp(App[int]):
             began |= self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if began & {NEW_STREAM, NEW_DATA}:
+        if began & {NEW_STREAM, NEW_DATA} and self.screen_stack:  # none while the app shuts down
             self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
         if began & {NEW_STREAM, NEW_RUN}:
             self._pending = None

@@ -23,15 +23,16 @@ __all__ = ["watch", "WatchedRun"]
 def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any = None, *,
           params: list[torch.Tensor] | dict[str, torch.Tensor] | None = None, layers: list[str] | None = None,
           log: str | os.PathLike | None = None, name: str | None = None, ranks: int | str | list[int] = 0,
-          total_steps: int | None = None, pacing: Pacing = Pacing()) -> WatchedRun | InertRun:
+          total_steps: int | None = None, pacing: Pacing = Pacing(),
+          framework: str | None = None) -> WatchedRun | InertRun:
     """Watch a training loop; returns the run (call run.log() for losses and scalars the model does not return,
     run.close() or use it in a with block; interpreter exit closes it too).
 
     model: every activation module's outputs and gradients (Tanh, Sigmoid, the ReLU family, GELU ..., and modules
         of your own whose class name says so), its 2-D weights, and the loss it returns (alone or beside logits).
     optimizer: counts the steps and measures the update each one made to the weights (Adam's, not lr * grad);
-        a framework's wrapper of one (accelerate's AcceleratedOptimizer, Lightning's) or any object with step()
-        and param_groups.
+        a framework's wrapper of one (accelerate's AcceleratedOptimizer, Lightning's) or any object with
+        step() and param_groups.
     params: a loop of raw tensors instead of a model (the lecture's notebook): the weights to measure, a list
         named as your variables are, or a dict; then run.log(loss=loss, h=h) each step.
     layers: module paths (* and ? allowed) to watch instead of the activation modules.
@@ -39,6 +40,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     ranks: under torchrun, the rank that writes (0), a list of ranks, or "all" (a file per rank).
     total_steps: the run's length, where known: the status line shows it.
     pacing: how often snapshots and statistics are taken (about ten and two a second).
+    framework: what trains the loop ("Lightning", "transformers"), named on the status line; the integrations
+        give it.
     """
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"mmtui.watch(model, optimizer): model must be a torch.nn.Module, not "
@@ -47,7 +50,7 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
         raise TypeError("mmtui.watch needs a model (an nn.Module) or params=[...] (the tensors a loop updates)")
     if optimizer is not None and not is_optimizer_like(optimizer):
         raise TypeError(f"mmtui.watch(model, optimizer): optimizer must be a torch.optim.Optimizer, not "
-                        f"{type(optimizer).__name__} (a wrapper of one, or an object with step() and param_groups)")
+                        f"{type(optimizer).__name__} (a wrapper of one, or any with step() and param_groups)")
     if model is not None and getattr(model.__dict__.get("_mmtui_run"), "automatic", False):
         model.__dict__["_mmtui_run"].close()  # `mmtui run`'s zero-line watch gives way to the script's own
     if model is not None and "_mmtui_run" in model.__dict__:
@@ -65,7 +68,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     found = find_layers(model, layers) if model is not None else []
     label = _model_label(model)
     run_name = name or (f"{script_name()} {label}" if model is not None else script_name())
-    settings: dict[str, Any] = {"model": label, "script": script_name(), "argv": sys.argv[1:]}
+    settings: dict[str, Any] = {"model": label, "script": script_name(), "argv": sys.argv[1:],
+                                **({"framework": framework} if framework else {})}
     if optimizer is not None:
         settings |= described(optimizer)
     if world > 1:

@@ -1,4 +1,4 @@
-"""A watched model under torch.compile: mmtui's hooks kept out of the compiled graph, measured steps run eager."""
+"""A watched model under torch.compile: mmtui's hooks kept out of the compiled graph, measured steps eager."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-DYNAMO = "torch._dynamo"  # loaded by torch.compile: no model is compiled before it is (and loading it costs seconds)
+DYNAMO = "torch._dynamo"  # loaded by torch.compile (nothing is compiled before), and costly to load unasked
 
 
 class CompileSafeHooks:
     """The model's forward hook, and the pace of measured steps, as torch.compile needs them.
 
     torch.compile traces a module's hooks into its graph, and calls out of torch there (a loss read, a file
-    written) are graph breaks. So once torch.compile is loaded, the hook is registered as one dynamo skips: it runs
-    eagerly after the compiled forward, on the real output, and the graph is the user's alone. Before that, a
-    traced call does nothing; turning `_skipped` on makes dynamo retrace once, with the skipped hook. The layers'
-    hooks run on measured steps only, and those steps run eager (torch.compiler.set_stance): every hook runs as
-    in an eager model, the steps between run compiled."""
+    written) are graph breaks. So once torch.compile is loaded, the hook is registered as one dynamo skips:
+    it runs eagerly after the compiled forward, on the real output, and the graph is the user's alone. Before
+    that, a traced call does nothing; turning `_skipped` on makes dynamo retrace once, with the skipped hook.
+    The layers' hooks run on measured steps only, and those steps run eager (torch.compiler.set_stance):
+    every hook runs as in an eager model, the steps between run compiled."""
 
     def __init__(self, model: nn.Module, hook: Callable):
         self._model, self._hook = model, hook

@@ -84,7 +84,7 @@ class LayerTaps:
 
     def _tap_input(self, index: int):
         def hook(module: nn.Module, args) -> None:
-            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+            if torch.compiler.is_compiling():
                 return  # as the output's hook
             if index in self._inputs or not args or not _measurable(args[0]):
                 return
@@ -97,8 +97,8 @@ class LayerTaps:
 
     def _tap(self, index: int):
         def hook(module: nn.Module, inputs, output) -> None:
-            if torch.compiler.is_compiling() or not torch.is_grad_enabled():
-                return  # measured steps run eager (watcher.compiled); a forward without grad is no training step
+            if torch.compiler.is_compiling():
+                return  # measured steps run eager (watcher.compiled): nothing of this is traced
             if index in self._taken or not _measurable(output):
                 return
             started = _now()

@@ -1,4 +1,4 @@
-"""An optimizer as watch sees it: the torch optimizer inside a framework's wrapper, and hooks around its updates."""
+"""An optimizer as watch sees it: the torch optimizer inside a framework's wrapper, hooks on its updates."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ from typing import Any
 
 import torch
 
-WRAPPED = ("optimizer", "_optimizer")  # where a wrapper keeps the optimizer it wraps: accelerate's AcceleratedOptimizer
-# (a torch Optimizer subclass that never ran Optimizer.__init__, so it has no hooks), Lightning's LightningOptimizer
+# Where a wrapper keeps the optimizer it wraps: accelerate's AcceleratedOptimizer (a torch Optimizer subclass
+# that never ran Optimizer.__init__, so it has no hooks), Lightning's LightningOptimizer
+WRAPPED = ("optimizer", "_optimizer")
 MAX_WRAPPERS = 8
 
 
 def is_optimizer_like(optimizer: Any) -> bool:
     """A torch optimizer, or any object that updates weights as one does: step() and param_groups."""
-    return callable(getattr(optimizer, "step", None)) and isinstance(getattr(optimizer, "param_groups", None), list)
+    return callable(getattr(optimizer, "step", None)) and \
+        isinstance(getattr(optimizer, "param_groups", None), list)
 
 
 def innermost(optimizer: Any) -> Any:
-    """The optimizer that really updates the weights: through the wrappers, the first one with torch's step hooks,
-    else the innermost optimizer-like object."""
+    """The optimizer that really updates the weights: through the wrappers, the first one with torch's step
+    hooks, else the innermost optimizer-like object."""
     for _ in range(MAX_WRAPPERS):
         if isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "_optimizer_step_pre_hooks"):
             return optimizer
@@ -36,7 +38,7 @@ class _StepWrapper:
 
     def __init__(self, optimizer: Any, before: Callable[[], None], after: Callable[[], None]):
         self._optimizer = optimizer
-        self._own_step = vars(optimizer).get("step")  # a step set on the object itself before: put back at remove
+        self._own_step = vars(optimizer).get("step")  # a step of the object's own before: back at remove()
         step = optimizer.step
 
         def wrapped_step(*args, **kwargs):
@@ -45,7 +47,7 @@ class _StepWrapper:
             after()
             return result
 
-        optimizer.step = wrapped_step  # an attribute of this object: its class and other instances are untouched
+        optimizer.step = wrapped_step  # this object's: its class and other instances are untouched
 
     def remove(self) -> None:
         if self._own_step is None:
@@ -62,9 +64,10 @@ def described(optimizer: Any) -> dict[str, Any]:
 
 
 def step_hooks(optimizer: Any, before: Callable[[], None], after: Callable[[], None]) -> list:
-    """Call `before` ahead of each update and `after` once it is made; the handles remove the hooks. On a wrapper
-    the hooks go on the optimizer inside: an accumulation step the wrapper skips is no update."""
+    """Call `before` ahead of each update and `after` once it is made; the handles remove the hooks. On a
+    wrapper the hooks go on the optimizer inside: an accumulation step the wrapper skips is no update."""
     inner = innermost(optimizer)
     if isinstance(inner, torch.optim.Optimizer) and hasattr(inner, "_optimizer_step_pre_hooks"):
-        return [inner.register_step_pre_hook(lambda *_: before()), inner.register_step_post_hook(lambda *_: after())]
+        return [inner.register_step_pre_hook(lambda *_: before()),
+                inner.register_step_post_hook(lambda *_: after())]
     return [_StepWrapper(inner, before, after)]

@@ -27,7 +27,7 @@ from mmtui.watcher.layers import LayerTaps, user_name
 from mmtui.watcher.optimizer import described, step_hooks
 from mmtui.watcher.weights import WeightTaps
 
-NO_LOSS_NOTE = "no loss seen: return (logits, loss) from forward, or call run.log(loss=loss)"  # fits 80 columns
+NO_LOSS_NOTE = "no loss seen: return (logits, loss) from forward, or call run.log(loss=loss)"  # 80 columns
 BACKWARDS_UNSTEPPED = 64  # losses of backward() calls kept while no optimizer has stepped (a loop with none)
 WITHDRAW_NOTES = ""  # a note that takes back the notes said before it (records.Snapshot.notes)
 NOT_HOOKED_NOTE = "no layer statistics: their hooks did not run; log a layer so: run.log(h=h)"
@@ -121,14 +121,14 @@ class WatchedRun:
             self._write(RUNNING, time.perf_counter())
 
     def losses_by_log(self) -> None:
-        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that knows its
-        step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
+        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that knows
+        its step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
         accumulation), and logs it after the step."""
         self._logged_loss, self._step_losses = True, []
 
     def log_backward(self, loss: torch.Tensor) -> None:
-        """For the zero-line watch: a 0-dim tensor the loop calls backward() on, the step's loss where the model
-        returns none (a loss computed beside the model, F.cross_entropy(model(x), y))."""
+        """For the zero-line watch: a 0-dim tensor the loop calls backward() on, the step's loss where the
+        model returns none (a loss computed beside the model, F.cross_entropy(model(x), y))."""
         if self._step_losses and not self._backward_losses:
             return  # the model returned this step's loss: that one
         self._backward_losses = True
@@ -136,8 +136,8 @@ class WatchedRun:
             self._step_losses.append(_reading(loss))  # the optimizer's step ends the step
 
     def attach_optimizer(self, optimizer: Any) -> None:
-        """The optimizer of a model watched without one, found at its first step (from its step pre-hook, before
-        the update): it counts the steps from this one on."""
+        """The optimizer of a model watched without one, found at its first step (from its step pre-hook,
+        before the update): it counts the steps from this one on."""
         self.optimizer, self._steps_by_log = optimizer, False
         if self._run is None:  # the run's facts are not written yet
             self._settings |= described(optimizer)
@@ -294,7 +294,7 @@ class WatchedRun:
             self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
             news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
-        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot; every evaluation is kept
+        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot; every evaluation stays
         readings = [reading for reading in self._scalars if is_validation_loss(reading[0])] + \
             [reading for name, reading in latest.items() if not is_validation_loss(name)]
         values = _floats([value for _, _, value in readings])
@@ -371,8 +371,8 @@ class InertRun:
 # ---- values
 
 def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple, or as `loss` of a dict or an
-    object: transformers' ModelOutput) and logits beside it."""
+    """The loss a model returned (a 0-dim tensor with a grad, alone or in a tuple, or as `loss` of a dict or
+    an object: transformers' ModelOutput) and logits beside it."""
     if isinstance(output, torch.Tensor):
         return (output, None) if output.dim() == 0 and output.requires_grad else None
     if isinstance(output, Mapping) or hasattr(output, "loss"):
