@@ -6,7 +6,6 @@ import math
 import os
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from click.core import ParameterSource
 
 from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS,
                                  STEPS_PER_CALL, DeviceError, RunFiles, TrainConfig)
+from mmtui.engine.resume import read_run
 from mmtui.measure.pacing import Pacing
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
 from mmtui.paths import unwritable
@@ -22,15 +22,10 @@ from mmtui.serve import MAX_TABS
 from mmtui.shutdown import ShutdownWatch, StopSignals, exit_now, finish_script, say
 from mmtui.tui.key_script import parse_key_script
 
-if TYPE_CHECKING:  # the checkpoint module imports torch, which --help and option errors must not wait for
-    from mmtui.engine.checkpoint import Checkpoint
+if TYPE_CHECKING:  # Textual, which --help and option errors must not wait for
     from mmtui.tui.lesson import Lesson
 
 POSITIVE_INT = click.IntRange(min=1)
-EXIT_GRACE_S = 5.0  # how long the app may take to shut down once asked (it takes well under a second)
-HANGUP_POLL_S = 0.5  # how often the shutdown watch looks whether the terminal has hung up
-HANGUP_CODE = 129  # 128 + SIGHUP: what a closed terminal ends mmtui with, as its SIGHUP would
-USER_STOP_CODE = 130  # a run stopped by q, as a shell reports Ctrl-C
 
 
 class PositiveFloat(click.FloatRange):
@@ -94,7 +89,7 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
                            help="With --no-terminal: the screen's columns x rows.")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command("train", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--data", type=click.Path(path_type=str), default=None,
               help="Word list to learn, one word per line (UTF-8). Default: the bundled US first names.")
 @click.option("--model", type=click.Choice(MODELS), default="mlp", show_default=True,
@@ -179,10 +174,7 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
               help="With --serve: let browser tabs use w, s and e, which write files on this machine (off: "
                    "anyone with the link could fill its disk or replace the --save checkpoint).")
 @click.pass_context
-def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
-        screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
-        serve: bool, host: str, port: int, max_tabs: int, allow_writes: bool, lesson: Lesson | None = None,
-        **options) -> None:
+def train(ctx: click.Context, **options) -> None:
     """Train the makemore MLP and watch its activations and gradients live.
 
     Keys in the TUI re-run the lecture's experiments: 1-4 init presets, [ ] weight scale, space pause,
@@ -193,6 +185,15 @@ def cli(ctx: click.Context, headless: bool, every: int, trainer: str, no_termina
     `mmtui lesson` walks through the lecture with a card that says what to press and what to look for.
     `mmtui export --tensorboard RUN.jsonl OUTDIR` writes a run file as TensorBoard logs.
     """
+    _train(ctx, **options)
+
+
+def _train(ctx: click.Context, headless: bool, every: int, trainer: str, no_terminal: bool, key_script,
+           screenshot: str | None, size: tuple[int, int], save: str | None, load: str | None, log: str | None,
+           serve: bool, host: str, port: int, max_tabs: int, allow_writes: bool, lesson: Lesson | None = None,
+           **options) -> None:
+    """What `mmtui` and `mmtui lesson` run: the options checked, then the server, the headless runner or the
+    TUI (with the lesson's card, if given)."""
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
     if load is not None and clashing:
@@ -226,12 +227,12 @@ def _lesson(ctx: click.Context, lesson_file: str | None, **options) -> None:
         lesson = read_lesson(Path(lesson_file) if lesson_file else bundled_lesson_path(), keys)
     except LessonError as error:
         raise click.UsageError(str(error)) from None
-    cli.callback(headless=False, every=None, lesson=lesson, **options)  # every: headless only
+    _train(ctx, headless=False, every=None, lesson=lesson, **options)  # every: headless only
 
 
-lesson_command = click.Command(
-    "lesson", callback=_lesson, context_settings=cli.context_settings,
-    params=[LESSON_FILE] + [option for option in cli.params if option.name not in ("headless", "every")],
+lesson = click.Command(
+    "lesson", callback=_lesson, context_settings=train.context_settings,
+    params=[LESSON_FILE] + [option for option in train.params if option.name not in ("headless", "every")],
     help="A guided lesson through the lecture: a card beside the panels says what to press and what to look "
          "for, with the live figures, and checks that the key did it before it offers the next (→; ← goes "
          "back). Takes mmtui's options (--data, --serve, ...).")
@@ -245,7 +246,7 @@ def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, por
                                f"each browser tab runs the monitor")
 
     def check_run() -> int:
-        _read_run(config, files.load, given)  # bad data or a bad checkpoint: one line now, not one in every tab
+        read_run(config, files.load, given)  # bad data or a bad checkpoint: one line now, not one in every tab
         return 0
 
     if code := _run_engine_safely(check_run):
@@ -258,40 +259,13 @@ def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, por
         raise click.UsageError(str(error)) from None
 
 
-def _read_run(config: TrainConfig, load: str | None,
-              given: set[str]) -> tuple[TrainConfig, list[str], Checkpoint | None]:
-    """The run's config and words, and the checkpoint it resumes (None without --load), checked against both."""
-    from mmtui.engine.words import read_words
-
-    if load is None:
-        _check_stop_at(config)
-        return config, read_words(config.data), None
-    from mmtui.engine.checkpoint import check_resumable, load_checkpoint
-    from mmtui.engine.words import Vocab, words_digest
-
-    checkpoint = load_checkpoint(load)
-    saved = checkpoint.config
-    config = replace(config, **{name: getattr(saved, name) for name in RUN_FIELDS},
-                     data=config.data if "data" in given else saved.data,
-                     steps=config.steps if "steps" in given else saved.steps)
-    _check_stop_at(config)
-    words = read_words(config.data)
-    check_resumable(checkpoint, config, Vocab.from_words(words).chars, words_digest(words))
-    return config, words, checkpoint
-
-
-def _check_stop_at(config: TrainConfig) -> None:
-    if config.stop_at is not None and config.stop_at > config.steps:
-        raise click.UsageError(f"--stop-at ({config.stop_at}) must be at most --steps ({config.steps})")
-
-
 def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
          screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None, writes: bool = True) -> int:
     from mmtui.sources.trainer import TrainerSource
 
     # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
     # in its own process.
-    config, words, _ = _read_run(config, files.load, given)
+    config, words, _ = read_run(config, files.load, given)
     if not no_terminal:
         _check_terminal()
     source = TrainerSource(config, words, process=not in_process, files=files)
@@ -308,7 +282,9 @@ def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int,
 
     app = MmtuiApp(source, key_script=list(key_script), screenshot=Path(screenshot) if screenshot else None,
                    exit_when_done=no_terminal, lesson=lesson, writes=writes)
-    terminal = None if no_terminal or _served_to_a_browser() else sys.stdin.fileno()
+    # The terminal, whose hang-up ends the app; a served tab's stdin is the server's pipe, which hangs up when
+    # the server is gone (killed too): the tab's mmtui and its trainer end with it.
+    terminal = None if no_terminal else sys.stdin.fileno()
     watch = ShutdownWatch(app, signals or StopSignals(), terminal)
     try:
         result = app.run(headless=no_terminal, size=size if no_terminal else None)
@@ -341,7 +317,7 @@ def _served_to_a_browser() -> bool:
 
 def _headless(config: TrainConfig, files: RunFiles, given: set[str], pacing: Pacing) -> int:
     # Without --load the words are read before torch's import: a bad file is reported at once.
-    config, words, checkpoint = _read_run(config, files.load, given)
+    config, words, checkpoint = read_run(config, files.load, given)
     from mmtui.headless import run_headless
 
     return run_headless(config, words, files=files, resume=checkpoint, pacing=pacing)
@@ -362,7 +338,7 @@ def _run_engine_safely(run) -> int:
         return 0
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command("view", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--wait", is_flag=True, help="Wait for a path that does not exist yet instead of refusing it.")
 @click.option("--no-follow", is_flag=True,
@@ -403,7 +379,7 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, n
     exit_now(_run_app(source, no_terminal, screenshot, size))
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command("export", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard event files (the one format there is).")
 @click.argument("run_file", metavar="RUN.jsonl")
 @click.argument("outdir", metavar="OUTDIR")
@@ -449,8 +425,8 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
         click.echo(f"mmtui: {line}", err=True)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
-                                 "ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command("run", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                        "ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("-m", "as_module", is_flag=True, help="Run the first argument as a module, as python -m does.")
 @click.option("--no-terminal", is_flag=True,
               help="Without a terminal (Textual's headless mode): run the script to its end, draw it, exit.")
@@ -467,8 +443,8 @@ def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_wa
     calls `run = mmtui.watch(model, optimizer)`, as that call says).
 
     Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
-    mmtui exits with the script's exit code, printing its traceback again if it crashed. The run file is kept in
-    runs/.
+    mmtui exits with the script's exit code (when mmtui stopped it: 130 after q, 143 after SIGTERM, 129 after
+    SIGHUP), printing its traceback again if it crashed. The run file is kept in runs/.
     """
     from mmtui.sources.script import ScriptSource, new_run_file, python_command
 
@@ -501,17 +477,30 @@ def _check_runnable(target: str, as_module: bool) -> None:
         raise click.UsageError(f"{target}: no such file")
 
 
+class DefaultGroup(click.Group):
+    """mmtui's commands, `train` when the first argument names none: `mmtui --steps 10` is `mmtui train --steps
+    10`, and `mmtui --help` is train's help, which names the others."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = [train.name, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter) -> None:  # never shown: every line goes to a command
+        formatter.write_usage(ctx.command_path, "[COMMAND] [OPTIONS]")
+
+
+cli = DefaultGroup("mmtui", commands=[train, lesson, view, run_script, export],
+                   context_settings={"help_option_names": [], "max_content_width": 100})
+
+
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner.
     Every command ends with exit_now: no interpreter teardown, during which a thread still in torch's C++ (the
     compiled step's build, when a run diverged or stopped before it finished) aborted the process (SIGABRT)."""
-    commands = {"view": view, "run": run_script, "export": export, "lesson": lesson_command}
-    subcommand = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
-    command = subcommand or cli
-    args = sys.argv[2:] if subcommand else sys.argv[1:]
     code = 0
     try:
-        command.main(args, prog_name=f"mmtui {sys.argv[1]}" if subcommand else "mmtui", standalone_mode=False)
+        cli.main(sys.argv[1:], prog_name="mmtui", standalone_mode=False)
     except SystemExit as end:
         if isinstance(end.code, str):
             say(end.code)

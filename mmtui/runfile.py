@@ -23,8 +23,8 @@ from dataclasses import MISSING, Field, fields, replace
 from typing import Any, TextIO
 
 from mmtui import __version__
-from mmtui.records import (BOUNDED, DIVERGED, DONE, FLAT, OTHER, RECTIFIER, STOPPED, ActivationStats, EvalResult,
-                           Histogram, ParamStats, RunInfo, Scalar, Snapshot)
+from mmtui.records import (BOUNDED, DIVERGED, DONE, FLAT, OTHER, RECTIFIER, STOPPED, ActivationStats,
+                           EvalResult, Histogram, ParamStats, RunInfo, Scalar, Snapshot)
 
 FORMAT = "mmtui-run"
 VERSION = 2  # raise it when a field changes meaning or goes; the reader refuses a newer version by name

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmtui.records import OTHER, ActivationStats, Snapshot
-from mmtui.runfile import RunFileError, RunFileReader
+from mmtui.runfile import MAX_LINE_BYTES, RunFileError, RunFileReader
 
 LOSS_TAG = "train/loss"  # a training loss's name by scalar_names' rule: `mmtui view` draws it as the loss again
 LR_TAG = "train/lr"
@@ -132,7 +132,7 @@ def export_run_file(path: Path, outdir: Path) -> ExportResult:
     taken: set[str] = set()
     try:
         with open(path, "rb") as file:
-            for number, line in enumerate(file, 1):
+            for number, line in enumerate(_bounded_lines(file), 1):
                 if not line.strip():
                     continue
                 try:
@@ -155,6 +155,16 @@ def export_run_file(path: Path, outdir: Path) -> ExportResult:
         for run in writers.values():
             run.close()
     return result
+
+
+def _bounded_lines(file):
+    """The file's lines, each read in pieces of at most MAX_LINE_BYTES: a longer line (a file of one 2 GB line)
+    is never held whole; its first piece stands for it, which the reader refuses as too long."""
+    while line := file.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # the rest of the line, dropped piece by piece
+        yield line
 
 
 def _folder(snap: Snapshot, taken: set[str]) -> str:

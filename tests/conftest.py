@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled names (loaded once per session), a small real word list, and bad data files."""
+"""Shared fixtures: the session's own compile cache, the bundled names (loaded once per session), a small real
+word list, and bad data files."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from pathlib import Path
 import pytest
 
 SMALL_WORDS = 1000  # the most popular bundled names: real data that trains and evaluates in milliseconds
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_cache(tmp_path_factory):
+    """torch's compile cache of this session alone, for the test process and the children it starts: the
+    compiled-step tests take the same time whatever the user's own cache holds, and leave it as it is."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("torchinductor")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +54,8 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 NINE_WORDS = b"\n".join(b"name%c" % c for c in b"abcdefghi") + b"\n"
-ELEVEN_WORDS_ONE_DOTTED = b"\n".join([b"emma", b"olivia", b"ava", b"mary.ann"] + [b"liam%c" % c for c in b"abcdefg"])
+ELEVEN_WORDS_ONE_DOTTED = b"\n".join([b"emma", b"olivia", b"ava", b"mary.ann"]
+                                     + [b"liam%c" % c for c in b"abcdefg"])
 
 # kind -> (how to make it under a folder, a phrase the one-line error must hold)
 BAD_DATA = {

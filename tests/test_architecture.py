@@ -17,8 +17,8 @@ SOURCES = sorted((PACKAGE / "sources").glob("*.py"))
 WATCHER = sorted((PACKAGE / "watcher").glob("*.py"))
 TUI = sorted((PACKAGE / "tui").rglob("*.py"))
 INTEGRATIONS = sorted((PACKAGE / "integrations").glob("*.py"))
-# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to mmtui's,
-# text from outside made safe to draw
+# The records, the lecture's names, what scalars' names mean, files written safely, children's lives tied to
+# mmtui's, text from outside made safe to draw
 BASE = [PACKAGE / "records.py", PACKAGE / "experiments.py", PACKAGE / "scalar_names.py", PACKAGE / "paths.py",
         PACKAGE / "processes.py", PACKAGE / "text.py"]
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}

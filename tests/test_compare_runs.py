@@ -14,7 +14,7 @@ from mmtui.tui.history import History
 from mmtui.tui.palette import RUN_CODES
 from mmtui.tui.widgets.loss_plot import loss_series
 from mmtui.tui.widgets.runs_table import runs_table_lines
-from app_sources import ScriptedSource, screen_text
+from app_sources import QUICK_DRAWING, ScriptedSource, screen_text, shows
 from pilot_wait import wait_until
 
 WIDE, SMALL = (160, 48), (80, 24)
@@ -26,6 +26,10 @@ class StandInSource(ScriptedSource):
 
     def __init__(self, snapshots: list[Snapshot]):
         super().__init__(snapshots, commands=frozenset())
+
+
+def app_on(source: StandInSource) -> MmtuiApp:
+    return MmtuiApp(source, pace=QUICK_DRAWING)  # the tests wait for what the next frame shows
 
 
 def stats(step: int, mean: float) -> ActivationStats:
@@ -121,35 +125,27 @@ def test_the_table_shows_latest_and_final_losses_once_a_run_is_done():
 # ---- the app
 
 async def test_both_names_in_the_legend_and_c_cycles_the_panels_and_the_status_line():
-    app = MmtuiApp(StandInSource(two_runs()))
+    app = app_on(StandInSource(two_runs()))
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: "b.jsonl" in app.history.streams and app.history.latest.state == DONE)
-        await pilot.pause(0.6)  # the overview's next draw
-        legend = loss_panel_text(app)
-        assert "▶ mlp fix-tanh" in legend and "mlp lecture" in legend
-        text = screen_text(app)
-        assert "run 1/2: mlp fix-tanh" in text and "step 1,000: mean +0.25" in text and "a.jsonl-name" in text
-        assert "c next run" in text
+        await wait_until(pilot, lambda: "▶ mlp fix-tanh" in loss_panel_text(app) and "mlp lecture" in loss_panel_text(app)
+                         and shows(app, "run 1/2: mlp fix-tanh", "step 1,000: mean +0.25", "a.jsonl-name", "c next run"))
         await pilot.press("c")
-        await pilot.pause(0.2)
-        text = screen_text(app)
-        assert "run 2/2: mlp lecture" in text and "step 700: mean -0.75" in text and "b.jsonl-name" in text
+        await wait_until(pilot, lambda: shows(app, "run 2/2: mlp lecture", "step 700: mean -0.75", "b.jsonl-name"))
         assert "▶ mlp lecture" in loss_panel_text(app)
         assert app.overview.activations.border_subtitle == "mlp lecture"
         assert app.overview.runs.region.height == 2 + 3  # its border, the header and a row per run
         await pilot.press("y")
-        await pilot.pause(0.2)
-        assert app.layers_view.dead_map.border_subtitle == "mlp lecture"
+        await wait_until(pilot, lambda: app.layers_view.dead_map.border_subtitle == "mlp lecture")
         await pilot.press("o", "c")
-        await pilot.pause(0.2)
-        assert "run 1/2: mlp fix-tanh" in screen_text(app)
+        await wait_until(pilot, lambda: shows(app, "run 1/2: mlp fix-tanh"))
 
 
 async def test_one_stream_offers_no_c_key_and_no_runs_table():
-    app = MmtuiApp(StandInSource(run_snapshots("a.jsonl", "mlp fix-tanh")))
+    app = app_on(StandInSource(run_snapshots("a.jsonl", "mlp fix-tanh")))
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 1000)
-        await pilot.pause(0.6)
+        await wait_until(pilot, lambda: shows(app, "step 1,000 / 1,000", "step 1,000: mean"))
         text = screen_text(app)
         assert "next run" not in text and "run 1/" not in text and "Runs" not in text
         assert app.overview.runs.region.area == 0
@@ -160,22 +156,21 @@ async def test_one_stream_offers_no_c_key_and_no_runs_table():
 
 async def test_a_second_stream_arriving_later_brings_the_c_key():
     source = StandInSource(run_snapshots("a.jsonl", "mlp fix-tanh"))
-    app = MmtuiApp(source)
+    app = app_on(source)
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
         source.outbox.extend(run_snapshots("b.jsonl", "mlp lecture"))
         await wait_until(pilot, lambda: app.history.comparing)
-        await pilot.pause(0.6)
-        assert "c next run" in screen_text(app) and app.overview.runs.region.area > 0
+        await wait_until(pilot, lambda: shows(app, "c next run") and app.overview.runs.region.area > 0)
 
 
 async def test_at_80x24_the_samples_panel_keeps_its_border_and_the_sparkline_stays_in_its_panel():
     snapshots = run_snapshots("", "mlp lecture")
     snapshots = [replace(s, samples=tuple(f"name{s.step}-{i}" for i in range(8))) for s in snapshots]  # > a screen
-    app = MmtuiApp(StandInSource(snapshots))
+    app = app_on(StandInSource(snapshots))
     async with app.run_test(size=SMALL) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 1000)
-        await pilot.pause(0.6)
+        await wait_until(pilot, lambda: shows(app, "name1000-0", "step 1,000 / 1,000"))
         samples = app.overview.samples.region
         for y in range(samples.y + 1, samples.bottom - 1):
             widget, _ = app.screen.get_widget_at(samples.right - 1, y)

@@ -141,7 +141,7 @@ def test_signal_ends_a_headless_run_with_a_done_line_and_a_checkpoint(small_word
     saved = tmp_path / "run.pt"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--num-samples", "2", "--save", str(saved)],
+         "--num-samples", "2", "--save", str(saved), "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
@@ -166,7 +166,7 @@ def test_signal_ends_a_headless_run_with_a_done_line_and_a_checkpoint(small_word
 def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(small_words_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--every", "1"],
+         "--every", "1", "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
@@ -256,3 +256,13 @@ BAD_NO_TERMINAL_OPTIONS = [("--keys", "500"), ("--keys", "x:3"), ("--keys", "500
 @pytest.mark.parametrize("option, value", BAD_NO_TERMINAL_OPTIONS, ids=[f"{o}={v}" for o, v in BAD_NO_TERMINAL_OPTIONS])
 def test_bad_no_terminal_option_gives_one_error_line_and_exit_2(option, value):
     assert_one_line_error(mmtui("--no-terminal", "--steps", "10", option, value), phrase=option)
+
+
+def test_training_is_the_default_command_and_a_command_of_its_own(small_words_path):
+    args = ["--headless", "--data", str(small_words_path), "--steps", "20", "--eval-every", "0", "--num-samples", "1"]
+    runner = CliRunner()
+    default, named = runner.invoke(cli, args), runner.invoke(cli, ["train", *args])
+    assert default.exit_code == named.exit_code == 0, default.output + named.output
+    without_time = [[{k: v for k, v in e.items() if k not in ("seconds", "steps_per_s")} for e in events(r.stdout)]
+                    for r in (default, named)]
+    assert without_time[0] == without_time[1] and without_time[0][-1]["step"] == 20

@@ -1,5 +1,5 @@
-"""Files written by someone else: a run-file reader that checks every line against the format before it becomes a
-record, version 2's compact lines read back exactly, and version 1 files still read."""
+"""Files written by someone else: a run-file reader that checks every line against the format before it
+becomes a record, version 2's compact lines read back exactly, and version 1 files still read."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_f
 from mmtui.sources import run_file
 from mmtui.sources.run_file import RunFileSource
 
-V1_FILE = Path(__file__).parent / "data" / "run_v1.jsonl"  # written by the version 1 writer: the lecture's trainer
-# (40 steps, an evaluation, samples), a run of non-finite values, and examples/char_transformer.py watched
+# Written by the version 1 writer: the lecture's trainer (40 steps, an evaluation, samples), a run of
+# non-finite values, and examples/char_transformer.py watched
+V1_FILE = Path(__file__).parent / "data" / "run_v1.jsonl"
 
 
 def written(snapshots: list[Snapshot]) -> str:
@@ -79,8 +80,8 @@ def test_version_2_writes_every_field_of_real_and_non_finite_snapshots_back_exac
 
 def test_version_2_is_several_times_smaller_for_the_same_snapshots():
     v1 = [line for line in V1_FILE.read_text().splitlines() if '"layers":[{' in line]
-    v2 = [line for line in written(read_run_file(str(V1_FILE))).splitlines() if line.startswith('{"event":"snapshot"')
-          and '"layers":[{' in line]
+    v2 = [line for line in written(read_run_file(str(V1_FILE))).splitlines()
+          if line.startswith('{"event":"snapshot"') and '"layers":[{' in line]
     assert len(v1) == len(v2) == 4
     assert sum(map(len, v1)) > 3 * sum(map(len, v2))
 
@@ -88,14 +89,16 @@ def test_version_2_is_several_times_smaller_for_the_same_snapshots():
 def test_odd_values_round_trip_to_the_bit():
     stats = ActivationStats(step=3, saturation=-0.0, share_99=0.0, dead_units=0, units=3, mean=math.nan,
                             std=math.inf, hist_edges=(-1e308, 0.0, 1e308), hist_counts=(2 ** 53, 0), layer=0,
-                            grad_mean=None, grad_std=-math.inf, grad_hist_edges=(0.1, 0.2, 0.30000000000000004),
-                            grad_hist_counts=(1, 2), white_rows=(0, 7, 0), flat_below=-0.0, name="[/] \x1b]52;c;x\x07",
+                            grad_mean=None, grad_std=-math.inf,
+                            grad_hist_edges=(0.1, 0.2, 0.30000000000000004), grad_hist_counts=(1, 2),
+                            white_rows=(0, 7, 0), flat_below=-0.0, name="[/] \x1b]52;c;x\x07",
                             kind="other")
     param = ParamStats("W", (), 1e-320, 5e-324, 1e308, -math.inf, (), ())
     info = RunInfo(run_id=0, name="\u202e", model="m", settings={"deep": [[{"a": [1]}]]}, total_steps=0)
     snapshot = Snapshot(run=info, state="odd state", step=2 ** 53, first_loss_step=0, losses=(), lr=-1.5,
                         steps_per_s=0.0, init_loss=None, layers=(stats,), params=(param,),
-                        evals=(EvalResult(1, math.nan, -math.inf),), samples=("[b]x", ""), last_finite_loss=None,
+                        evals=(EvalResult(1, math.nan, -math.inf),), samples=("[b]x", ""),
+                        last_finite_loss=None,
                         diverged_loss=None, scalars=(Scalar("s", 0, math.nan),), notes=("\x00",))
     assert same(read_back(written([snapshot])), [snapshot])
 
@@ -122,7 +125,8 @@ def test_fields_added_to_the_records_are_written_and_read_with_no_change_to_the_
 # ---- what the reader refuses: the line skipped, the field and the reason named
 
 def valid_lines() -> tuple[str, str, dict]:
-    header, start, snapshot, *_ = written([s for s in read_run_file(str(V1_FILE)) if s.layers][:1]).splitlines()
+    with_layers = [s for s in read_run_file(str(V1_FILE)) if s.layers]
+    header, start, snapshot, *_ = written(with_layers[:1]).splitlines()
     return header, start, json.loads(snapshot)
 
 
@@ -166,7 +170,7 @@ def top(changes: dict) -> str:
     (layer0({"dead": 13}), "dead_units: 13 of 12 units"),
     (layer0({"he": [0.0, 1.0]}), "layers[0].hist_edges: 2 edges for 50 bins"),
     (layer0({"he": [0.0, "NaN", 1.0]}), "hist_edges: an edge that is not a finite number"),
-    (layer0({"he": {"lo": -1e308, "hi": 1e308, "n": 50, "by": "f64"}}), "hist_edges: an edge that is not a finite"),
+    (layer0({"he": {"lo": -1e308, "hi": 1e308, "n": 50, "by": "f64"}}), "an edge that is not a finite"),
     (layer0({"he": {"lo": 1.0, "hi": 0.0, "n": 50, "by": "f32"}}), "not even edges"),
     (layer0({"he": {"lo": 0.0, "hi": 1.0, "n": 10 ** 9, "by": "f32"}}), "hist_edges.n"),
     (layer0({"hc": "!!"}), "hist_counts: not base64"),
@@ -174,7 +178,7 @@ def top(changes: dict) -> str:
     (layer0({"wr": {"r": 2, "w": 1, "b": "AAAA"}}), "3 bytes for 2 rows of 1 bytes"),
     (layer0({"wr": {"r": 1, "w": 2, "b": "//8="}}), "white_rows: a unit past the layer's 12"),
     (layer0({"n": {"a": 1}}), "layers[0].name: {'a': 1} is not a string"),
-    (layer0({"k": "sigmoid-ish"}), "layers[0].kind: 'sigmoid-ish' is none of bounded, rectifier, flat, other"),
+    (layer0({"k": "sigmoid-ish"}), "kind: 'sigmoid-ish' is none of bounded, rectifier, flat, other"),
     (layer0({"s": None}), "layers[0].step: None"),
     (json.dumps({"event": "snapshot", "run_id": 99}), "run 99 has no start line"),
 ])
@@ -189,7 +193,7 @@ def test_the_reader_takes_version_1_and_2_and_refuses_a_newer_one_by_name():
         RunFileReader().read_line('{"format": "mmtui-run", "version": 3}')
 
 
-# ---- folders of many run files: the newest shown, the rest counted, a look costs a stat while nothing changes
+# ---- folders of many run files: the newest shown, the rest counted, a stat a look while nothing changes
 
 def tiny_run_files(folder: Path, count: int) -> list[Path]:
     """`count` run files, each a header and a start line, the later ones written more recently."""
@@ -259,7 +263,7 @@ VIEW_KEYS = ("o", "y", "p")  # overview, layers, parameters
 
 
 def leaf_paths(value, path=()):
-    """Every place in a JSON value: its objects' keys and its lists' first and last items, down to the leaves."""
+    """Every place in a JSON value: its objects' keys and its lists' first and last items, to the leaves."""
     yield path
     if isinstance(value, dict):
         for key, item in value.items():
@@ -285,8 +289,8 @@ def mutated(line: dict, path: tuple, value) -> str:
 
 
 def fuzz_cases(seed: int = 2026) -> list[tuple[str, list[str]]]:
-    """(what was changed, the file's lines): each field of the start line and of two snapshot lines (the lecture's
-    net's, a watched transformer's) in turn, with a hostile value drawn by a seeded generator."""
+    """(what was changed, the file's lines): each field of the start line and of two snapshot lines (the
+    lecture's net's, a watched transformer's) in turn, with a hostile value drawn by a seeded generator."""
     import random
 
     rng = random.Random(seed)
@@ -312,16 +316,16 @@ def test_the_fuzz_cases_reach_every_field():
 
 
 async def test_hostile_run_files_are_read_and_drawn_in_every_view_without_an_exception():
-    """Each case's file read by the reader (a refused line counted, never raised past it); where the changed line
-    was taken, its snapshots drawn by one app, each case a run of its own, in the overview, layers and parameters
-    views in turn; no exception, no hang, the earlier snapshots kept."""
+    """Each case's file read by the reader (a refused line counted, never raised past it); where the changed
+    line was taken, its snapshots drawn by one app, each case a run of its own, in the overview, layers and
+    parameters views in turn; no exception, no hang, the earlier snapshots kept."""
     import faulthandler
 
     from app_sources import ScriptedSource
     from mmtui.tui.app import MmtuiApp
     from mmtui.tui.messages import SnapshotsArrived
 
-    faulthandler.dump_traceback_later(120, exit=True)  # a hang fails the run with a traceback, not a stuck suite
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang fails with a traceback, not a stuck suite
     app = MmtuiApp(ScriptedSource([], commands=frozenset()))
     unchanged = len(read_run_file(str(V1_FILE)))  # snapshots in the file before any change
     refused = drawn = 0
@@ -354,28 +358,29 @@ async def test_hostile_run_files_are_read_and_drawn_in_every_view_without_an_exc
 # ---- every panel draws whatever the reader lets through, in bounded time
 
 def extreme_snapshots() -> list[Snapshot]:
-    """Snapshots at the edges of what the reader lets through (and past them, as another source might send): NaN
-    and infinities everywhere a float may be one, empty and one-bin histograms, ranges of 1e308, 10^7 and 10^12
-    units, a grad:data ratio of 1e308, a negative expected loss, the largest step the reader takes (it refuses a
-    4,000-digit one: no axis of floats places it)."""
+    """Snapshots at the edges of what the reader lets through (and past them, as another source might send):
+    NaN and infinities everywhere a float may be one, empty and one-bin histograms, ranges of 1e308, 10^7 and
+    10^12 units, a grad:data ratio of 1e308, a negative expected loss, the largest step the reader takes (it
+    refuses a 4,000-digit one: no axis of floats places it)."""
     (real,) = [s for s in unstreamed(read_run_file(str(V1_FILE))) if s.layers and s.run.model == "mlp"][:1]
     layer, param = real.layers[0], real.params[0]
     odd_layers = (
-        replace(layer, mean=math.nan, std=math.inf, saturation=math.nan, share_99=-math.inf, grad_mean=math.inf,
-                grad_std=math.nan),
+        replace(layer, mean=math.nan, std=math.inf, saturation=math.nan, share_99=-math.inf,
+                grad_mean=math.inf, grad_std=math.nan),
         replace(layer, hist_edges=(), hist_counts=(), grad_hist_edges=(), grad_hist_counts=(), white_rows=()),
         replace(layer, hist_edges=(0.5, 0.5), hist_counts=(7,), grad_hist_edges=(-1e-300, 1e-300),
                 grad_hist_counts=(3,)),
-        replace(layer, hist_edges=(-1e308, 0.0, 1e308), hist_counts=(1, 2 ** 53), grad_hist_edges=(-1e308, 1e308),
-                grad_hist_counts=(5,), mean=1e308, std=1e308),
+        replace(layer, hist_edges=(-1e308, 0.0, 1e308), hist_counts=(1, 2 ** 53),
+                grad_hist_edges=(-1e308, 1e308), grad_hist_counts=(5,), mean=1e308, std=1e308),
         replace(layer, units=10 ** 7, dead_units=10 ** 7, white_rows=(2 ** 511 - 1,) * 32, kind="rectifier"),
         replace(layer, units=10 ** 12, dead_units=0, white_rows=(1,) * 32, name="x" * 5000, kind="flat"),
         replace(layer, units=0, dead_units=0, white_rows=(0, 0)),
     )
     odd_params = (replace(param, grad_data_ratio=1e308, update_ratio_log10=1e308),
-                  replace(param, name="W2", grad_data_ratio=math.nan, update_ratio_log10=-1e308, grad_std=math.inf,
-                          grad_hist_edges=(-1e308, 1e308), grad_hist_counts=(10 ** 15,)),
-                  replace(param, name="W3", shape=(10 ** 12, 10 ** 12), grad_hist_edges=(), grad_hist_counts=()))
+                  replace(param, name="W2", grad_data_ratio=math.nan, update_ratio_log10=-1e308,
+                          grad_std=math.inf, grad_hist_edges=(-1e308, 1e308), grad_hist_counts=(10 ** 15,)),
+                  replace(param, name="W3", shape=(10 ** 12, 10 ** 12), grad_hist_edges=(),
+                          grad_hist_counts=()))
     info = replace(real.run, expected_init_loss=-3.0, settings={"gain": "x", "w1_scale": None, "init": [1]},
                    total_steps=10 ** 4000)  # a step count drawn as text, not placed
     losses = (math.nan, math.inf, -math.inf, -1.0, 0.0, 1e308, 5e-324, 2.0)
@@ -402,7 +407,7 @@ async def test_every_view_draws_extreme_values_in_bounded_time(size):
             await pilot.press(key)
             app.redraw(force=True)
             await pilot.pause()
-            assert time.perf_counter() - started < 5, key  # not the minute 10^7 units took, nor 6.9 GB of ticks
+            assert time.perf_counter() - started < 5, key  # not the minute 10^7 units took, nor 6.9 GB
             assert app.is_running
         assert app.history.latest.step == 2 ** 53
 
@@ -452,13 +457,14 @@ async def test_a_run_files_names_samples_and_notes_are_drawn_as_plain_text(kind,
 
 
 def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_written(tmp_path):
-    """The lecture's TUI on a UTF-8 word list of brackets and slashes: its samples are drawn as text (they broke
-    the frame with a MarkupError after ~7 s)."""
+    """The lecture's TUI on a UTF-8 word list of brackets and slashes: its samples are drawn as text (they
+    broke the frame with a MarkupError after ~7 s)."""
     import asyncio
 
     from app_sources import screen_text, trainer_app
 
-    words = ["[/bbba", "[ba]", "a[/b]", "[b]a", "ab/[", "]]a[", "[/]", "b[a", "/b]a", "[[b", "a]b/", "ba[/"] * 5
+    words = ["[/bbba", "[ba]", "a[/b]", "[b]a", "ab/[", "]]a[", "[/]", "b[a", "/b]a", "[[b", "a]b/",
+             "ba[/"] * 5
     app = trainer_app(words, sample_interval_s=0.2, num_samples=6)
 
     async def run() -> str:
@@ -479,7 +485,7 @@ def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_written(tmp_
 # ---- TensorBoard logs: every stop worded, with its offset and reason; no silent loss
 
 def tensorboard_log(folder: Path, steps: int = 200, bad_step: int | None = None) -> Path:
-    """A SummaryWriter's log of a loss a step; at `bad_step`, a two-value tensor logged under the scalars plugin."""
+    """A SummaryWriter's log of a loss a step; at `bad_step`, a two-value tensor under the scalars plugin."""
     pytest.importorskip("tensorboard")
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.util import tensor_util
@@ -555,7 +561,8 @@ def test_a_length_of_2_to_the_34_mid_file_while_following_is_worded_with_its_off
     source = tensorboard_source(tmp_path, follow=True)
     snapshots, status = received(source, 3.0)
     source.close()
-    assert status.warning and f"the record at byte {at:,}" in status.text and "claims 17,179,869,184 bytes" in status.text
+    assert status.warning and f"the record at byte {at:,}" in status.text
+    assert "claims 17,179,869,184 bytes" in status.text
     assert 0 < sum(len(s.losses) for s in snapshots) < 200
 
 
@@ -573,3 +580,15 @@ def test_a_fifo_named_as_an_event_file_is_not_opened(tmp_path):
     source = tensorboard_source(tmp_path, follow=False)
     snapshots, status = received(source)  # a read of the FIFO would block here for good
     assert status.ended and sum(len(s.losses) for s in snapshots) == 20
+
+
+def test_export_skips_a_line_of_20_mib_without_holding_it_and_writes_the_rest(tmp_path):
+    from mmtui import tensorboard_export
+
+    pytest.importorskip("tensorboard")
+    lines = written(read_run_file(str(V1_FILE))[:3]).splitlines()
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(lines[:3] + ["[" + " " * (20 << 20) + "]"] + lines[3:]) + "\n")
+    result = tensorboard_export.export_run_file(path, tmp_path / "out")
+    assert result.damaged == 1 and "a line over 8 MiB" in result.first_damage
+    assert result.runs and result.runs[0].losses == sum(len(s.losses) for s in read_run_file(str(V1_FILE))[:3])

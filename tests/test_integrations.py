@@ -98,6 +98,7 @@ def test_a_lightning_run_gives_every_steps_loss_as_training_step_returned_it(lig
     assert losses_of(snapshots) == pytest.approx(module.losses, rel=1e-6)
     assert snapshots[0].first_loss_step == 0 and snapshots[-1].step == STEPS and snapshots[-1].state == "done"
     assert snapshots[0].run.total_steps == STEPS and snapshots[0].run.settings["optimizer"] == "SGD"
+    assert snapshots[0].run.settings["framework"] == "Lightning"  # the status line names it
 
 
 def test_lightnings_val_loss_is_a_val_point_and_self_log_a_scalar_but_not_the_sanity_check(lightning_run):
@@ -177,6 +178,7 @@ def test_a_trainer_run_gives_the_models_loss_of_every_step_and_eval_loss_as_val_
     assert [e.val_loss for e in evals] == pytest.approx([log["eval_loss"] for log in logged
                                                           if "eval_loss" in log])
     assert snapshots[0].run.expected_init_loss == pytest.approx(math.log(11))  # from the ModelOutput's logits
+    assert snapshots[0].run.settings["framework"] == "transformers"  # the status line names it
     assert {sc.name for s in snapshots for sc in s.scalars} == {"grad_norm"}
     assert snapshots[-1].step == STEPS and snapshots[0].run.settings["optimizer"] == "AdamW"
 

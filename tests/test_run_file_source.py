@@ -21,7 +21,7 @@ from mmtui.runfile import RunFileWriter
 from mmtui.sources import run_file
 from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
 from mmtui.tui.app import MmtuiApp
-from app_sources import screen_text
+from app_sources import screen_text, shows
 from pilot_wait import wait_until
 
 TIMEOUT_S = 10.0
@@ -328,9 +328,7 @@ async def test_two_files_overlay_their_losses_and_c_picks_the_run(real_run, smal
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: len(app.history.streams) == 2
                          and all(s.latest.state == DONE for s in app.history.streams.values()))
-        await pilot.pause(0.3)
-        screen = screen_text(app)
-        assert "mlp lecture x1" in screen and "mlp kaiming x1" in screen
+        await wait_until(pilot, lambda: shows(app, "mlp lecture x1", "mlp kaiming x1"))
         await wait_until(pilot, lambda: footer_of(app) is not None and "next run" in footer_of(app))
         await pilot.press("c")
         await wait_until(pilot, lambda: "run 2/2: mlp kaiming x1" in str(app.status_line.render()))
@@ -344,9 +342,7 @@ async def test_a_file_deleted_while_viewed_keeps_what_was_drawn(real_run, tmp_pa
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 600)
         path.unlink()
         await wait_until(pilot, lambda: "a.jsonl was deleted" in str(app.status_line.render()))
-        await pilot.pause(0.6)
-        screen = screen_text(app)
-        assert "step 600 / 600" in screen and "mlp lecture x1" in screen
+        await wait_until(pilot, lambda: shows(app, "step 600 / 600", "mlp lecture x1"))
 
 
 async def test_an_empty_file_says_in_the_app_that_it_waits(tmp_path):

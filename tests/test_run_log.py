@@ -147,7 +147,7 @@ def test_a_killed_run_leaves_every_line_whole(small_words_path, tmp_path):
     log = tmp_path / "run.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--headless", "--data", str(small_words_path), "--steps", "1000000",
-         "--every", "10", "--log", str(log)],
+         "--every", "10", "--log", str(log), "--compile", "off"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_lines(log, lambda lines: any(e.get("step", 0) >= 500 for e in lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -12,16 +13,17 @@ import screen_sources
 from app_sources import ScriptedSource, screen_text, trainer_app
 from pilot_wait import wait_until
 
-from mmtui.records import RUNNING, RunInfo, Scalar, ScriptOutput, Snapshot
+from mmtui.records import DONE, RUNNING, RunInfo, Scalar, ScriptOutput, Snapshot
 from mmtui.sources.run_file import RunFileSource
 from mmtui.sources.script import ScriptSource
 from mmtui.sources.tensorboard import TensorBoardSource, is_weight_tag
 from mmtui.tui.app import MmtuiApp
-from mmtui.tui.history import History
+from mmtui.tui.history import History, LossSeries
 from mmtui.tui.layer_words import cut_middle
-from mmtui.tui.smoothing import smoothed
+from mmtui.tui.smoothing import SmoothedCurves, smoothed
 from mmtui.tui.widgets.loss_plot import LegendEntry, legend_lines, log_ticks
 from mmtui.tui.widgets.runs_table import runs_table_lines
+from mmtui.tui.widgets.status_line import describe, what_ran
 
 
 def script_snapshot(step: int, scalars: tuple[Scalar, ...] = ()) -> Snapshot:
@@ -208,6 +210,12 @@ def test_the_smoothing_follows_a_short_log_and_smooths_a_long_run():
     noisy = [2.0 + (0.5 if i % 2 else -0.5) for i in range(2000)]
     assert max(smoothed(noisy)[1000:]) - min(smoothed(noisy)[1000:]) < 0.05
     assert smoothed([4.0])[0] == 4.0  # debiased: the first point is the data's, not pulled towards 0
+    losses, curves = LossSeries(), SmoothedCurves()
+    losses.extend(0, tuple(short))
+    first = curves.of(losses)
+    assert curves.of(losses) is first and first == smoothed(short)  # kept while the series is unchanged
+    losses.extend(30, (1.5,))
+    assert curves.of(losses) == smoothed([*short, 1.5])  # smoothed again once it grew: the weight is refitted
 
 
 def test_long_names_are_cut_in_the_middle_and_columns_never_run_together():
@@ -237,3 +245,16 @@ def test_a_histograms_tag_that_names_a_weight_is_a_weights():
         assert is_weight_tag(tag), tag
     for tag in ("activations/h", "gradients/h", "encoder.1", "relu_out", "tanh layer 2"):
         assert not is_weight_tag(tag), tag
+
+
+def test_the_status_line_names_what_ran_and_an_ended_runs_average_speed():
+    assert what_ran("mlp", {"init": "lecture", "seed": 1}) == "model mlp"  # the lecture's, as it always was
+    assert what_ran("LitNet", {"framework": "Lightning", "script": "train"}) == "Lightning · train · model LitNet"
+    assert what_ran("", {"log": "TensorBoard", "framework": "transformers"}) == "transformers · TensorBoard log"
+    history = History()
+    for step, speed, state in ((100, 100.0, RUNNING), (200, 100.0, RUNNING), (600, 400.0, RUNNING), (600, 0.0, DONE)):
+        history.add(replace(script_snapshot(step), steps_per_s=speed, state=state))
+        if step == 600 and state == RUNNING:
+            assert history.steps_per_s == 400.0  # running: the latest speed
+    assert history.steps_per_s == 250.0  # ended: 500 steps in 2 s, not the last snapshot's 400
+    assert "250 steps/s over the run" in describe(history.latest, history.steps_per_s).plain

@@ -376,3 +376,45 @@ async def test_a_served_tab_offers_no_key_that_writes_a_file_unless_allowed(tmp_
             await pilot.pause(0.2)
             assert (app.check_action("save_checkpoint", ()) is not False) == writes
         assert bool(list(tmp_path.glob("mmtui-*.svg"))) == writes
+
+
+@needs_textual_serve
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_killed_server_leaves_no_tab_training(tmp_path, small_words_path):
+    from test_no_orphans import children, living, wait_gone
+
+    port = free_port()
+    run_file = tmp_path / "RUN.jsonl"
+    server = start_server(["--port", str(port), "--steps", "10000000", "--compile", "off", "--eval-every", "0",
+                           "--data", str(small_words_path), "--log", str(run_file)], tmp_path)
+    try:
+        link = wait_until_answering(server, port, tmp_path)
+        ws = f"ws://127.0.0.1:{port}/ws/{link.partition('token=')[2]}?width=100&height=30"
+
+        async def killed_under_an_open_tab() -> list[int]:
+            tab, session = await open_tab(ws, f"http://127.0.0.1:{port}")
+            try:
+                deadline = Deadline(60, "the tab's trainer to train")
+                while len(snapshot_steps(run_file)) < 2:  # the tab's app is up, its trainer trains
+                    await asyncio.sleep(min(0.2, deadline.left()))
+                family = _descendants(server.pid, children)  # sh, the tab's mmtui, its trainer
+                server.kill()  # SIGKILL: the server runs no code; the tab sees its stdin hang up
+                return family
+            finally:
+                await tab.close()
+                await session.close()
+
+        family = asyncio.run(killed_under_an_open_tab())
+        server.wait(10)
+        wait_gone(family, 30)
+    finally:
+        stop_server(server)
+
+
+def _descendants(pid: int, children) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return [p for p in found if Path(f"/proc/{p}").exists()]

@@ -59,7 +59,7 @@ def test_sigterm_exits_143_restores_the_terminal_and_writes_the_save_checkpoint(
     cooked = termios.tcgetattr(child)  # the terminal's settings before the app puts it in raw mode
     process = subprocess.Popen(
         [sys.executable, "-m", "mmtui", "--data", str(small_words_path), "--steps", "1000000", "--hidden", "20",
-         "--save", str(checkpoint)],
+         "--save", str(checkpoint), "--compile", "off"],
         stdin=child, stdout=child, stderr=child, env={**os.environ, "TERM": "xterm-256color"},
         start_new_session=True)  # its own controlling terminal: the pty
     seen = b""

@@ -9,7 +9,7 @@ from dataclasses import replace
 from mmtui.records import BOUNDED, OTHER, RECTIFIER, RUNNING, ActivationStats, ParamStats, RunInfo, Scalar, Snapshot
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.diagnostics import activation_table, param_table
-from mmtui.tui.history import SCALAR_POINTS, STATS_KEPT, History, ScalarSeries
+from mmtui.tui.history import STATS_KEPT, History, ScalarSeries
 from mmtui.tui.layer_words import fitted, trouble_rule
 from mmtui.tui.widgets.activation_histogram import TAIL, histogram_lines
 from mmtui.tui.widgets.saturation_panel import describe
@@ -112,13 +112,14 @@ def test_mixed_kinds_share_one_column_and_a_function_with_no_measure_shows_dashe
 # ---- scalars and notes in the history
 
 def test_a_scalar_series_stays_bounded_and_keeps_its_latest_reading():
-    series = ScalarSeries()
-    for step in range(10 * SCALAR_POINTS):
+    limit = 16
+    series = ScalarSeries(limit)
+    for step in range(10 * limit):
         series.add(Scalar("lr", step, 1.0 / (step + 1)))
-    series.add(Scalar("lr", 10 * SCALAR_POINTS, math.nan))
-    assert len(series.values) < SCALAR_POINTS and series.bucket > 1
-    assert series.latest.step == 10 * SCALAR_POINTS and all(math.isfinite(v) for v in series.values)
-    assert series.steps == sorted(series.steps) and series.steps[-1] > 9 * SCALAR_POINTS
+    series.add(Scalar("lr", 10 * limit, math.nan))
+    assert len(series.values) < limit and series.thinning.bucket > 1
+    assert series.latest.step == 10 * limit and all(math.isfinite(v) for v in series.values)
+    assert series.steps == sorted(series.steps) and series.steps[-1] > 9 * limit
 
 
 def test_notes_are_kept_once_each_for_the_status_line():
@@ -175,13 +176,13 @@ def test_stepping_back_pins_older_statistics_and_newer_arrivals_leave_them_shown
     for step in range(0, 100, 10):
         history.add(snapshot(step, layers=[replace(layer(RECTIFIER, GELU), step=step)]))
     history.step_through(-3)
-    assert history.run.stats.step == 60 and "step 60" in history.run.looking_back
+    assert history.run.first_layer.step == 60 and "step 60" in history.run.looking_back
     history.add(snapshot(100, layers=[replace(layer(RECTIFIER, GELU), step=100)]))
-    assert history.run.stats.step == 60  # what the user looks at does not move
+    assert history.run.first_layer.step == 60  # what the user looks at does not move
     history.step_through(-100)
-    assert history.run.stats.step == 0
+    assert history.run.first_layer.step == 0
     history.step_through(100)
-    assert history.run.stats.step == 100 and history.run.looking_back is None  # following the latest again
+    assert history.run.first_layer.step == 100 and history.run.looking_back is None  # following the latest again
 
 
 def test_the_statistics_kept_to_step_back_through_stay_bounded_and_span_the_run():

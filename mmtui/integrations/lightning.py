@@ -34,7 +34,8 @@ class MmtuiCallback(pl.Callback):
             return
         total = trainer.max_steps if trainer.max_steps > 0 else trainer.estimated_stepping_batches
         self.run = watch(pl_module, trainer.optimizers[0] if trainer.optimizers else None,
-                         total_steps=int(total) if total != float("inf") else None, **self._watch)
+                         total_steps=int(total) if total != float("inf") else None, framework="Lightning",
+                         **self._watch)
         self.run.losses_by_log()  # training_step's own loss, which its forward may not return
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,

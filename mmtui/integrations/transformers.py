@@ -35,7 +35,8 @@ class MmtuiCallback(hf.TrainerCallback):
                        model=None, optimizer=None, **kwargs) -> None:
         if not state.is_world_process_zero or model is None:
             return
-        self.run = watch(model, optimizer, total_steps=state.max_steps or None, **self._watch)
+        self.run = watch(model, optimizer, total_steps=state.max_steps or None, framework="transformers",
+                         **self._watch)
         # Under accumulation the model's loss is a micro-batch's, scaled as the Trainer counts it: its log's
         # is the step's
         self._loss_by_log = args.gradient_accumulation_steps > 1 or args.label_smoothing_factor > 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
                            Arrival, Command, EvalResult, Histogram, RunInfo, Scalar, Snapshot, SourceStatus)
+from mmtui.runfile import MAX_TEXT
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.run_file import NO_RUNS_IN_FOLDER, RunFilePathError, newest_run_files
 
@@ -41,6 +42,7 @@ SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui ex
 # What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
 # a transformers Trainer logs its arguments as this text tag.
 LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
+MAX_SAMPLES = 1000  # names taken from one text value
 MAX_STEP = 2 ** 53  # the largest step a float axis places exactly, as the run file's reader takes
 MAX_RECORD_BYTES = 1 << 30  # a record longer than this is damage (a length gone wrong), not one being written
 TAGS_NAMED = 6  # tags listed in a note that no loss tag was found
@@ -275,7 +277,7 @@ class Run:
         self.snapshots = 0
         self.events = 0
         self.damaged = 0  # records that passed their checksum yet hold no event
-        self.skipped = 0  # values that hold no number its tag's plugin promises (a tensor logged as a scalar),
+        self.skipped = 0  # values with no number their tag's plugin promises (a tensor logged as a scalar),
         # or steps below 0: none drawn
         self.last_skip = ""  # what the latest was
 
@@ -294,7 +296,8 @@ class Run:
         except OSError:
             return
         known = {f.path.name for f in self.files}
-        self.files.extend(EventFile(self.folder / n) for n in names if n not in known and _regular(self.folder / n))
+        new = [self.folder / n for n in names if n not in known]
+        self.files.extend(EventFile(path) for path in new if _regular(path))
 
     # ---- events into news
 
@@ -317,7 +320,7 @@ class Run:
         for value in event.summary.value:
             try:
                 self._value(value, step, event.wall_time, out)
-            except (ValueError, TypeError, OverflowError) as error:  # a tensor of another shape than its plugin's
+            except (ValueError, TypeError, OverflowError) as error:  # a tensor not of its plugin's shape
                 self._skip(f"{value.tag!r} at step {step:,} ({error or type(error).__name__})")
 
     def _skip(self, why: str) -> None:
@@ -337,7 +340,8 @@ class Run:
         elif kind == "tensor" and plugin == "scalars":
             from tensorboard.util import tensor_util
 
-            self._scalar(value.tag, step, float(tensor_util.make_ndarray(value.tensor).item()), wall_time, out)
+            number = float(tensor_util.make_ndarray(value.tensor).item())  # raises for several values
+            self._scalar(value.tag, step, number, wall_time, out)
         elif kind == "tensor" and plugin == "text" and value.tag.split("/")[0] == SAMPLES_TAG:
             self._samples(value, step)
         elif kind == "tensor" and plugin == "text" and value.tag == TRAINER_TAG and not self.framework:
@@ -399,7 +403,8 @@ class Run:
         text = tensor_util.make_ndarray(value.tensor)
         for item in text.flat:
             line = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            self.news.samples.extend(name.strip() for name in line.splitlines() if name.strip())
+            names = [name.strip()[:MAX_TEXT] for name in line.splitlines() if name.strip()]  # as a run file's
+            self.news.samples.extend(names[:MAX_SAMPLES])
         self.news.step = max(self.news.step, step)
 
     def _new_run(self, out: list[Arrival]) -> None:
@@ -571,8 +576,8 @@ class TensorBoardSource:
                     file.at_end = False
                     return False
         except Exception as error:  # noqa: BLE001 - a file deleted or unreadable mid-read: keep what was drawn
-            file.problem = f"{file.path.name} cannot be read past byte {file.position:,} ({_said(error)}): showing " \
-                           "what was read"
+            file.problem = f"{file.path.name} cannot be read past byte {file.position:,} ({_said(error)}): " \
+                           "showing what was read"
             file.loader = None
             return True
         file.at_end = True
@@ -597,8 +602,8 @@ class TensorBoardSource:
         if state == CUT_SHORT:
             file.writing = True
         elif state != WHOLE:
-            file.problem = f"{file.path.name}: the record at byte {file.position:,} of {size:,} {state}: showing " \
-                           "the records before it"
+            file.problem = f"{file.path.name}: the record at byte {file.position:,} of {size:,} {state}: " \
+                           "showing the records before it"
             file.loader = None
 
     # ---- what the status line says

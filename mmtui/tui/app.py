@@ -6,21 +6,22 @@ import gc
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from mmtui.experiments import BATCHNORM_TWIN, MODELS, PRESETS, gain_label, next_gain
-from mmtui.records import (DIVERGED, EXIT_DIVERGED, LAYERS, LOSS, WEIGHTS, Command, EngineFailure, Reinit, Save, ScriptExited, ScriptOutput,
-                           Snapshot, Source, SourceStatus, TogglePause)
+from mmtui.experiments import BATCHNORM_TWIN, MODELS, gain_label, next_gain
+from mmtui.records import (DIVERGED, EXIT_DIVERGED, Command, EngineFailure, Reinit, Save, ScriptExited,
+                           ScriptOutput, Snapshot, Source, SourceStatus, TogglePause)
+from mmtui.tui import actions
 from mmtui.tui.export import run_csv, save_text
-from mmtui.tui.history import History
+from mmtui.tui.history import NEW_DATA, NEW_RUN, NEW_STREAM, History
 from mmtui.tui.key_script import ScriptedKey
 from mmtui.tui.lesson import Lesson, LessonProgress
 from mmtui.tui.messages import EngineFailed, ScriptReported, SnapshotsArrived, SourceStatusChanged
@@ -33,27 +34,24 @@ from mmtui.tui.widgets.parameters_view import ParametersView
 from mmtui.tui.widgets.status_line import StatusLine
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
-WRITING_ACTIONS = ("save_checkpoint", "screenshot", "export_csv")  # the keys that write files on the machine
-REDRAW_INTERVAL_S = 0.25  # the status line redraws at most this often, the views at their own REDRAW_S
-FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits, so that what it shows is laid out and drawn
-FINISH_WAITS = 20  # refreshes it waits at most for mounted panels (a script's output, a lesson card) to settle
+FINISH_FRAMES = 2  # refreshes the unattended mode's last frame waits: what it shows is then laid out, drawn
+FINISH_WAITS = 20  # the most refreshes it waits for mounted panels to settle (a script's output, a card)
 POLL_TIMEOUT_S = 0.05  # the worker's wait for snapshots: also its latency to notice cancellation
-# Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations) started
-# 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it so that
-# the collector rarely starts by itself, and collects fully after a painted frame at this interval instead.
+# Garbage collection between frames, not in them: Python's young-generation threshold (700 allocations)
+# started 5-10 collections inside every frame and, every few seconds, a 30-40 ms full one. The app raises it
+# so that the collector rarely starts by itself, and collects fully after a painted frame at this interval.
 GC_YOUNG_THRESHOLD = 50_000  # allocations; the app allocates ~9,000 a second while drawing
 FULL_GC_INTERVAL_S = 2.0
-# One footer entry for 1-4 and one for [ ]: room for the model and view keys at 160 columns. The status
-# line names the preset in use; ? lists every key.
-PRESET_KEYS = Binding.Group("presets")
-W1_KEYS = Binding.Group("W1 ÷2 ×2")
-# The command each action sends: its key is bound, shown and listed only where the source takes that command.
-ACTION_COMMANDS: dict[str, type] = {"preset": Reinit, "scale": Reinit, "reseed": Reinit, "batchnorm": Reinit,
-                                    "gain": Reinit, "model": Reinit, "toggle_pause": TogglePause,
-                                    "save_checkpoint": Save}
-# The data an action's panels draw (a view's, by its name): its key is offered once the source sends that data.
-ACTION_DATA: dict[str, str] = {"layers": LAYERS, "parameters": WEIGHTS, "next_map_layer": LAYERS,
-                               "step_through": LAYERS, "toggle_log": LOSS}
+
+
+@dataclass(frozen=True)
+class DrawPace:
+    """How often the app draws; a test that waits for a frame sets these small rather than wait them out."""
+
+    tick_s: float = 0.25  # the status line redraws at most this often, on a timer; the visible view then too,
+    # when view_s has passed since its last draw: at 4 a second the overview's ~40 ms frames took CPU from the
+    # trainer, and twice a second is enough to read figures that change with each batch
+    view_s: float = 0.5
 
 
 class MmtuiApp(App[int]):
@@ -73,64 +71,19 @@ class MmtuiApp(App[int]):
                                         border-title-style: bold; }
     #views #overview-top { border: none; }
     """
-    BINDINGS = [Binding(str(number), f"preset('{name}')", name, group=PRESET_KEYS)
-                for number, name in enumerate(PRESETS, 1)] + [
-        Binding("left_square_bracket", "scale(0.5)", "W1 ÷2", key_display="[", group=W1_KEYS),
-        Binding("right_square_bracket", "scale(2)", "W1 ×2", key_display="]", group=W1_KEYS),
-        Binding("r", "reseed", "new seed"),
-        Binding("b", "batchnorm", "BatchNorm"),
-        Binding("g", "gain", "gain"),
-        Binding("m", "model", "model"),
-        Binding("o", "view('overview')", "overview"),
-        Binding("y", "view('layers')", "layers"),
-        Binding("p", "view('parameters')", "params"),
-        Binding("n", "next_map_layer", "map layer"),
-        Binding("comma", "step_through(-1)", "older stats", key_display=",", show=False),
-        Binding("full_stop", "step_through(1)", "newer stats", key_display=".", show=False),
-        Binding("c", "next_run", "next run"),  # bound and shown only while runs are compared
-        Binding("space", "toggle_pause", "pause"),
-        Binding("l", "toggle_log", "log/lin"),
-        # The footer is full at 160 columns; ? lists these.
-        Binding("s", "screenshot", "screenshot", show=False),
-        Binding("w", "save_checkpoint", "save", show=False),
-        Binding("e", "export_csv", "export CSV", show=False),
-        # A lesson's: bound only in one, with priority so that a focused panel's scrolling does not take them.
-        Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
-        Binding("right", "lesson_card(1)", "next", key_display="→", priority=True),
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+q", "quit", "quit", show=False),
-    ]
-    HELP_ROWS: list[tuple[str, str, type | None]] = [  # keys, what they do, the command they send
-        ("1 2 3 4", "reinit with the presets lecture / fix-logits / fix-tanh / kaiming", Reinit),
-        ("[  ]", "halve / double the hidden weight scale W1 and reinit", Reinit),
-        ("r", "reinit with the current setting and the next seed", Reinit),
-        ("b", "toggle BatchNorm and reinit: mlp <-> mlp-bn, deep <-> deep-bn", Reinit),
-        ("g", "next tanh gain of the deep nets (5/3, 1, 0.5, 3) and reinit", Reinit),
-        ("m", "next model (mlp, mlp-bn, deep, deep-bn) and reinit", Reinit),
-        ("o  y  p", "overview / layers (activations, gradients, dead neurons) / parameters view", None),
-        ("n", "layers view: the dead-neuron map's next layer", None),
-        (",  .", "older / newer statistics (histograms, saturation, dead neurons) of this run; . past the newest "
-                 "follows the latest again", None),
-        ("c", "with several runs: the next run for every panel but Loss, which overlays them all", None),
-        ("space", "pause / resume", TogglePause),
-        ("l", "log10 or linear loss axis", None),
-        ("s", "save an SVG screenshot", None),
-        ("w", "save a checkpoint to the --save file", Save),
-        ("e", "export the current run's losses and update:data ratios as CSV", None),
-        ("?", "this help", None),
-        ("q, ctrl+q", "quit", None),
-    ]
+    BINDINGS = actions.BINDINGS
 
     def __init__(self, source: Source, *, key_script: list[ScriptedKey] | None = None,
                  screenshot: Path | None = None, exit_when_done: bool = False, lesson: Lesson | None = None,
-                 writes: bool = True):
+                 writes: bool = True, pace: DrawPace = DrawPace()):
         """`source`: started already; the app closes it. `exit_when_done`: the unattended mode (--no-terminal)
         ends when the source says nothing more will come, after the key script and with the screenshot, if one
         is asked for. `lesson`: its cards beside the panels (`mmtui lesson`). `writes`: whether the keys that
-        write files (w, s, e) are offered: not to a browser tab served without --allow-writes."""
+        write files (w, s, e) are offered: not to a browser tab served without --allow-writes. `pace`: how
+        often it draws."""
         super().__init__()
         self.source = source
+        self.pace = pace
         self.source_status: SourceStatus | None = None  # the latest the source said of itself
         self.failure: EngineFailure | None = None  # why the source broke, when it did
         self.history = History()
@@ -155,32 +108,32 @@ class MmtuiApp(App[int]):
         self.status_line = StatusLine(id="status")
         self.output_panel = self.overview.output  # a script's output, for a source that runs one
         self._steps_before_run = 0  # steps trained by the runs before the current one: the key script's clock
-        self._streams_seen = 0  # streams in the history when the footer's keys were last checked
-        self._data_seen = 0  # kinds of data the history had then
         self._finishing = False  # the unattended mode's last frame is being drawn
         self._finish_waits = 0  # refreshes the last one has waited
         self._settled_frames = 0  # of those, the refreshes since every mounted panel settled
-        self.exit_requested = threading.Event()  # set when the app is asked to end: a caller may time the shutdown
+        # set when the app is asked to end: a caller may time the shutdown
+        self.exit_requested = threading.Event()
         self.lesson = LessonProgress(lesson) if lesson is not None else None
         self.lesson_card = LessonCard(id="lesson") if lesson is not None else None
         self._lesson_done = False  # the card's check held when the footer's keys were last checked
 
     def compose(self) -> ComposeResult:
-        yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger", id="too-small")
+        yield Static(f"mmtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: make the terminal larger",
+                     id="too-small")
         with Horizontal(id="body"):
             yield self.views
             if self.lesson_card is not None:
                 yield self.lesson_card
         yield ProgressBar(total=1.0, show_eta=False, id="loading")
         yield self.status_line
-        # ctrl+p still opens the palette; the footer's room goes to mmtui's keys, compact with a lesson's two more
+        # ctrl+p still opens the palette; the footer's room goes to mmtui's keys, compact with a lesson's
         yield Footer(show_command_palette=False, compact=self.lesson is not None)
 
     def on_mount(self) -> None:
         gc.freeze()  # Textual's long-lived objects leave the collector's scans: shorter collections
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self.pump_snapshots()
-        self.set_interval(REDRAW_INTERVAL_S, self.redraw)
+        self.set_interval(self.pace.tick_s, self.redraw)
         self.redraw(force=True)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -225,26 +178,27 @@ class MmtuiApp(App[int]):
         selected = None
         if history.comparing:
             names = list(history.streams)
-            selected = f"run {names.index(history.selected) + 1}/{len(names)}: {history.label(history.selected)}"
+            place = names.index(history.selected) + 1
+            selected = f"run {place}/{len(names)}: {history.label(history.selected)}"
         self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
                               reinit_hint=Reinit in self.source.commands, selected=selected,
                               note=history.notes[-1] if history.notes else None,
                               looking_back=history.run.looking_back if history.run else None)
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
-        run_version = self.history.run_version
+        began = set()
         for snapshot in message.snapshots:
-            latest = self.history.latest  # the key script runs on the selected stream's clock: the trainer's only
+            # the key script runs on the selected stream's clock: the trainer's only
+            latest = self.history.latest
             same_stream = latest is not None and snapshot.run.stream == latest.run.stream
             if same_stream and snapshot.run.run_id != latest.run.run_id:
                 self._steps_before_run += latest.step
-            self.history.add(snapshot)
+            began |= self.history.add(snapshot)
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
-        if (len(self.history.streams), len(self.history.seen)) != (self._streams_seen, self._data_seen):
-            self._streams_seen, self._data_seen = len(self.history.streams), len(self.history.seen)
+        if began & {NEW_STREAM, NEW_DATA} and self.screen_stack:  # none while the app shuts down
             self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's
-        if self.history.run_version != run_version:
+        if began & {NEW_STREAM, NEW_RUN}:
             self._pending = None
             self.redraw(force=True)  # a reinit shows at once, not at the next tick
         elif self._pending and self.history.latest.state != self._state_when_sent:
@@ -272,7 +226,7 @@ class MmtuiApp(App[int]):
         super().exit(*args, **kwargs)
 
     def on_exit_app(self) -> None:
-        self.exit_requested.set()  # a served tab closed: textual-serve's quit, which does not go through exit()
+        self.exit_requested.set()  # a served tab closed: textual-serve's quit does not go through exit()
 
     async def action_quit(self) -> None:
         self.source.cancel()  # the source winds down while Textual tears the screen down
@@ -282,23 +236,24 @@ class MmtuiApp(App[int]):
         self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A key whose command the source does not take is neither bound nor shown in the Footer; nor is the key
-        that picks the next run, while there is one."""
-        if action in WRITING_ACTIONS and not self.writes:
+        """A key whose command the source does not take is neither bound nor shown in the Footer; nor is
+        the key that picks the next run, while there is one."""
+        if action in actions.WRITING_ACTIONS and not self.writes:
             return False
         if action == "next_run":
             return self.history.comparing
         if action == "lesson_card":
             if self.lesson is None:
                 return False
-            can_move = (self._lesson_done and not self.lesson.last) if parameters[0] == 1 else self.lesson.index > 0
+            forward = parameters[0] == 1
+            can_move = (self._lesson_done and not self.lesson.last) if forward else self.lesson.index > 0
             return True if can_move else None  # shown, dimmed, until the card's check holds
         if action == "view":
-            offered = [name for name in ("layers", "parameters") if self._sends(ACTION_DATA[name])]
+            offered = [name for name in ("layers", "parameters") if self._sends(actions.ACTION_DATA[name])]
             return parameters[0] in offered or (parameters[0] == "overview" and bool(offered))
-        if action in ACTION_DATA and not self._sends(ACTION_DATA[action]):
+        if action in actions.ACTION_DATA and not self._sends(actions.ACTION_DATA[action]):
             return False
-        command = ACTION_COMMANDS.get(action)
+        command = actions.ACTION_COMMANDS.get(action)
         return command is None or command in self.source.commands
 
     def _sends(self, kind: str) -> bool:
@@ -308,8 +263,8 @@ class MmtuiApp(App[int]):
     # ---- drawing
 
     def redraw(self, force: bool = False) -> bool:
-        """Every tick the status line, when the data changed; the visible view when, besides, its REDRAW_S has
-        passed (the hidden views catch up when shown). Returns whether the view drew."""
+        """Every tick the status line, when the data changed; the visible view when, besides, the pace's
+        view_s has passed (the hidden views catch up when shown). Returns whether the view drew."""
         if not self.status_line.is_attached:  # a tick during shutdown
             return False
         if force or self.history.version != self._status_version:
@@ -319,7 +274,7 @@ class MmtuiApp(App[int]):
         view = self.views.visible_content
         now = time.monotonic()
         drawn = self.history.version == self._drawn_version and view is self._drawn_view
-        due = now - self._drawn_at >= view.REDRAW_S - REDRAW_INTERVAL_S / 2  # half a tick of timer jitter
+        due = now - self._drawn_at >= self.pace.view_s - self.pace.tick_s / 2  # half a tick of timer jitter
         if not force and (drawn or not due):
             return False
         self._drawn_version, self._drawn_view, self._drawn_at = self.history.version, view, now
@@ -328,8 +283,8 @@ class MmtuiApp(App[int]):
         return True
 
     def _collect_garbage_if_due(self) -> None:
-        """Textual's strips keep themselves in their own caches, so every frame leaves reference cycles that only
-        a full collection frees (~25 ms): run one after a painted frame, where it delays no frame."""
+        """Textual's strips keep themselves in their own caches, so every frame leaves reference cycles
+        that only a full collection frees (~25 ms): run one after a painted frame, where it delays none."""
         now = time.monotonic()
         if now - self._collected_at >= FULL_GC_INTERVAL_S:
             self._collected_at = now
@@ -437,9 +392,8 @@ class MmtuiApp(App[int]):
         self.notify(message, severity=severity)
 
     def action_help(self) -> None:
-        rows = [(keys, text) for keys, text, command in self.HELP_ROWS
-                if command is None or command in self.source.commands]
-        self.push_screen(HelpScreen(rows, experiments=Reinit in self.source.commands))
+        commands = self.source.commands
+        self.push_screen(HelpScreen(actions.help_rows(commands, self.writes), experiments=Reinit in commands))
 
     # ---- the headless app mode's key script
 
@@ -458,9 +412,9 @@ class MmtuiApp(App[int]):
             self.call_after_refresh(self._finish_unattended)
 
     def _finish_unattended(self) -> None:
-        # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and drawn at
-        # its size in the next. A script's last lines and a lesson card's Markdown are mounted, not drawn: their
-        # frames count once those are in place (unless a hidden view holds them: then not forever).
+        # A panel shown by the last frame (the Runs table of a second run) is laid out in one refresh and
+        # drawn at its size in the next. A script's last lines and a lesson card's Markdown are mounted, not
+        # drawn: their frames count once those are in place (unless a hidden view holds them: not forever).
         if self._finish_waits < FINISH_WAITS:
             self._finish_waits += 1
             unsettled = [panel for panel in (self.output_panel, self.lesson_card)

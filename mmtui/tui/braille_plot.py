@@ -70,8 +70,8 @@ class _Canvas:
 
 
 def _dots(value: float, axis: Axis, last: int) -> float:
-    """Where `value` falls on an axis `last` dots long; a point far off it is kept near it (a segment to 10^300
-    dots away would take as many steps), one of NaN at its start. Halves: 1e308 - -1e308 overflows."""
+    """Where `value` falls on an axis `last` dots long; a point far off it is kept near it (a segment to
+    10^300 dots away would take as many steps), one of NaN at its start. Halves: 1e308 - -1e308 overflows."""
     if not axis.high > axis.low:
         return 0.0
     at = (value / 2 - axis.low / 2) / (axis.high / 2 - axis.low / 2) * last

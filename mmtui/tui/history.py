@@ -4,33 +4,63 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats, EvalResult, Histogram,
-                           ParamStats, RunInfo, Scalar, Snapshot)
+from mmtui.records import (LAYERS, LOSS, PAUSED, RUNNING, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
+                           EvalResult, Histogram, ParamStats, RunInfo, Scalar, Snapshot)
 
 EMA_DECAY = 0.99  # smoothing of the loss curve: about the last 100 steps
 MAX_POINTS = 2048  # a loss or ratio series never holds more points; full buckets merge pairwise
 SATURATION_TREND = 120  # saturation readings kept for the sparkline
 SAMPLE_LINES = 200  # sampled names kept for the samples panel
 SCALAR_POINTS = 256  # readings kept of each named scalar, for its sparkline; full buckets merge pairwise
-STATS_KEPT = 64  # statistics snapshots kept per run to step back through; full, every other one goes
+STATS_KEPT = 64  # statistics snapshots kept per run to step back through; full buckets merge pairwise
 NOTES = 5  # the latest notes a source gave of a stream ("no loss seen ..."), for the status line
+NEW_STREAM, NEW_RUN, NEW_DATA = "stream", "run", "data"  # what a snapshot added to a History began
+
+
+def every_other(points: list) -> list:
+    """Every other point, counted back from the latest, which stays."""
+    return points[(len(points) - 1) % 2::2]
+
+
+class Thinning:
+    """Which readings a bounded series keeps: one in every `bucket`, at most `limit`. When the kept ones
+    reach the limit, every other one goes and the bucket doubles: memory stays bounded whatever the run's
+    length, and what is kept spans the run evenly. Kept readings are samples, not means, so a plot keeps
+    the minibatch noise that the lecture's plots show."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.bucket = 1  # readings per kept one
+        self._count = 0  # readings since the last kept one
+
+    def keeps(self) -> bool:
+        """Counts one reading: whether the series keeps it."""
+        self._count += 1
+        if self._count < self.bucket:
+            return False
+        self._count = 0
+        return True
+
+    def thinned(self, columns: list[list]) -> list[list]:
+        """Aligned columns of kept readings, one just appended to each: as they are, or every other reading
+        once they reach the limit."""
+        if len(columns[0]) < self.limit:
+            return columns
+        self.bucket *= 2
+        return [every_other(column) for column in columns]
 
 
 class LossSeries:
-    """A run's finite losses, one in every `bucket` steps kept raw, with a debiased EMA of all of them.
+    """A run's finite losses: one in every `thinning.bucket` steps kept raw, and a debiased EMA of all."""
 
-    Memory is bounded by MAX_POINTS whatever the step count; raw points are samples, not means, so the
-    plot keeps the minibatch noise that the lecture's loss plot shows.
-    """
-
-    def __init__(self) -> None:
-        self.bucket = 1  # steps per point; doubles whenever the points fill up
+    def __init__(self, limit: int = MAX_POINTS) -> None:
+        self.thinning = Thinning(limit)
         self.steps: list[int] = []  # last step of each point
         self.raw: list[float] = []  # the loss of that step
         self.smooth: list[float] = []  # debiased EMA at that step
-        self._count = 0
         self._ema = 0.0
         self._ema_weight = 0.0  # 1 - decay**n: divides out the EMA's pull towards its zero start
 
@@ -40,18 +70,11 @@ class LossSeries:
                 continue  # plots cannot show NaN or inf; the status line reports divergence
             self._ema = EMA_DECAY * self._ema + (1 - EMA_DECAY) * loss
             self._ema_weight = EMA_DECAY * self._ema_weight + (1 - EMA_DECAY)
-            self._count += 1
-            if self._count == self.bucket:
-                self._close_point(first_step + offset, loss)
-
-    def _close_point(self, step: int, loss: float) -> None:
-        self.steps.append(step)
-        self.raw.append(loss)
-        self.smooth.append(self._ema / self._ema_weight)
-        self._count = 0
-        if len(self.steps) >= MAX_POINTS:
-            self.steps, self.raw, self.smooth = self.steps[1::2], self.raw[1::2], self.smooth[1::2]
-            self.bucket *= 2
+            if self.thinning.keeps():
+                self.steps.append(first_step + offset)
+                self.raw.append(loss)
+                self.smooth.append(self._ema / self._ema_weight)
+                self.steps, self.raw, self.smooth = self.thinning.thinned([self.steps, self.raw, self.smooth])
 
     @property
     def latest_smooth(self) -> float | None:
@@ -65,35 +88,26 @@ class LossSeries:
 
 
 class RatioSeries:
-    """log10 update:data ratio of every 2-D weight, one reading in every `bucket` snapshots with stats.
+    """log10 update:data ratio of every 2-D weight, one reading in every `thinning.bucket` snapshots with
+    stats (which arrive about twice a second)."""
 
-    Readings arrive about ten times a second; like LossSeries, memory is bounded by MAX_POINTS whatever
-    the run's length, and points are samples, not means.
-    """
-
-    def __init__(self) -> None:
-        self.bucket = 1  # readings per point; doubles whenever the points fill up
+    def __init__(self, limit: int = MAX_POINTS) -> None:
+        self.thinning = Thinning(limit)
         self.steps: list[int] = []
-        self.values: dict[str, list[float]] = {}  # per weight name, aligned with steps; NaN where one was missing
-        self._count = 0
+        # per weight name, aligned with steps; NaN where one was missing
+        self.values: dict[str, list[float]] = {}
 
     def add(self, step: int, params: tuple[ParamStats, ...]) -> None:
-        if not params:
+        if not params or not self.thinning.keeps():
             return
-        self._count += 1
-        if self._count < self.bucket:
-            return
-        self._count = 0
         if not self.values:
             self.values = {p.name: [] for p in params}  # a run's weights never change
         readings = {p.name: p.update_ratio_log10 for p in params}
         self.steps.append(step)
         for name, values in self.values.items():
             values.append(readings.get(name, math.nan))
-        if len(self.steps) >= MAX_POINTS:
-            self.steps = self.steps[1::2]
-            self.values = {name: values[1::2] for name, values in self.values.items()}
-            self.bucket *= 2
+        self.steps, *values = self.thinning.thinned([self.steps, *self.values.values()])
+        self.values = dict(zip(self.values, values))
 
     def downsampled(self, width: int) -> tuple[list[int], dict[str, list[float]]]:
         """At most `width` points per weight, ending at the latest."""
@@ -102,28 +116,22 @@ class RatioSeries:
 
 
 class ScalarSeries:
-    """One named scalar's finite readings (lr, test loss, accuracy), one in every `bucket` kept, as LossSeries."""
+    """One named scalar's finite readings (lr, test loss, accuracy), one in every `thinning.bucket` kept."""
 
-    def __init__(self) -> None:
-        self.bucket = 1  # readings per point; doubles whenever the points fill up
+    def __init__(self, limit: int = SCALAR_POINTS) -> None:
+        self.thinning = Thinning(limit)
         self.steps: list[int] = []
         self.values: list[float] = []
         self.latest: Scalar | None = None  # the newest reading, kept or not
-        self._count = 0
 
     def add(self, scalar: Scalar) -> None:
         self.latest = scalar
         if scalar.value is None or not math.isfinite(scalar.value):
             return  # a sparkline has no place for NaN, inf, or a reading a writer could not take
-        self._count += 1
-        if self._count < self.bucket:
-            return
-        self._count = 0
-        self.steps.append(scalar.step)
-        self.values.append(scalar.value)
-        if len(self.steps) >= SCALAR_POINTS:
-            self.steps, self.values = self.steps[1::2], self.values[1::2]
-            self.bucket *= 2
+        if self.thinning.keeps():
+            self.steps.append(scalar.step)
+            self.values.append(scalar.value)
+            self.steps, self.values = self.thinning.thinned([self.steps, self.values])
 
 
 def _latest_first_stride(length: int, width: int) -> slice:
@@ -140,45 +148,54 @@ class RunHistory:
     losses: LossSeries = field(default_factory=LossSeries)
     evals: list[EvalResult] = field(default_factory=list)
     saturation: deque[float] = field(default_factory=lambda: deque(maxlen=SATURATION_TREND))
-    layers: tuple[ActivationStats, ...] = ()  # every activation layer, input side first, of the latest stats
     params: tuple[ParamStats, ...] = ()  # every 2-D weight, of the latest stats
     weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, the latest logged
     update_ratios: RatioSeries = field(default_factory=RatioSeries)
     init_loss: float | None = None
     scalars: dict[str, ScalarSeries] = field(default_factory=dict)  # by name, in order of first reading
-    past_layers: list[tuple[ActivationStats, ...]] = field(default_factory=list)  # every statistics snapshot
-    # thinned to STATS_KEPT, oldest first, the latest last
+    # The layers (each input side first) of statistics snapshots spread evenly over the run, oldest first, and
+    # of the latest, last
+    past_layers: list[tuple[ActivationStats, ...]] = field(default_factory=list)
+    layer_thinning: Thinning = field(default_factory=lambda: Thinning(STATS_KEPT))  # which past_layers stay
+    latest_kept: bool = True  # whether past_layers[-1] stays once newer statistics come
     pinned_step: int | None = None  # the step of the statistics shown instead of the latest; None: the latest
-    first_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
+    init_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
 
     @property
-    def stats(self) -> ActivationStats | None:
-        """The first layer of those shown: the overview's panels."""
-        shown = self.shown_layers
-        return shown[0] if shown else None
+    def layers(self) -> tuple[ActivationStats, ...]:
+        """Every activation layer, input side first, of the latest statistics."""
+        return self.past_layers[-1] if self.past_layers else ()
 
     @property
     def shown_layers(self) -> tuple[ActivationStats, ...]:
-        """The layers the panels draw: the latest, or those of the step stepped back to (the latest at or before
-        it, when thinning took that one)."""
+        """The layers the panels draw: the latest, or those of the step stepped back to (the latest at or
+        before it, when thinning took that one)."""
         if self.pinned_step is None:
             return self.layers
         earlier = [layers for layers in self.past_layers if layers[0].step <= self.pinned_step]
         return earlier[-1] if earlier else self.past_layers[0]
 
+    @property
+    def first_layer(self) -> ActivationStats | None:
+        """The first of the layers shown, the lecture's hidden layer: the overview's panels draw it."""
+        shown = self.shown_layers
+        return shown[0] if shown else None
+
     def add_layers(self, layers: tuple[ActivationStats, ...]) -> None:
-        self.first_layers = self.first_layers or layers
-        self.layers = layers
+        self.init_layers = self.init_layers or layers
+        if not self.latest_kept:
+            self.past_layers.pop()  # the latest, which thinning would not have kept, gives way to the newer
+        self.latest_kept = self.layer_thinning.keeps()
         self.past_layers.append(layers)
-        if len(self.past_layers) >= STATS_KEPT:
-            self.past_layers = self.past_layers[-2::-2][::-1] + [layers]  # every other, the latest kept
+        if self.latest_kept:
+            (self.past_layers,) = self.layer_thinning.thinned([self.past_layers])
 
     @property
     def looking_back(self) -> str | None:
         """What the status line says while older statistics are shown."""
         if self.pinned_step is None:
             return None
-        return f"statistics of step {self.stats.step:,}: , older  . newer"
+        return f"statistics of step {self.first_layer.step:,}: , older  . newer"
 
     def step_through(self, delta: int) -> None:
         """Show older (delta < 0) or newer statistics; stepping past the newest follows the latest again."""
@@ -193,14 +210,15 @@ class RunHistory:
 
 @dataclass
 class StreamHistory:
-    """One stream of snapshots (a run file, the live trainer): its current run, the previous one, its latest state."""
+    """One stream of snapshots (a run file, the live trainer): its current and previous runs, its latest."""
 
     run: RunHistory
     latest: Snapshot
     ghost: RunHistory | None = None  # the previous run of this stream, drawn faintly behind the current one
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_LINES))  # newest first
     steps_per_s: float = 0.0  # the latest speed while running; final evaluations and pauses do not count
-    timed_steps: int = 0  # steps the current run advanced in snapshots that gave a speed, and the seconds they took
+    # the steps the current run advanced in snapshots that gave a speed, and the seconds they took
+    timed_steps: int = 0
     timed_seconds: float = 0.0
     notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
 
@@ -249,19 +267,44 @@ class StreamHistory:
         return self.timed_steps / self.timed_seconds
 
 
+class _OfSelectedStream:
+    """A History attribute that is the selected stream's, or `empty()` before any stream arrived: panels
+    that show one run need not know that there may be several."""
+
+    def __init__(self, empty: Callable[[], object], name: str | None = None) -> None:
+        self.empty = empty
+        self.name = name  # the stream's attribute; by default the History attribute's own name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.name or name
+
+    def __get__(self, history: History, owner: type | None = None):
+        stream = history.selected_stream
+        return getattr(stream, self.name) if stream is not None else self.empty()
+
+
 class History:
     """Every stream's current run, and the one stream selected for the panels; fed one snapshot at a time.
 
-    `run`, `ghost`, `latest`, `samples` and `steps_per_s` are the selected stream's, so panels that show one run
-    need not know that there may be several; the Loss panel overlays them all through `streams`.
+    `run`, `ghost`, `latest`, `samples`, `notes` and `steps_per_s` (its `speed`) are the selected stream's;
+    the Loss panel overlays every stream's run through `streams`.
     """
 
+    run: RunHistory | None = _OfSelectedStream(lambda: None)
+    ghost: RunHistory | None = _OfSelectedStream(lambda: None)
+    latest: Snapshot | None = _OfSelectedStream(lambda: None)
+    samples: deque[str] = _OfSelectedStream(deque)
+    notes: deque[str] = _OfSelectedStream(deque)
+    steps_per_s: float = _OfSelectedStream(float, "speed")
+
     def __init__(self) -> None:
-        self.streams: dict[str, StreamHistory] = {}  # in order of first arrival: a stream's colour is its place
-        self.selected: str | None = None  # the stream the panels show: the first to arrive until select_next()
-        self.version = 0  # grows with every snapshot and selection, so a panel redraws only when its data changed
-        self.samples_version = 0  # grows with every batch of the selected stream's sampled names, and selection
-        self.run_version = 0  # grows with every reinit and every new stream
+        # in order of first arrival: a stream's colour is its place
+        self.streams: dict[str, StreamHistory] = {}
+        self.selected: str | None = None  # the stream the panels show: the first to arrive till select_next()
+        # grows with every snapshot and selection, so that a panel redraws only when its data changed
+        self.version = 0
+        # grows with every batch of the selected stream's sampled names, and with every selection
+        self.samples_version = 0
         self.seen: set[str] = set()  # what any snapshot has brought: LOSS, LAYERS, WEIGHTS, SAMPLES, SCALARS
 
     @property
@@ -269,58 +312,34 @@ class History:
         return self.streams.get(self.selected)
 
     @property
-    def run(self) -> RunHistory | None:
-        stream = self.selected_stream
-        return stream.run if stream else None
-
-    @property
-    def ghost(self) -> RunHistory | None:
-        stream = self.selected_stream
-        return stream.ghost if stream else None
-
-    @property
-    def latest(self) -> Snapshot | None:
-        stream = self.selected_stream
-        return stream.latest if stream else None
-
-    @property
-    def samples(self) -> deque[str]:
-        stream = self.selected_stream
-        return stream.samples if stream else deque()
-
-    @property
-    def notes(self) -> deque[str]:
-        stream = self.selected_stream
-        return stream.notes if stream else deque()
-
-    @property
-    def steps_per_s(self) -> float:
-        stream = self.selected_stream
-        return stream.speed if stream else 0.0
-
-    @property
     def comparing(self) -> bool:
-        """Several streams: the Loss panel overlays their runs and a key picks the one the other panels show."""
+        """Several streams: the Loss panel overlays their runs; a key picks the one other panels show."""
         return len(self.streams) > 1
 
-    def add(self, snapshot: Snapshot) -> None:
+    def add(self, snapshot: Snapshot) -> set[str]:
+        """What the snapshot began, of NEW_STREAM, NEW_RUN (a reinit) and NEW_DATA (a kind of data not seen
+        before)."""
         name = snapshot.run.stream
         stream = self.streams.get(name)
+        began = set()
         if stream is None:
             stream = self.streams[name] = StreamHistory(RunHistory(snapshot.run), snapshot)
             if self.selected is None:
                 self.selected = name
-            self.run_version += 1
+            began.add(NEW_STREAM)
         elif snapshot.run.run_id != stream.run.info.run_id:
-            self.run_version += 1
+            began.add(NEW_RUN)
         stream.add(snapshot)
         brought = {LOSS: True, LAYERS: snapshot.layers, WEIGHTS: snapshot.params or snapshot.weights,
-                   SAMPLES: snapshot.samples,
-                   SCALARS: snapshot.scalars}
-        self.seen.update(kind for kind, there in brought.items() if there)
+                   SAMPLES: snapshot.samples, SCALARS: snapshot.scalars}
+        kinds = {kind for kind, there in brought.items() if there}
+        if not kinds <= self.seen:
+            self.seen |= kinds
+            began.add(NEW_DATA)
         if snapshot.samples and name == self.selected:
             self.samples_version += 1
         self.version += 1
+        return began
 
     def select_next(self) -> None:
         """The panels show the next stream, in order of arrival, back to the first after the last."""
@@ -338,7 +357,7 @@ class History:
             self.version += 1
 
     def label(self, name: str) -> str:
-        """How legends, tables and titles name a stream's run: its name, and the stream's where two names clash."""
+        """How legends, tables and titles name a stream's run: its name, and the stream's on a clash."""
         run_name = self.streams[name].run.info.name
         clash = any(other.run.info.name == run_name for key, other in self.streams.items() if key != name)
         return f"{run_name} · {name}" if clash and name else run_name

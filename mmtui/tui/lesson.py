@@ -1,4 +1,4 @@
-"""A lesson: cards read from a Markdown file, the live figures they quote, and the checks that a key did what a card asks."""
+"""A lesson: cards read from a Markdown file, the live figures they quote, checks that a key did its work."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ FIGURE = re.compile(r"\{(\w+)\}")
 VIEWS = ("overview", "layers", "parameters")  # what `check: view NAME` may name: the app's views
 INIT_LOSS_TOLERANCE = 0.1  # how near -ln(1/V) a step-0 loss is "as expected" (the lecture's fix-logits: 3.32)
 UNKNOWN = "…"  # a figure the run has not reached yet
-LESSON_KEYS = frozenset({"left", "right", "q", "ctrl+q"})  # keys a card cannot ask for: they move or end the lesson
+# keys a card cannot ask for: they move or end the lesson
+LESSON_KEYS = frozenset({"left", "right", "q", "ctrl+q"})
 
 
 class LessonError(ValueError):
-    """A lesson file that cannot be taught from: one line naming the file, and the line in it where there is one."""
+    """A lesson file that cannot be taught from: one line naming the file, and the line in it where there
+    is one."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,13 @@ def parse_lesson(text: str, name: str, keys: Collection[str]) -> Lesson:
         elif directive := DIRECTIVE.fullmatch(line.strip()):
             what, value = directive.group(1), directive.group(2).split()
             if current["in_text"] or current["keys" if what == "key" else "check"]:
-                raise LessonError(f"{name}:{number}: a {what}: line belongs right under its card's heading, once")
+                raise LessonError(f"{name}:{number}: a {what}: line belongs right under its card's heading, "
+                                  f"once")
             if what == "key":
                 unknown = [key for key in value if key not in keys or key in LESSON_KEYS]
                 if not value or unknown:
-                    raise LessonError(f"{name}:{number}: unknown key {' '.join(unknown) or '(none)'!r}: the keys "
+                    named = " ".join(unknown) or "(none)"
+                    raise LessonError(f"{name}:{number}: unknown key {named!r}: the keys "
                                       f"are those of the monitor's help (?), as Textual names them")
                 current["keys"] = tuple(value)
             else:
@@ -165,7 +169,8 @@ def _number(text: str) -> float | None:
 
 
 def _gains(args: list[str]) -> str | None:
-    ok = args and all((g := _number(a)) is not None and any(math.isclose(g, gain) for gain in GAINS) for a in args)
+    ok = args and all((g := _number(a)) is not None and any(math.isclose(g, gain) for gain in GAINS)
+                      for a in args)
     return None if ok else f"takes gains the g key gives: {', '.join(gain_label(g) for g in GAINS)}"
 
 
@@ -175,14 +180,14 @@ def _init_loss_expected(seen: Observed, args: list[str]) -> bool:
             and abs(run.init_loss - run.info.expected_init_loss) < INIT_LOSS_TOLERANCE)
 
 
-def _first_stats(run: RunHistory) -> ActivationStats | None:
+def _init_first_layer(run: RunHistory) -> ActivationStats | None:
     """The first layer at the run's first statistics (its init, for a live run): training saturates a layer
     again later, so the lecture's figures of an init are read there."""
-    return run.first_layers[0] if run.first_layers else None
+    return run.init_layers[0] if run.init_layers else None
 
 
 def _init_saturation_below(seen: Observed, args: list[str]) -> bool:
-    first = _first_stats(seen.fresh) if seen.fresh is not None else None
+    first = _init_first_layer(seen.fresh) if seen.fresh is not None else None
     return first is not None and first.saturation < _number(args[0])
 
 
@@ -195,7 +200,8 @@ def _model_is(seen: Observed, args: list[str]) -> bool:
 
 
 def _gains_seen(seen: Observed, args: list[str]) -> bool:
-    # deep only: with BatchNorm every layer sits at the same std whatever the gain, which is not what a card shows
+    # deep only: with BatchNorm every layer sits at the same std whatever the gain, which is not what a card
+    # shows
     tried = [info.settings.get("gain") for info in seen.seen if info.model == "deep"]
     return all(any(g is not None and math.isclose(g, _number(a)) for g in tried) for a in args)
 
@@ -234,7 +240,7 @@ def _text(value: object) -> str | None:
 
 
 def _stats(read: Callable) -> Callable[[History], str | None]:
-    return _run_figure(lambda run: read(run.stats) if run.stats is not None else None)
+    return _run_figure(lambda run: read(run.first_layer) if run.first_layer is not None else None)
 
 
 def _update_ratios(run: RunHistory) -> list[float]:
@@ -250,20 +256,25 @@ FIGURES: dict[str, Callable[[History], str | None]] = {
     "val_loss": _run_figure(lambda run: run.evals[-1].val_loss if run.evals else None),
     "model": _run_figure(lambda run: run.info.model),
     "init": _run_figure(lambda run: run.info.settings.get("init")),
-    "gain": _run_figure(lambda run: gain_label(run.info.settings["gain"]) if "gain" in run.info.settings else None),
+    "gain": _run_figure(lambda run: gain_label(run.info.settings["gain"]) if "gain" in run.info.settings
+                        else None),
     "num_params": _run_figure(lambda run: f"{run.info.num_params:,}" if run.info.num_params else None),
     "saturation": _stats(lambda stats: f"{stats.saturation:.1f}"),
-    "init_saturation": _run_figure(lambda run: f"{first.saturation:.1f}" if (first := _first_stats(run)) else None),
+    "init_saturation": _run_figure(lambda run: f"{first.saturation:.1f}" if (first := _init_first_layer(run))
+                                   else None),
     "white": _stats(lambda stats: f"{stats.share_99:.1f}"),
     "dead_units": _stats(lambda stats: stats.dead_units),
     "units": _stats(lambda stats: stats.units),
     "layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.layers) or None),
-    "layer_saturations": _run_figure(lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.layers) or None),
-    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.first_layers) or None),
+    "layer_saturations": _run_figure(lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.layers)
+                                     or None),
+    "init_layer_stds": _run_figure(lambda run: " ".join(f"{s.std:.2f}" for s in run.init_layers) or None),
     "init_layer_saturations": _run_figure(
-        lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.first_layers) or None),
-    "update_ratio": _run_figure(lambda run: f"{statistics.median(r):.1f}" if (r := _update_ratios(run)) else None),
-    "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run)) else None),
+        lambda run: " ".join(f"{s.saturation:.0f}%" for s in run.init_layers) or None),
+    "update_ratio": _run_figure(lambda run: f"{statistics.median(r):.1f}" if (r := _update_ratios(run))
+                                else None),
+    "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run))
+                                else None),
 }
 
 
@@ -276,14 +287,16 @@ def filled(text: str, history: History) -> str:
 
 @dataclass
 class LessonProgress:
-    """Which card is shown, and what was done since: a card's key counts only once pressed on that card, and its
-    check only on what followed, so a wrong key, or the right result by another way, does not pass it."""
+    """Which card is shown, and what was done since: a card's key counts only once pressed on that card,
+    and its check only on what followed, so a wrong key, or the right result by another way, does not pass
+    it."""
 
     lesson: Lesson
     index: int = 0
     pressed: bool = False  # one of the card's keys was pressed since it was shown
     run_at_press: tuple[str, int] | None = None  # (stream, run_id) of the run shown when it was pressed
-    seen: dict[tuple[str, int], RunInfo] = field(default_factory=dict)  # every run begun since, by (stream, id)
+    # every run begun since, by (stream, id)
+    seen: dict[tuple[str, int], RunInfo] = field(default_factory=dict)
 
     @property
     def card(self) -> Card:
@@ -318,7 +331,8 @@ class LessonProgress:
             return True
         run = history.run
         fresh = run if run is not None and self._begun_since((run.info.stream, run.info.run_id)) else None
-        return CHECKS[card.check[0]].holds(Observed(fresh, list(self.seen.values()), view), list(card.check[1:]))
+        observed = Observed(fresh, list(self.seen.values()), view)
+        return CHECKS[card.check[0]].holds(observed, list(card.check[1:]))
 
     def move(self, delta: int) -> bool:
         """To the next (delta 1) or previous card; False at either end. A card shown again starts afresh."""

@@ -32,7 +32,7 @@ def _cleaned(value):
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, tuple):
-        if not value or isinstance(value[0], (int, float)):  # the records' tuples hold one type: losses, edges
+        if not value or isinstance(value[0], (int, float)):  # a record's tuple holds one type: losses, edges
             return value
         items = tuple(_cleaned(item) for item in value)
         return value if all(a is b for a, b in zip(items, value)) else items

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+if TYPE_CHECKING:
+    from mmtui.tui.history import LossSeries
 
 SPAN_SHARE = 40  # the EMA averages over about 1/40 of the points: ~75 steps of a 3,000-step run kept whole, and
 # under two points of a log's 30, where a fixed weight of 0.99 lagged far behind (2.05 where the loss was 1.73)
@@ -27,3 +32,19 @@ def debiased_ema(values: Sequence[float], weight: float) -> list[float]:
 def smoothed(values: Sequence[float]) -> list[float]:
     """`values` smoothed with the weight fitted to their number."""
     return debiased_ema(values, fitted_weight(len(values)))
+
+
+class SmoothedCurves:
+    """Each loss series' smoothed points, kept until the series grows or thins: 32 finished runs of 2,048 points
+    took ~25 ms a frame to smooth again (the weight, fitted to their number, changes with every point added)."""
+
+    def __init__(self) -> None:
+        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int], list[float]]] = WeakKeyDictionary()
+
+    def of(self, losses: LossSeries) -> list[float]:
+        """The smoothed points of `losses`, one per kept raw loss."""
+        key = (len(losses.raw), losses.bucket)
+        kept = self._kept.get(losses)
+        if kept is None or kept[0] != key:
+            kept = self._kept[losses] = (key, smoothed(losses.raw))
+        return kept[1]

@@ -23,7 +23,8 @@ __all__ = ["watch", "WatchedRun"]
 def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any = None, *,
           params: list[torch.Tensor] | dict[str, torch.Tensor] | None = None, layers: list[str] | None = None,
           log: str | os.PathLike | None = None, name: str | None = None, ranks: int | str | list[int] = 0,
-          total_steps: int | None = None, pacing: Pacing = Pacing()) -> WatchedRun | InertRun:
+          total_steps: int | None = None, pacing: Pacing = Pacing(),
+          framework: str | None = None) -> WatchedRun | InertRun:
     """Watch a training loop; returns the run (call run.log() for losses and scalars the model does not return,
     run.close() or use it in a with block; interpreter exit closes it too).
 
@@ -39,6 +40,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     ranks: under torchrun, the rank that writes (0), a list of ranks, or "all" (a file per rank).
     total_steps: the run's length, where known: the status line shows it.
     pacing: how often snapshots and statistics are taken (about ten and two a second).
+    framework: what trains the loop ("Lightning", "transformers"), named on the status line; the integrations
+        give it.
     """
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"mmtui.watch(model, optimizer): model must be a torch.nn.Module, not "
@@ -65,7 +68,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     found = find_layers(model, layers) if model is not None else []
     label = _model_label(model)
     run_name = name or (f"{script_name()} {label}" if model is not None else script_name())
-    settings: dict[str, Any] = {"model": label, "script": script_name(), "argv": sys.argv[1:]}
+    settings: dict[str, Any] = {"model": label, "script": script_name(), "argv": sys.argv[1:],
+                                **({"framework": framework} if framework else {})}
     if optimizer is not None:
         settings |= described(optimizer)
     if world > 1:

@@ -73,8 +73,8 @@ def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
         lower = rows[top + 1] if top + 1 < len(rows) else 0
         cells = [_cell(upper, lower, c * per_column, per_column) for c in range(columns)]
         lines.append(Strip(merged_segments((cell, DEAD if dead else WHITE) for cell, dead in zip(cells, column_dead))))
-    span = f"units 0 → {shown - 1}{f' of {units:,}' if shown < units else ''} across, examples 0 → {len(rows) - 1} " \
-           "down, 2 per row"
+    of_all = f" of {units:,}" if shown < units else ""
+    span = f"units 0 → {shown - 1}{of_all} across, examples 0 → {len(rows) - 1} down, 2 per row"
     lines.append(Strip([Segment(span + (", 2 units per column" if per_column == 2 else ""), DIM)]))
     return lines
 

@@ -27,7 +27,6 @@ class LayersView(Grid):
     LayersView.unmeasured {{ grid-size: 2 1; grid-rows: 1fr; }}
     LayersView.unmeasured > DeadNeuronMap {{ display: none; }}
     """
-    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -13,7 +13,7 @@ from mmtui.tui.history import History, LossSeries
 from mmtui.tui.layer_words import cut_apart, cut_middle
 from mmtui.tui.palette import EXPECTED_LOSS, GHOST_LOSS, RAW_LOSS, VAL_LOSS, run_color
 from mmtui.tui.plotext_strips import plotext_style
-from mmtui.tui.smoothing import smoothed
+from mmtui.tui.smoothing import SmoothedCurves
 from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 
 # loss values labelled on the log axis: fine steps where the lecture's losses lie, 1-2-5 below them, where a
@@ -65,6 +65,7 @@ class LossPlot(PlotStrips):
         self.log_scale = True
         self._history: History | None = None
         self._series: list[Series] = []
+        self._smoothed = SmoothedCurves()
 
     def draw(self, history: History) -> None:
         self._history = history
@@ -73,7 +74,7 @@ class LossPlot(PlotStrips):
     def lines(self, width: int, height: int) -> list[Strip]:
         if width < 10 or height < 5:
             return []
-        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale)
+        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale, self._smoothed)
         entries = legend_entries(self._history, self._series)
         legend = legend_lines(entries, width, 2 if height >= LEGEND_ROWS_FROM else 1)
         return legend + super().lines(width, height - len(legend))
@@ -124,13 +125,15 @@ def log_ticks(low: float, high: float) -> list[float]:
     return labels or [low]
 
 
-def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
+def loss_series(history: History, width: int, log_scale: bool,
+                smoothed: SmoothedCurves | None = None) -> list[Series]:
     """Beneath, the ghost's smoothed curve (one stream only) and the selected run's raw points; then every stream's
     smoothed curve in its colour, and the selected run's val points on top. No NaN or inf."""
+    smoothed = smoothed or SmoothedCurves()
     series = []
     run = history.run
     if history.ghost is not None and not history.comparing:
-        steps, smooth = smoothed_curve(history.ghost.losses, width)
+        steps, smooth = smoothed_curve(history.ghost.losses, width, smoothed)
         series.append(_scaled(steps, smooth, log_scale, GHOST_LOSS, "dot", f"previous: {history.ghost.info.name}"))
     if run is not None:
         steps, raw, _ = run.losses.downsampled(width)
@@ -142,7 +145,7 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
             label = f"{stream.run.info.name} (smoothed)"
         else:
             label = (MARK if name == history.selected else "") + history.label(name)
-        steps, smooth = smoothed_curve(stream.run.losses, width)
+        steps, smooth = smoothed_curve(stream.run.losses, width, smoothed)
         series.append(_scaled(steps, smooth, log_scale, run_color(index), "braille", label))
     if run is not None:
         evals = [e for e in run.evals if math.isfinite(e.val_loss)]
@@ -152,9 +155,9 @@ def loss_series(history: History, width: int, log_scale: bool) -> list[Series]:
     return [line for line in series if line.steps]
 
 
-def smoothed_curve(losses: LossSeries, width: int) -> tuple[list[int], list[float]]:
+def smoothed_curve(losses: LossSeries, width: int, smoothed: SmoothedCurves) -> tuple[list[int], list[float]]:
     """Every kept loss smoothed (the EMA's weight fitted to their number), at the `width` points drawn."""
-    at = dict(zip(losses.steps, smoothed(losses.raw)))
+    at = dict(zip(losses.steps, smoothed.of(losses)))
     steps = losses.downsampled(width)[0]
     return steps, [at[step] for step in steps]
 

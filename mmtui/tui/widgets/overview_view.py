@@ -36,7 +36,6 @@ class OverviewView(Vertical):
     OverviewView RunsTable { height: auto; max-height: 40%; }
     OverviewView ScalarsPanel { height: auto; max-height: 50%; }
     """
-    REDRAW_S = 0.5  # least seconds between two draws: at 4 a second its ~40 ms frames took CPU from the trainer
 
     def __init__(self, produces: frozenset[str], promised: frozenset[str], **kwargs) -> None:
         """`produces`, `promised`: what the source may send, and what it sends from its start (records.Source)."""
@@ -75,7 +74,8 @@ class OverviewView(Vertical):
 
         run = history.run
         layers = has(LAYERS, LAYERS in history.seen)
-        measured = LAYERS in self.promised or (run is not None and run.stats is not None and run.stats.kind != OTHER)
+        first = run.first_layer if run is not None else None
+        measured = LAYERS in self.promised or (first is not None and first.kind != OTHER)
         panels = {"loss": has(LOSS, history.latest is not None), "activations": layers,
                   "saturation": layers and measured, "samples": has(SAMPLES, SAMPLES in history.seen),
                   "output": OUTPUT in self.promised, "runs": history.comparing, "scalars": bool(run and run.scalars)}
@@ -109,7 +109,7 @@ class OverviewView(Vertical):
             self.scalars.draw(run)
         title_selected_run((self.activations, self.saturation, self.samples, self.scalars), history)
         if "activations" in shown:
-            self.activations.draw(run.stats if run else None)
+            self.activations.draw(run.first_layer if run else None)
         if "saturation" in shown:
             self.saturation.draw(run)
         if "samples" in shown and history.samples_version != self._drawn_samples:

@@ -26,7 +26,6 @@ class ParametersView(Grid):
     ParametersView.logged { grid-size: 1 1; grid-rows: 1fr; }
     ParametersView.logged > UpdateRatioPlot { display: none; }
     """
-    REDRAW_S = 0.5  # twice a second is enough to read figures that change with each batch
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

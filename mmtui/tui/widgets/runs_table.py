@@ -15,7 +15,7 @@ from mmtui.records import DONE
 from mmtui.tui.history import History, StreamHistory
 from mmtui.tui.layer_words import cut_middle
 from mmtui.tui.palette import code_style, run_color
-from mmtui.tui.smoothing import smoothed
+from mmtui.tui.smoothing import SmoothedCurves
 from mmtui.tui.widgets.strips_widget import StripsWidget
 
 HEADER = Style(bold=True, dim=True)
@@ -39,6 +39,7 @@ class RunsTable(StripsWidget):
         self.border_title = "Runs · c: next run"
         self._history: History | None = None
         self._rows = 0
+        self._smoothed = SmoothedCurves()
 
     def draw(self, history: History) -> None:
         self._history = history
@@ -52,14 +53,16 @@ class RunsTable(StripsWidget):
         return 1 + self._rows
 
     def lines(self, width: int, height: int) -> list[Strip]:
-        return runs_table_lines(self._history, width, height) if self._history is not None else []
+        return runs_table_lines(self._history, width, height, self._smoothed) if self._history is not None else []
 
 
-def runs_table_lines(history: History, width: int, height: int | None = None) -> list[Strip]:
+def runs_table_lines(history: History, width: int, height: int | None = None,
+                     smoothed: SmoothedCurves | None = None) -> list[Strip]:
     """The header, then each stream in order of arrival (at most `height` lines: the rest counted on the last, the
     selected run kept); every column as wide as its widest figure, so a name never runs into a step."""
     labels = [history.label(name) for name in history.streams]
-    figures = [_figures(stream) for stream in history.streams.values()]
+    smoothed = smoothed or SmoothedCurves()
+    figures = [_figures(stream, smoothed) for stream in history.streams.values()]
     widths = [max(len(heading), *(len(row[i]) for row in figures)) + GAP for i, heading in enumerate(COLUMNS)]
     room = width - len(MARKER) - sum(widths)
     name_width = max(min(max(map(len, labels), default=0), room, MAX_NAME), len("run"))
@@ -85,14 +88,14 @@ def runs_table_lines(history: History, width: int, height: int | None = None) ->
     return lines
 
 
-def _figures(stream: StreamHistory) -> tuple[str, ...]:
+def _figures(stream: StreamHistory, smoothed: SmoothedCurves) -> tuple[str, ...]:
     """Step, smoothed train loss (as the Loss panel's curve ends), latest val loss, final losses once done."""
     run, latest = stream.run, stream.latest
     val = run.evals[-1].val_loss if run.evals else None
     final_train = final_val = None
     if latest.state == DONE and run.evals:  # the run's last evaluation is its final one
         final_train, final_val = run.evals[-1].train_loss, run.evals[-1].val_loss
-    train = smoothed(run.losses.raw)[-1] if run.losses.raw else None
+    train = smoothed.of(run.losses)[-1] if run.losses.raw else None
     return f"{latest.step:,}", _loss(train), _loss(val), _loss(final_train), _loss(final_val)
 
 

@@ -47,7 +47,7 @@ class SaturationPanel(Vertical):
         if run is None:
             figures.update("waiting for the first step…", layout=False)
             return
-        kind = self.kind = run.stats.kind if run.stats is not None else BOUNDED
+        kind = self.kind = run.first_layer.kind if run.first_layer is not None else BOUNDED
         self.border_title = WORDS[kind].title if kind in WORDS else "Layer statistics"
         figures.update(describe(run), layout=False)
         trend = self.query_one("#saturation-trend", TrendSparkline)
@@ -59,7 +59,7 @@ class SaturationPanel(Vertical):
 def describe(run: RunHistory) -> Text:
     """The panel's text: saturation now, white share, dead units, step-0 loss against -ln(1/V)."""
     text = Text()
-    stats = run.stats
+    stats = run.first_layer
     if stats is not None:
         _layer_figures(stats, text)
     expected = run.info.expected_init_loss
