@@ -1,7 +1,8 @@
-"""The activation functions' families: which trouble measure fits a module or a tensor, by the function that made it.
+"""The activation functions' families: which trouble measure fits a module or a tensor, by the function that
+made it.
 
-Every measure is one rule, an output's slope below NEAR_FLAT_SLOPE x the function's peak slope, in the terms that
-suit the family: a bound's neighbourhood (BOUNDED), the flat side (RECTIFIER), the slope itself (FLAT).
+Every measure is one rule, an output's slope below NEAR_FLAT_SLOPE x the function's peak slope, in the terms
+that suit the family: a bound's neighbourhood (BOUNDED), the flat side (RECTIFIER), the slope itself (FLAT).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from torch import nn
 
 from mmtui.records import BOUNDED, FLAT, NEAR_FLAT_SLOPE, OTHER, RECTIFIER, SATURATED_AT, WHITE_AT
 
-# Class names, lower-cased. "relu" is looked for after the leaky kinds, whose negative side is not flat: ReLU6 is
-# a Hardtanh in torch, but its trouble is ReLU's.
+# Class names, lower-cased. "relu" is looked for after the leaky kinds, whose negative side is not flat: ReLU6
+# is a Hardtanh in torch, but its trouble is ReLU's.
 LEAKY_NAMES = ("prelu", "rrelu")  # slopes on the negative side of 1/4 and 1/8 to 1/3: FLAT, rarely near-flat
 FLAT_NAMES = ("gelu", "silu", "swish", "mish", "selu", "celu", "elu", "softplus")  # and makemore's NewGELU
 BOUNDED_NAMES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softsign": (-1.0, 1.0)}
 SOFTSIGN_AT = 1 - math.sqrt(NEAR_FLAT_SLOPE)  # 0.757: softsign's slope is (1 - |t|) ** 2
 SOFTSIGN_WHITE_AT = 1 - math.sqrt(1 - WHITE_AT ** 2)  # 0.859: as flat as tanh's white pixels
-HARD_AT = 0.999  # a hard bound's slope is exactly 0 at the bound only: outputs on it, allowing the scaling's rounding
+HARD_AT = 0.999  # a hard bound's slope is exactly 0 at the bound only: outputs on it, allowing the scaling's
+# rounding
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""When a run reports: how often snapshots and statistics are taken; plain Python, so the CLI reads it without torch."""
+"""When a run reports: how often snapshots and statistics are taken; plain Python, so the CLI reads it without
+torch."""
 
 from __future__ import annotations
 
@@ -13,22 +14,24 @@ class Pacing:
 
     snapshot_every: int = 0  # emit a snapshot every this many steps (0 = by time, see below)
     snapshot_interval_s: float = 0.1  # least seconds between two snapshots when snapshot_every is 0
-    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry statistics:
-    # the UI draws its panels at this pace
+    stats_interval_s: float = 0.5  # with time-based snapshots, least seconds between two that carry
+    # statistics: the UI draws its panels at this pace
     stats_thinning: float = 0.01  # the least seconds between two statistics also grow to this share of the
     # run's age: dense for its first 50 s, then ~70 statistics per doubling of its length (~530 in the first
     # hour, ~600 in two), so a long run's file stays bounded
-    stats_budget: float = 0.01  # at most this share of the loop's time goes to statistics: after a measurement
-    # that held the training thread c seconds, the next waits c / stats_budget at least (0 = no budget)
+    stats_budget: float = 0.01  # at most this share of the loop's time goes to statistics: after a
+    # measurement that held the training thread c seconds, the next waits c / stats_budget at least (0 = no
+    # budget)
     sample_interval_s: float = 0.0  # seconds between sample events while training (0 = only at the end)
-    eval_train_every: bool = True  # also the train split at the eval_every intervals; the TUI plots val only and
-    # skips it, since the train split is 8x the val split (~0.7 s of a 6 s interval on the lecture's names)
+    eval_train_every: bool = True  # also the train split at the eval_every intervals; the TUI plots val only
+    # and skips it, since the train split is 8x the val split (~0.7 s of a 6 s interval on the lecture's
+    # names)
 
 
 class StatsClock:
-    """When a run's next statistics fall due, by the rule of Pacing: a least interval that grows with the run's
-    age, stretched further by what the last measurement cost the training thread. With step-counted snapshots,
-    every snapshot carries statistics (the tests' and the headless runner's exact pace)."""
+    """When a run's next statistics fall due, by the rule of Pacing: a least interval that grows with the
+    run's age, stretched further by what the last measurement cost the training thread. With step-counted
+    snapshots, every snapshot carries statistics (the tests' and the headless runner's exact pace)."""
 
     def __init__(self, pacing: Pacing, now: float):
         self.pacing = pacing

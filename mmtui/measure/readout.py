@@ -1,4 +1,5 @@
-"""One measurement's way to the host: its results gathered on their device, one asynchronous copy, read when landed."""
+"""One measurement's way to the host: its results gathered on their device, one asynchronous copy, read when
+landed."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import torch
 
 
 class Readout:
-    """The fixed-size results of one measurement (1-D float32 pieces on the tensors' device), gathered into one flat
-    tensor per device and copied to pinned host memory without waiting; values() reads them once ready() says the
-    copies landed. On the CPU there is no copy: the flat tensor is the result, ready at once.
+    """The fixed-size results of one measurement (1-D float32 pieces on the tensors' device), gathered into
+    one flat tensor per device and copied to pinned host memory without waiting; values() reads them once
+    ready() says the copies landed. On the CPU there is no copy: the flat tensor is the result, ready at once.
     """
 
     def __init__(self):
         self._parts: list[torch.Tensor] = []  # each (n,) float32, on its tensor's device, in put() order
         self._size = 0
-        self._copies: list[tuple[list[int], torch.Tensor, torch.cuda.Event | None]] = []  # the parts' indices,
-        # their host tensor and its copy's event, one per device
+        self._copies: list[tuple[list[int], torch.Tensor, torch.cuda.Event | None]] = []  # the parts'
+        # indices, their host tensor and its copy's event, one per device
         self._values: list[float] | None = None
 
     def put(self, *pieces: torch.Tensor) -> int:
@@ -48,8 +49,8 @@ class Readout:
         return all(event is None or event.query() for _, _, event in self._copies)
 
     def values(self) -> list[float]:
-        """The results in put() order; waits for copies not yet landed (a run's end only: the training thread asks
-        after ready())."""
+        """The results in put() order; waits for copies not yet landed (a run's end only: the training thread
+        asks after ready())."""
         if self._values is None:
             pieces: list[list[float]] = [[] for _ in self._parts]
             for indices, host, event in self._copies:

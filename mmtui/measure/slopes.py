@@ -1,4 +1,5 @@
-"""Each activation function's slope, by autograd at the inputs it was given: what judges a FLAT function's outputs."""
+"""Each activation function's slope, by autograd at the inputs it was given: what judges a FLAT function's
+outputs."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from torch import nn
 
 from mmtui.records import NEAR_FLAT_SLOPE
 
-PROBE_SPAN = 10.0  # a function's peak slope is looked for on [-10, 10]: GELU's 1.13 at 1.4, softplus's 1 far right
+PROBE_SPAN = 10.0  # a function's peak slope is looked for on [-10, 10]: GELU's 1.13 at 1.4, softplus's 1 far
+# right
 PROBE_POINTS = 2001
 
 
 def _slopes(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The module's outputs at x and |d output / d x| there, elementwise for an elementwise function; on copies
-    (an in-place function cannot touch the run's tensors) and with the run's random numbers left as they were."""
+    """The module's outputs at x and |d output / d x| there, elementwise for an elementwise function; on
+    copies (an in-place function cannot touch the run's tensors) and with the run's random numbers left as
+    they were."""
     devices = [x.device] if x.is_cuda else []
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         leaf = x.detach().float().requires_grad_()
@@ -24,8 +27,8 @@ def _slopes(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def peak_slope(module: nn.Module, device: torch.device) -> torch.Tensor | None:
-    """The function's largest |slope| on the probe, 0-d on `device`; None where it does not take a 1-D input (a
-    PReLU with a slope per channel): its sample's own largest slope stands in."""
+    """The function's largest |slope| on the probe, 0-d on `device`; None where it does not take a 1-D input
+    (a PReLU with a slope per channel): its sample's own largest slope stands in."""
     probe = torch.linspace(-PROBE_SPAN, PROBE_SPAN, PROBE_POINTS, device=device)  # (PROBE_POINTS,)
     try:
         return _slopes(module, probe)[1].max()
@@ -35,9 +38,10 @@ def peak_slope(module: nn.Module, device: torch.device) -> torch.Tensor | None:
 
 def near_flat(module: nn.Module, inputs: torch.Tensor, outputs: torch.Tensor, peak: torch.Tensor | None,
               check: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Which sampled outputs (examples, units) are on the function's near-flat part: slope below NEAR_FLAT_SLOPE x
-    its peak slope; and whether the slopes mean anything, 0-d: with `check` (a module of the user's whose class
-    mmtui does not know), only where the module applied to the inputs one by one gives the outputs it gave."""
+    """Which sampled outputs (examples, units) are on the function's near-flat part: slope below
+    NEAR_FLAT_SLOPE x its peak slope; and whether the slopes mean anything, 0-d: with `check` (a module of the
+    user's whose class mmtui does not know), only where the module applied to the inputs one by one gives the
+    outputs it gave."""
     try:
         y, slope = _slopes(module, inputs.reshape(-1) if check else inputs)
     except (RuntimeError, ValueError, TypeError):  # not a function of its input alone

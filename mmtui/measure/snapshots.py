@@ -1,4 +1,5 @@
-"""The one snapshot builder: what is new since a run's last snapshot, its training rate, and when the next is due."""
+"""The one snapshot builder: what is new since a run's last snapshot, its training rate, and when the next is
+due."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from mmtui.records import RUNNING, EvalResult, RunInfo, Scalar, Snapshot
 
 
 class SnapshotBuilder:
-    """Collects one run's losses, evaluations, samples, scalars and notes between two snapshots, and takes them.
+    """Collects one run's losses, evaluations, samples, scalars and notes between two snapshots, and takes
+    them.
 
-    The lecture's trainer and watch() both build their snapshots here, so the two agree on what a snapshot holds
-    and on the pace: a snapshot at step 0 and then every `snapshot_every` steps or `snapshot_interval_s`
+    The lecture's trainer and watch() both build their snapshots here, so the two agree on what a snapshot
+    holds and on the pace: a snapshot at step 0 and then every `snapshot_every` steps or `snapshot_interval_s`
     seconds; statistics on every step-counted one, else when the StatsClock says.
     """
 
@@ -24,7 +26,8 @@ class SnapshotBuilder:
         self.run = run
         self.pacing = pacing
         self.book = book if book is not None else LossBook()  # the step-0, latest finite and diverged losses
-        self.losses: list[float] = []  # every minibatch loss taken since the last snapshot, from first_loss_step on
+        self.losses: list[float] = []  # every minibatch loss taken since the last snapshot, from
+        # first_loss_step on
         self.first_loss_step = step
         self.evals: list[EvalResult] = []
         self.samples: list[str] = []
@@ -60,8 +63,8 @@ class SnapshotBuilder:
         self._measured.append(stats)
 
     def _landed(self, wait: bool) -> StepStats | None:
-        """The latest measured step whose results have landed (all of them, with `wait`); older ones are dropped,
-        newer ones wait for a later snapshot. Copies land in the order they were sent."""
+        """The latest measured step whose results have landed (all of them, with `wait`); older ones are
+        dropped, newer ones wait for a later snapshot. Copies land in the order they were sent."""
         landed = len(self._measured) if wait else next(
             (i for i, stats in enumerate(self._measured) if not stats.ready()), len(self._measured))
         if not landed:
@@ -86,22 +89,24 @@ class SnapshotBuilder:
         self._rate_t0, self._rate_step0 = now, step
 
     def take(self, *, state: str, step: int, lr: float | None, now: float | None = None) -> Snapshot:
-        """The snapshot of everything collected since the last one; the collection starts again empty. A snapshot
-        that leaves the run not running waits for the statistics still on their way; a running one never does."""
+        """The snapshot of everything collected since the last one; the collection starts again empty. A
+        snapshot that leaves the run not running waits for the statistics still on their way; a running one
+        never does."""
         now = time.perf_counter() if now is None else now
         measured = self._landed(wait=state != RUNNING)
         layers, params = measured.records() if measured is not None else ((), ())
         elapsed = now - self._rate_t0
         rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
         snapshot = Snapshot(
-            run=self.run, state=state, step=step, first_loss_step=self.first_loss_step, losses=tuple(self.losses),
+            run=self.run, state=state, step=step, first_loss_step=self.first_loss_step,
+            losses=tuple(self.losses),
             lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=layers, params=params,
             evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
             diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error,
             scalars=tuple(self.scalars),
             notes=tuple(self.notes))
-        self.first_loss_step += len(self.losses)  # the step of the next loss: a watched loop's losses may come a
-        # snapshot later than their steps, on their way from a device
+        self.first_loss_step += len(self.losses)  # the step of the next loss: a watched loop's losses may
+        # come a snapshot later than their steps, on their way from a device
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []
         self.saved = self.save_error = None
         self._last_emit = now
