@@ -44,12 +44,13 @@ class CompileSafeHooks:
         return self._skipped
 
     @staticmethod
-    def outside_graphs(hook: Callable) -> Callable:
-        """A hook torch.compile runs eagerly where it meets it (the optimizer's step hooks inside a compiled
-        training step): a graph break there, but no call traced into the graph. As it is once torch.compile
-        is loaded, which a torch optimizer's creation loads."""
+    def outside_graphs(hook: Callable) -> Callable | None:
+        """`hook` as torch.compile runs it eagerly where it meets it (the optimizer's step hooks inside a
+        compiled training step): a graph break there, but no call traced into the graph; None until
+        torch.compile is loaded, which creating a torch optimizer loads. Called only while compiling: through
+        it, every call would cost 0.7 us more."""
         if DYNAMO not in sys.modules:
-            return hook
+            return None
         import torch._dynamo
 
         return torch._dynamo.disable(hook)

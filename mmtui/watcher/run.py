@@ -77,12 +77,12 @@ class WatchedRun:
         # and its loss kept, nothing else (None: every step takes the full path)
         self._handles = []
         # a compiled training step (optimizer.step() inside torch.compile) runs the step's end eagerly
-        self._end_step_outside_graphs = CompileSafeHooks.outside_graphs(self._end_step)
+        self._end_step_outside_graphs = CompileSafeHooks.outside_graphs(self._end_step)  # None: none compiles
         self._compiled = CompileSafeHooks(model, self._on_model_output) if model is not None else None
         if self._compiled is not None:
             self._handles.append(self._compiled)
         if optimizer is not None:
-            self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
+            self._handles += step_hooks(optimizer, self._before_update, self._end_step)
         atexit.register(self._close_at_exit)
         self._measure_next(time.perf_counter())
 
@@ -141,7 +141,7 @@ class WatchedRun:
         self.optimizer, self._steps_by_log = optimizer, False
         if self._run is None:  # the run's facts are not written yet
             self._settings |= described(optimizer)
-        self._handles += step_hooks(optimizer, self._before_update, self._end_step_outside_graphs)
+        self._handles += step_hooks(optimizer, self._before_update, self._end_step)
         self._before_update()  # this step's: its pre-hooks are being called
 
     @property
@@ -198,6 +198,8 @@ class WatchedRun:
     def _end_step(self) -> None:
         """The step is over (optimizer.step() returned, or the loop said so): count it, report when due. Every
         step of the loop runs this: between measured steps it does no more than count."""
+        if torch.compiler.is_compiling() and self._end_step_outside_graphs is not None:
+            return self._end_step_outside_graphs()  # optimizer.step() in a compiled training step: eagerly
         if self._closed:
             return
         quiet, losses = self._quiet_until, self._step_losses
