@@ -43,7 +43,7 @@ class SmoothedCurves:
 
     def of(self, losses: LossSeries) -> list[float]:
         """The smoothed points of `losses`, one per kept raw loss."""
-        key = (len(losses.raw), losses.bucket)
+        key = (len(losses.raw), losses.thinning.bucket)
         kept = self._kept.get(losses)
         if kept is None or kept[0] != key:
             kept = self._kept[losses] = (key, smoothed(losses.raw))
