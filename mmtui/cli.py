@@ -271,7 +271,8 @@ def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool
     source = TrainerSource(config, words, process=not in_process, files=files)
     signals = StopSignals()
     source.start()  # the trainer imports torch (~2 s) while this process imports Textual
-    return _run_app(source, no_terminal, screenshot, size, key_script, lesson, signals, writes)
+    code = _run_app(source, no_terminal, screenshot, size, key_script, lesson, signals, writes)
+    return signals.code or code  # a signal's code, whatever the app ended with
 
 
 def _run_app(source, no_terminal: bool, screenshot: str | None, size: tuple[int, int], key_script=(),
@@ -457,7 +458,8 @@ def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_wa
     source = ScriptSource(argv, name, new_run_file(stem))
     signals = StopSignals()
     source.start()
-    exit_now(finish_script(source, _run_app(source, no_terminal, screenshot, size, signals=signals)))
+    app_code = _run_app(source, no_terminal, screenshot, size, signals=signals)
+    exit_now(finish_script(source, signals.code or app_code))  # a signal's code, whatever the app ended with
 
 
 def _check_runnable(target: str, as_module: bool) -> None:

@@ -65,10 +65,11 @@ class ShutdownWatch:
         exit_now(code or app.return_code or 0)
 
     def _ask_to_exit(self, code: int) -> None:
-        """app.exit(code) in the app's thread, once it runs (a signal may come while it starts)."""
+        """app.exit(code) in the app's thread, once it runs and has drawn (a signal may come while it starts:
+        an exit amid the first mount left widgets querying children already gone)."""
         while not self.returned.is_set():
             try:
-                self.app.call_from_thread(self.app.exit, code)
+                self.app.call_from_thread(self.app.call_after_refresh, self.app.exit, code)
                 return
             except RuntimeError:  # not running yet
                 time.sleep(WATCH_POLL_S)
