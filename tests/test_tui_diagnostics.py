@@ -212,7 +212,7 @@ async def test_only_the_visible_view_draws():
 
 async def test_help_lists_the_new_keys_and_the_models():
     app = MmtuiApp(ScriptedSource([deep_snapshot(1)]))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 80)) as pilot:  # tall enough for every row, none scrolled away
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: shows(app, "toggle BatchNorm", "next tanh gain", "deep-bn", "kaiming",
                                               "escape, ? or q closes this screen"))
