@@ -635,11 +635,6 @@ def check_header(record: dict) -> int:
     return version
 
 
-def _read_histogram(h: dict) -> Histogram:
-    return Histogram(name=str(h["name"]), step=int(h["step"]), mean=_float(h["mean"]), std=_float(h["std"]),
-                     hist_edges=_floats(h["hist_edges"]), hist_counts=tuple(int(n) for n in h["hist_counts"]))
-
-
 def _reason(error: Exception) -> str:
     text = str(error)
     return text if len(text) <= 80 else text[:77] + "..."
