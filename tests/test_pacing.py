@@ -36,6 +36,15 @@ def test_a_measurement_that_costs_more_stretches_the_interval_to_the_budget():
     assert cheap[:3] == pytest.approx([0, 0.5, 1.0])  # cheap: the least interval holds
 
 
+def test_the_runs_first_measurement_sets_no_budget_and_the_second_does():
+    clock = StatsClock(Pacing(stats_thinning=0.0), 0.0)
+    assert clock.due(0.0)
+    clock.spent(0.2)  # one-time costs: samples drawn, the reductions' first calls
+    assert clock.due(0.5)  # not 20 s later
+    clock.spent(0.2)
+    assert not clock.due(10.0) and clock.due(20.5)  # a steady cost holds the budget
+
+
 def test_step_counted_snapshots_each_carry_statistics_whatever_the_cost():
     clock = StatsClock(Pacing(snapshot_every=10), 0.0)
     assert all(clock.due(0.001 * i) for i in range(100))

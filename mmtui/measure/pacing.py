@@ -38,17 +38,20 @@ class StatsClock:
         self._start = now  # the run's start: its age thins the pace
         self._last = -math.inf  # a run's first snapshot always carries statistics
         self._cost = 0.0  # seconds the training thread spent on the latest measurement
+        self._first = False  # the latest measurement is the run's first: its one-time costs (samples drawn, the
+        # first calls of each reduction) set no budget, or a run's first statistics after step 0 came seconds late
 
     def next_at(self) -> float:
         """The time from which statistics are due."""
         pacing = self.pacing
         gap = max(pacing.stats_interval_s, (self._last - self._start) * pacing.stats_thinning,
-                  self._cost / pacing.stats_budget if pacing.stats_budget else 0.0)
+                  self._cost / pacing.stats_budget if pacing.stats_budget and not self._first else 0.0)
         return self._last + gap
 
     def due(self, now: float) -> bool:
         """Whether statistics are due now; a True answer counts as taking them."""
         if self.pacing.snapshot_every or now >= self.next_at():
+            self._first = self._last == -math.inf
             self._last, self._cost = now, 0.0
             return True
         return False
