@@ -41,7 +41,7 @@ def main() -> None:
 
     batches = torch.randint(0, len(dataset.Ytr), (STEPS_PER_CALL, config.batch_size))  # (K, B)
     lrs = torch.full((STEPS_PER_CALL,), config.lr)  # (K,)
-    compiled = CompiledSteps(model, dataset.Xtr, dataset.Ytr, config.batch_size)
+    compiled = CompiledSteps(model, dataset.Xtr, dataset.Ytr, config.batch_size, STEPS_PER_CALL)
     compiled.build()
     if compiled.error:
         raise SystemExit(f"step_profile: the compiled step failed: {compiled.error}")

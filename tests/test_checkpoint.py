@@ -22,11 +22,10 @@ import torch
 from click.testing import CliRunner
 
 import mmtui.engine.checkpoint as checkpoint_module
-import mmtui.engine.trainer as trainer_module
 import mmtui.paths as paths_module
 from mmtui.cli import cli
 from mmtui.engine.checkpoint import CheckpointError, check_resumable, load_checkpoint
-from mmtui.engine.config import FORMER_PACING_FIELDS, RunFiles, TrainConfig
+from mmtui.engine.config import FORMER_PACING_FIELDS, RunFiles, TrainConfig, Tunables
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import Vocab, read_words, words_digest
@@ -43,14 +42,13 @@ PACE = Pacing(snapshot_every=100)
 BUFFERS = {"mlp": 0, "mlp-bn": 2, "deep": 0, "deep-bn": 12}  # running mean and var of each BatchNorm1d
 
 
-@pytest.fixture
-def small_index_blocks(monkeypatch):
-    """Minibatch indices drawn 64 steps at a time: a 600-step run crosses nine block boundaries and a save at step
-    301 falls inside a block, which the resumed run must redraw."""
-    monkeypatch.setattr(trainer_module, "INDEX_BLOCK", 64)
+# Minibatch indices drawn 64 steps at a time: a 600-step run crosses nine block boundaries and a save at step 301
+# falls inside a block, which the resumed run must redraw.
+SMALL_BLOCKS = Tunables(index_block=64)
 
 
-def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, save_path=None, **run_options):
+def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, save_path=None,
+                tunables=Tunables(), **run_options):
     """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send commands."""
     snapshots = []
 
@@ -59,7 +57,8 @@ def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, s
         if on_snapshot is not None:
             on_snapshot(snapshot)
 
-    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path, pacing=PACE)
+    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path, pacing=PACE,
+                      tunables=tunables)
     return trainer.run(**run_options), snapshots
 
 
@@ -80,17 +79,17 @@ def once(command, when):
     return hook, commands
 
 
-def save_and_stop(config, dataset, path, after_step: int):
+def save_and_stop(config, dataset, path, after_step: int, tunables=Tunables()):
     """Train until a snapshot past `after_step`, then send Save and Stop; returns every snapshot."""
     hook, commands = once((Save(), Stop()), lambda snapshot: snapshot.step > after_step)
-    _, snapshots = run_trainer(config, dataset, hook, commands, save_path=str(path))
+    _, snapshots = run_trainer(config, dataset, hook, commands, save_path=str(path), tunables=tunables)
     return snapshots
 
 
-def resume(config, dataset, path):
+def resume(config, dataset, path, tunables=Tunables()):
     """Run `config` from the checkpoint at `path` to its end; returns every snapshot."""
     snapshots = []
-    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path), pacing=PACE).run()
+    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path), pacing=PACE, tunables=tunables).run()
     return snapshots
 
 
@@ -99,16 +98,16 @@ def resume(config, dataset, path):
 
 @pytest.mark.parametrize("model", list(BUFFERS))
 def test_a_run_saved_midway_and_resumed_gives_the_uninterrupted_runs_losses_step_for_step(
-        small_dataset, tmp_path, small_index_blocks, model):
+        small_dataset, tmp_path, model):
     config = replace(QUICK, model=model, init="kaiming")
-    _, uninterrupted = run_trainer(config, small_dataset)
+    _, uninterrupted = run_trainer(config, small_dataset, tunables=SMALL_BLOCKS)
     path = tmp_path / "run.pt"
-    interrupted = save_and_stop(config, small_dataset, path, after_step=300)
+    interrupted = save_and_stop(config, small_dataset, path, after_step=300, tunables=SMALL_BLOCKS)
     saved = load_checkpoint(path)
     assert [s.saved for s in interrupted if s.saved] == [str(path)]
     assert saved.step == 301 and 0 < saved.batch_position < 64  # inside an index block
 
-    resumed = resume(config, small_dataset, path)
+    resumed = resume(config, small_dataset, path, SMALL_BLOCKS)
 
     assert resumed[0].first_loss_step == 301
     assert all_losses(resumed) == all_losses(uninterrupted)[301:]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-from mmtui.engine.config import STEPS_PER_CALL
 from mmtui.engine.model import Model
 from mmtui.processes import die_with_parent
 
@@ -57,14 +56,14 @@ class CompiledSteps:
     """
 
     def __init__(self, throwaway: Callable[[], Model], Xtr: torch.Tensor, Ytr: torch.Tensor, batch_size: int,
-                 steps_per_call: int | None = None, kind: dict | None = None):
+                 steps_per_call: int, kind: dict | None = None):
         """`kind`: the model's TrainConfig as a dict and its "vocab_size", with which a process of its own can
         draw the same kind of model: build_in_background then warms torch's cache there first."""
         self._throwaway = throwaway
         self._kind = kind
         self.Xtr, self.Ytr = Xtr, Ytr
         self.batch_size = batch_size
-        self.steps_per_call = steps_per_call or STEPS_PER_CALL
+        self.steps_per_call = steps_per_call
         self._compiled: Callable[..., torch.Tensor] | None = None  # sgd_steps compiled, from build()
         self.ready = threading.Event()  # built and working: calls run compiled code
         self.error: str | None = None  # why the build failed, in one line; the trainer stays on the eager path

@@ -21,6 +21,22 @@ AUTO_COMPILE_MIN_STEPS = 50_000  # --compile auto builds the compiled step for r
 # one (20 s or less on the eager path) would end about when a first build (~30 s; 6-8 s from the cache) is done
 
 
+@dataclass(frozen=True)
+class Tunables:
+    """How the trainer does its work, not what it trains: none is part of a run or its checkpoint, and a
+    run's losses are the same under any of them to float tolerance. Tests pass small ones: a compile of 2
+    steps a call takes about a third of the time of one of 8."""
+
+    steps_per_call: int = STEPS_PER_CALL  # SGD steps in one compiled call; it divides index_block
+    index_block: int = 1024  # minibatches whose indices are drawn in one call: the numbers of a call a step
+    auto_compile_min_steps: int = AUTO_COMPILE_MIN_STEPS  # --compile auto compiles runs at least this long
+
+    def __post_init__(self) -> None:
+        if self.steps_per_call < 1 or self.index_block % self.steps_per_call:
+            raise ValueError(f"steps_per_call {self.steps_per_call} must divide index_block "
+                             f"{self.index_block}: a compiled call never crosses the end of a block")
+
+
 class DeviceError(ValueError):
     """A --device that torch cannot use here."""
 

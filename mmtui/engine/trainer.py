@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from mmtui.engine.checkpoint import Checkpoint, CheckpointError, check_resumable, save_checkpoint
-from mmtui.engine.config import AUTO_COMPILE_MIN_STEPS, TrainConfig, expected_init_loss
+from mmtui.engine.config import TrainConfig, Tunables, expected_init_loss
 from mmtui.engine.data import Dataset
 from mmtui.engine.device import auto_note, dataset_on, move_tensors, resolve_device
 from mmtui.engine.model import Model, build_model
@@ -31,7 +31,6 @@ from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, Ev
 if TYPE_CHECKING:  # the compiled path imports torch's compiler, which --compile off never loads
     from mmtui.engine.compiled import CompiledSteps
 
-INDEX_BLOCK = 1024  # minibatches whose indices are drawn in one call: the same numbers as one call per step
 COMMAND_POLL_STEPS = 8  # steps between two looks at the cancel flag and the command queue (and one right after
 # each snapshot, which a caller may answer): a process queue's look costs ~7 us, a process event's ~1 us, 1.5%
 # and 0.2% of an MLP step; 8 steps take 4-30 ms
@@ -61,13 +60,15 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, dataset: Dataset, emit: Callable[[Snapshot], None],
                  commands: CommandSource | None = None, cancel: CancelFlag | None = None,
-                 save_path: str | None = None, resume: Checkpoint | None = None, pacing: Pacing = Pacing()):
+                 save_path: str | None = None, resume: Checkpoint | None = None, pacing: Pacing = Pacing(),
+                 tunables: Tunables = Tunables()):
         """`save_path`: where a run's checkpoint goes (see save()); `resume`: a checkpoint to continue, whose
-        run `config` must extend (check_resumable); `pacing`: how often to report."""
+        run `config` must extend (check_resumable); `pacing`: how often to report; `tunables`: how to work."""
         self._block_size = config.block_size  # the MLPs' context, as asked: a recurrent model reads its own
         config = replace(config, block_size=context_for(config.model, config.block_size))
         self.config = config
         self.pacing = pacing
+        self.tunables = tunables
         # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
@@ -131,7 +132,8 @@ class Trainer:
     def _compiled_steps(self, config: TrainConfig) -> CompiledSteps | None:
         """The compiled steps of this run's kind of model, built or being built as config.compile asks; None where
         the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
-        if config.compile == "off" or (config.compile == "auto" and config.steps < AUTO_COMPILE_MIN_STEPS):
+        short = config.steps < self.tunables.auto_compile_min_steps
+        if config.compile == "off" or (config.compile == "auto" and short):
             return None
         if config.model in RECURRENT:  # a loop over time steps through autograd: not built for the compiler
             if config.compile == "on":
@@ -151,7 +153,8 @@ class Trainer:
 
             kind = {"config": dataclasses.asdict(config), "vocab_size": self.vocab_size}
             compiled = self._compiled[key] = CompiledSteps(throwaway, self.dataset.Xtr, self.dataset.Ytr,
-                                                           config.batch_size, kind=kind)
+                                                           config.batch_size, self.tunables.steps_per_call,
+                                                           kind=kind)
             if config.compile == "on":
                 compiled.build()
         return self._compiled[key]
@@ -174,7 +177,7 @@ class Trainer:
             return False
         start, end = self.step, self.step + fast.steps_per_call
         if start % fast.steps_per_call or end > self.config.steps:
-            return False  # aligned, so that the 1,024-step index blocks and the command polls fall on call ends
+            return False  # aligned, so that the index blocks and the command polls fall on call ends
         if self.config.stop_at is not None and end > self.config.stop_at:
             return False
         return all(not every or start // every == (end - 1) // every
@@ -201,14 +204,15 @@ class Trainer:
     def _draw_block(self, start: int) -> None:
         """The minibatch indices of steps start, start + 1, ... in one call."""
         self._block_state = self.generator.get_state()
-        count = min(INDEX_BLOCK, self.config.steps - start)
+        count = min(self.tunables.index_block, self.config.steps - start)
         self._batches = torch.randint(0, self.dataset.Xtr.shape[0], (count, self.config.batch_size),
                                       generator=self.generator).to(self.device)  # (count, B)
         self._batch_pos = 0
 
     def _next_batches(self, count: int) -> torch.Tensor:
-        """The minibatch indices of the next `count` steps, (count, B); a compiled call's count never crosses the
-        end of a block, since blocks start at multiples of INDEX_BLOCK and calls at multiples of their count."""
+        """The minibatch indices of the next `count` steps, (count, B); a compiled call's count never crosses
+        the end of a block, since blocks start at multiples of index_block and calls at multiples of their
+        count."""
         if self._batch_pos == len(self._batches):
             self._draw_block(self.step)
         batches = self._batches[self._batch_pos:self._batch_pos + count]  # (count, B)
