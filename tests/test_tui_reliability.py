@@ -33,14 +33,15 @@ def make_app(process: bool = False, files: RunFiles = RunFiles()) -> MmtuiApp:
     return trainer_app(read_words(None)[:2000], process=process, files=files, steps=1_000_000, hidden=20)
 
 
-async def test_a_storm_of_500_keys_leaves_the_app_consistent_and_q_still_quits_at_once():
+async def test_a_storm_of_300_keys_leaves_the_app_consistent_and_q_still_quits_at_once():
     source = StandInTrainer()
     app = MmtuiApp(source)
     storm = random.Random(0)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
-        for _ in range(500):  # 100 keys a second, the app taking them as they come
-            app.simulate_key(storm.choice(STORM_KEYS))
+        for _ in range(30):  # bursts of 10 keys, taken in turn as snapshots come in, a frame drawn after each
+            for _ in range(10):  # burst: a frame after every key made 500 keys take 17 s
+                app.simulate_key(storm.choice(STORM_KEYS))
             await pilot.pause(0.01)
         while isinstance(app.screen, HelpScreen):
             await pilot.press("escape")
@@ -50,7 +51,7 @@ async def test_a_storm_of_500_keys_leaves_the_app_consistent_and_q_still_quits_a
         await wait_until(pilot, lambda: app.history.run.info == source.info
                          and app.history.latest.state == RUNNING and status_text(app).startswith("running")
                          and f"model {source.info.model}" in status_text(app), timeout=30)  # a backlog
-        assert source.info.run_id > 100  # the storm's reinits reached the source
+        assert source.info.run_id > 60  # the storm's reinits reached the source
         await pilot.press("space")  # the step held still, so the status line's figure can be compared exactly
         await wait_until(pilot, lambda: "paused" in status_text(app)
                          and f"step {source.step:,} / 1,000,000" in status_text(app), timeout=30)
@@ -88,7 +89,7 @@ async def test_resizes_from_40x12_to_250x70_in_every_view_mid_run_draw_the_panel
     async with app.run_test(size=(50, 12)) as pilot:
         await wait_until(pilot, lambda: TOO_SMALL in screen_text(app))  # it wraps at 50
         assert "╭─ Loss" not in screen_text(app) and not app.views.display
-        for step in range(2, 32):  # a snapshot and a view key between resizes, as while training
+        for step in range(2, 14):  # a snapshot and a view key between resizes, as while training
             source.outbox.append(deep_snapshot(step))
             app.simulate_key("oynp"[step % 4])
             await pilot.resize_terminal(sizes.randint(40, 250), sizes.randint(12, 70))
