@@ -158,14 +158,20 @@ def test_a_long_time_axis_keeps_its_first_and_last_steps_and_a_rectifiers_flat_s
 
 
 def test_the_lecture_rnns_per_step_gradients_are_autograds():
+    """makemore's RNN written out here from the model's weights: autograd's gradient at each hidden state is the
+    step's gradient by time step."""
     config = TrainConfig(model="rnn", init="kaiming", block_size=4)
     model = build_model(config, 27, torch.Generator().manual_seed(3))
     X, Y = torch.randint(0, 27, (B, 4)), torch.randint(0, 27, (B,))
     result = model.step(X, Y, record=True)
-    _, states, _ = model._run(X)
-    for h in states:
+    emb, h, states = model.C[X], model.start.expand(B, -1), []  # (B, T, embed), (B, hidden)
+    for t in range(X.shape[1]):
+        h = torch.tanh(torch.cat([emb[:, t], h], 1) @ model.cell["Wxh"] + model.cell["bxh"])  # (B, hidden)
         h.retain_grad()
-    F.cross_entropy(torch.addmm(model.b2, states[-1], model.W2), Y).backward()
+        states.append(h)
+    loss = F.cross_entropy(h @ model.W2 + model.b2, Y)
+    loss.backward()
+    assert torch.allclose(result.loss, loss.detach(), atol=1e-6)
     for t, h in enumerate(states):
         assert torch.allclose(result.time_grads[t], h.grad, atol=1e-7)
 

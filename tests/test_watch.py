@@ -148,18 +148,28 @@ def test_update_to_data_is_the_update_adam_made_not_lr_times_grad(tmp_path):
     assert abs(params["fc2.weight"].update_ratio_log10 - sgd_would_say) > 0.3  # Adam's step is not lr * grad
 
 
-def test_statistics_come_at_the_monitors_pace_and_the_hooks_go_between(tmp_path):
+def test_statistics_come_at_the_monitors_pace_and_the_hooks_go_between(tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = Net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    calls: list[int] = []  # by forward: how many times a forward hook that mmtui registered on model.relu ran
+    model.relu.register_forward_pre_hook(lambda *_: calls.append(0))
+    register = model.relu.register_forward_hook
+
+    def counted(hook, *args, **kwargs):  # the public method that mmtui hooks a layer with
+        def counting(*hook_args):
+            calls[-1] += 1
+            return hook(*hook_args)
+
+        return register(counting, *args, **kwargs)
+
+    monkeypatch.setattr(model.relu, "register_forward_hook", counted)
     run = mmtui.watch(model, optimizer, log=tmp_path / "run.jsonl", pacing=Pacing(stats_interval_s=3600))
-    calls = []
-    model.relu.register_forward_hook(lambda *_: calls.append(len(model.relu._forward_hooks)))
     train(model, optimizer, 5)
     run.close()
     snapshots = read_run_file(str(tmp_path / "run.jsonl"))
     assert [s.step for s in snapshots if s.layers] == [1]  # step 0's statistics, then none for an hour
-    assert calls == [2, 1, 1, 1, 1]  # mmtui's hook on the measured step only
+    assert calls == [1, 0, 0, 0, 0]  # mmtui's hook on the measured step only
 
 
 def test_a_loss_logged_after_the_step_belongs_to_that_step_and_scalars_become_curves(tmp_path):
@@ -294,9 +304,14 @@ def test_a_log_path_that_cannot_be_written_is_refused_at_watch(tmp_path, monkeyp
         mmtui.watch(nn.Linear(2, 2), log=tmp_path / "run.jsonl")
 
 
-def test_a_rank_that_does_not_write_gets_a_run_that_does_nothing(tmp_path, monkeypatch):
+def test_rank_0_writes_and_a_rank_that_does_not_gets_a_run_that_does_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets them for each rank
+    monkeypatch.setenv("RANK", "0")
+    run = mmtui.watch(nn.Linear(2, 2), log=tmp_path / "rank0.jsonl")
+    run.log(loss=1.0)
+    run.close()
+    assert [x for snapshot in read_run_file(str(tmp_path / "rank0.jsonl")) for x in snapshot.losses] == [1.0]
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
     run = mmtui.watch(nn.Linear(2, 2), log=tmp_path / "run.jsonl")
     run.log(loss=1.0)
     run.close()
