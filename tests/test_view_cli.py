@@ -4,23 +4,33 @@ one line with exit 2 before the screen changes."""
 from __future__ import annotations
 
 import html
+import io
+from dataclasses import replace
 
 import pytest
+
+from mmtui.engine.config import RunFiles, TrainConfig
+from mmtui.engine.words import read_words
+from mmtui.headless import run_headless
+from mmtui.measure.pacing import Pacing
 
 from test_headless_cli import assert_one_line_error, mmtui
 from test_run_file_source import BAD_PATHS
 
-HEADLESS = ("--headless", "--steps", "400", "--every", "100", "--eval-every", "200", "--hidden", "40",
-            "--num-samples", "3")
+# `mmtui --headless --steps 400 --every 100 --eval-every 200 --hidden 40 --num-samples 3 --log FILE`
+HEADLESS = TrainConfig(steps=400, eval_every=200, hidden=40, num_samples=3)
+EVERY_100 = Pacing(snapshot_every=100)
 
 
 @pytest.fixture(scope="module")
 def two_run_files(small_words_path, tmp_path_factory):
-    """fix-tanh and lecture runs of the small names, each logged by `mmtui --headless --log`."""
+    """fix-tanh and lecture runs of the small names, each logged by the headless command's runner (in this
+    process: a child would only import torch again)."""
     folder = tmp_path_factory.mktemp("runs")
+    words = read_words(small_words_path)
     for name, init in (("a.jsonl", "fix-tanh"), ("b.jsonl", "lecture")):
-        result = mmtui(*HEADLESS, "--data", str(small_words_path), "--init", init, "--log", str(folder / name))
-        assert result.returncode == 0, result.stderr
+        config = replace(HEADLESS, data=str(small_words_path), init=init)
+        assert run_headless(config, words, io.StringIO(), RunFiles(log=str(folder / name)), pacing=EVERY_100) == 0
     return folder / "a.jsonl", folder / "b.jsonl"
 
 
