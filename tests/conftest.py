@@ -1,5 +1,5 @@
 """Shared fixtures: children that take Ctrl-C, the session's own compile cache, the bundled names (loaded once
-per session), a small real word list, and bad data files."""
+per session), a small real word list, the char transformer example's run file, and bad data files."""
 
 from __future__ import annotations
 
@@ -50,6 +50,15 @@ def small_words_path(tmp_path_factory, bundled_words) -> Path:
     path = tmp_path_factory.mktemp("data") / "small_names.txt"
     path.write_text("\n".join(bundled_words[:SMALL_WORDS]) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def char_transformer_run(tmp_path_factory, small_words_path) -> Path:
+    """The char transformer example run as a user runs it, 40 steps on the small names: its run file, which
+    two test files read (the example's child costs ~4 s, most of it importing torch)."""
+    from screen_sources import transformer_run
+
+    return transformer_run(tmp_path_factory.mktemp("transformer"), small_words_path, steps=40)
 
 
 @pytest.fixture(scope="session")

@@ -37,11 +37,8 @@ def test_the_lectures_own_loop_starts_where_mmtui_init_lecture_does(small_words_
     assert layer.name == "h" and [p.name for p in first.params] == ["C", "W1", "W2"]
 
 
-def test_the_transformers_gelus_weights_and_returned_loss_are_watched(small_words_path, tmp_path):
-    result = example("char_transformer.py", "--data", str(small_words_path), "--steps", "40", "--run-file", "run.jsonl",
-                     cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    snapshots = read_run_file(str(tmp_path / "run.jsonl"))
+def test_the_transformers_gelus_weights_and_returned_loss_are_watched(char_transformer_run):
+    snapshots = read_run_file(str(char_transformer_run))
     assert [s.name for s in snapshots[0].layers] == ["blocks.0.mlp.1  NewGELU", "blocks.1.mlp.1  NewGELU"]
     assert sum(len(s.losses) for s in snapshots) == 40 and snapshots[-1].step == 40
     assert "blocks.0.attn.in_proj_weight" in [p.name for p in snapshots[0].params]

@@ -126,9 +126,9 @@ async def until_ended(app: MmtuiApp, pilot, timeout: float = 30) -> None:
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory, small_words_path) -> dict[str, Path]:
+def logs(tmp_path_factory, char_transformer_run) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("logs")
-    return {"transformer": screen_sources.transformer_run(folder, small_words_path),
+    return {"transformer": char_transformer_run,
             "trainer": screen_sources.trainer_log(folder), "lightning": screen_sources.lightning_log(folder),
             "script": screen_sources.quiet_script(folder)}
 
