@@ -124,7 +124,8 @@ async def test_the_tuis_writes_to_a_full_disk_are_notices_and_the_app_stays_up(t
     monkeypatch.chdir(tiny_disk)  # where s and e write
     fill(tiny_disk, leave=8 * 1024)  # room for the log's first lines
     files = RunFiles(save=str(tiny_disk / "run.pt"), log=str(tiny_disk / "run.jsonl"))
-    app = trainer_app(bundled_words[:1000], files=files, steps=10_000_000, sample_interval_s=0.2)
+    # the trainer in its child, as mmtui starts it: in this process it held the GIL from the keys' writes (9 s)
+    app = trainer_app(bundled_words[:1000], process=True, files=files, steps=10_000_000, sample_interval_s=0.2)
     notices = []  # every toast, though each is drawn only until the next
     notify = app.notify
     monkeypatch.setattr(app, "notify", lambda message, **options: (notices.append(message), notify(message,

@@ -105,7 +105,7 @@ async def test_resizes_from_40x12_to_250x70_in_every_view_mid_run_draw_the_panel
 
 async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = make_app()
+    app = make_app(process=True)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: past_step(app, 200), timeout=30)
         await pilot.press("e")
@@ -120,7 +120,7 @@ async def test_e_exports_the_current_runs_losses_as_csv(tmp_path, monkeypatch):
 
 async def test_w_saves_a_checkpoint_and_says_where(tmp_path):
     target = tmp_path / "run.pt"
-    app = make_app(files=RunFiles(save=str(target)))
+    app = make_app(process=True, files=RunFiles(save=str(target)))
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await wait_until(pilot, lambda: past_step(app, 100), timeout=30)
         await pilot.press("w")
