@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -10,13 +11,22 @@ from click.testing import CliRunner
 from mmtui.cli import cli
 from mmtui.engine.config import TrainConfig
 from mmtui.engine.trainer import Trainer
+from mmtui.measure.pacing import Pacing
 
 
 def first_snapshot(dataset, **config):
-    snapshots = []
-    trainer = Trainer(TrainConfig(steps=1, eval_every=0, num_samples=1, **config), dataset, emit=snapshots.append)
+    """Step 0's snapshot, the run cancelled there: a run's end would evaluate the deep net on every example."""
+    snapshots, cancel = [], threading.Event()
+
+    def emit(snapshot) -> None:
+        snapshots.append(snapshot)
+        cancel.set()
+
+    config = TrainConfig(steps=1000, eval_every=0, num_samples=1, compile="off", **config)
+    trainer = Trainer(config, dataset, emit, cancel=cancel, pacing=Pacing(snapshot_every=1))
     trainer.run()
-    return next(s for s in snapshots if s.layers)
+    assert snapshots[0].stats.step == 0
+    return snapshots[0]
 
 
 @pytest.fixture(scope="module")
