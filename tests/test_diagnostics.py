@@ -15,7 +15,7 @@ from mmtui.measure.pacing import Pacing
 
 
 def first_snapshot(dataset, **config):
-    """Step 0's snapshot, the run cancelled there: a run's end would evaluate the deep net on every example."""
+    """Step 0's snapshot, the run cancelled there: its end would evaluate the deep net on every example."""
     snapshots, cancel = [], threading.Event()
 
     def emit(snapshot) -> None:
@@ -60,7 +60,8 @@ def test_batchnorm_puts_every_layer_near_std_063_whatever_the_gain(names_dataset
 def test_the_output_layers_grad_to_data_ratio_is_outsized_at_init(gains):
     params = {p.name: p for p in gains[5 / 3].params}
     assert set(params) == {"C", "W1", "W2", "W3", "W4", "W5", "W6"}
-    assert params["W6"].grad_data_ratio > 10 * max(p.grad_data_ratio for name, p in params.items() if name != "W6")
+    others = max(p.grad_data_ratio for name, p in params.items() if name != "W6")
+    assert params["W6"].grad_data_ratio > 10 * others
     assert params["W6"].shape == (100, 27)
 
 
