@@ -14,8 +14,9 @@ SMALL_WORDS = 1000  # the most popular bundled names: real data that trains and 
 @pytest.fixture(scope="session", autouse=True)
 def interruptible_children():
     """Children that take SIGINT as Ctrl-C: a suite started in the background by a non-interactive shell
-    inherits SIGINT ignored, which every child it starts would keep across exec, and the tests of Ctrl-C and of
-    mmtui's stop escalation would then see a script ignore SIGINT. A handler, unlike SIG_IGN, is reset by exec."""
+    inherits SIGINT ignored, which every child it starts would keep across exec, and the tests of Ctrl-C and
+    of mmtui's stop escalation would then see a script ignore SIGINT. A handler, unlike SIG_IGN, is reset by
+    exec."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     yield

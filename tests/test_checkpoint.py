@@ -1,4 +1,5 @@
-"""Checkpoints: a resumed run repeats the uninterrupted run's numbers; saving is atomic; bad checkpoints are refused."""
+"""Checkpoints: a resumed run repeats the uninterrupted run's numbers; saving is atomic; bad checkpoints are
+refused."""
 
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ PACE = Pacing(snapshot_every=100)
 BUFFERS = {"mlp": 0, "mlp-bn": 2, "deep": 0, "deep-bn": 12}  # running mean and var of each BatchNorm1d
 
 
-# Minibatch indices drawn 64 steps at a time: a 600-step run crosses nine block boundaries and a save at step 301
-# falls inside a block, which the resumed run must redraw.
+# Minibatch indices drawn 64 steps at a time: a 600-step run crosses nine block boundaries and a save at step
+# 301 falls inside a block, which the resumed run must redraw.
 SMALL_BLOCKS = Tunables(index_block=64)
 
 
 def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, save_path=None,
                 tunables=Tunables(), **run_options):
-    """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send commands."""
+    """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send
+    commands."""
     snapshots = []
 
     def emit(snapshot):
@@ -57,8 +59,8 @@ def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, s
         if on_snapshot is not None:
             on_snapshot(snapshot)
 
-    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path, pacing=PACE,
-                      tunables=tunables)
+    trainer = Trainer(config, dataset, emit, commands=commands, cancel=cancel, save_path=save_path,
+                      pacing=PACE, tunables=tunables)
     return trainer.run(**run_options), snapshots
 
 
@@ -67,7 +69,8 @@ def all_losses(snapshots) -> list[float]:
 
 
 def once(command, when):
-    """An on_snapshot hook and its queue: `command` (or commands) sent at the first snapshot that `when` accepts."""
+    """An on_snapshot hook and its queue: `command` (or commands) sent at the first snapshot that `when`
+    accepts."""
     commands, sent = queue.Queue(), []
 
     def hook(snapshot):
@@ -89,7 +92,8 @@ def save_and_stop(config, dataset, path, after_step: int, tunables=Tunables()):
 def resume(config, dataset, path, tunables=Tunables()):
     """Run `config` from the checkpoint at `path` to its end; returns every snapshot."""
     snapshots = []
-    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path), pacing=PACE, tunables=tunables).run()
+    Trainer(config, dataset, snapshots.append, resume=load_checkpoint(path), pacing=PACE,
+            tunables=tunables).run()
     return snapshots
 
 
@@ -116,9 +120,10 @@ def test_a_run_saved_midway_and_resumed_gives_the_uninterrupted_runs_losses_step
     assert resumed[-1].samples == uninterrupted[-1].samples  # the sampling generator continues too
 
 
-def test_resuming_with_more_steps_gives_the_losses_of_an_uninterrupted_run_of_that_length(small_dataset, tmp_path):
-    # Saved at step 201 of 600 inside the first block of indices (600 drawn), resumed to 1200 (that block holds
-    # 1024 then): the same indices, and the MLP's lr is 0.1 before step 300 for either length.
+def test_resuming_with_more_steps_gives_the_losses_of_an_uninterrupted_run_of_that_length(small_dataset,
+                                                                                          tmp_path):
+    # Saved at step 201 of 600 inside the first block of indices (600 drawn), resumed to 1200 (that block
+    # holds 1024 then): the same indices, and the MLP's lr is 0.1 before step 300 for either length.
     path = tmp_path / "run.pt"
     save_and_stop(replace(QUICK, init="kaiming"), small_dataset, path, after_step=200)
     longer = replace(QUICK, init="kaiming", steps=1200)
@@ -132,10 +137,10 @@ def test_resuming_with_more_steps_gives_the_losses_of_an_uninterrupted_run_of_th
 
 
 @pytest.mark.parametrize("model", ["mlp", "deep-bn"])
-def test_cli_run_stopped_at_300_and_resumed_to_600_ends_with_the_uninterrupted_val_loss(small_words_path, tmp_path,
-                                                                                       model):
-    common = ["--headless", "--data", str(small_words_path), "--steps", "600", "--every", "50", "--eval-every", "0",
-              "--num-samples", "3", "--model", model]
+def test_cli_run_stopped_at_300_and_resumed_to_600_ends_with_the_uninterrupted_val_loss(small_words_path,
+                                                                                       tmp_path, model):
+    common = ["--headless", "--data", str(small_words_path), "--steps", "600", "--every", "50",
+              "--eval-every", "0", "--num-samples", "3", "--model", model]
     path = str(tmp_path / "run.pt")
     runner = CliRunner()
     uninterrupted = runner.invoke(cli, common)
@@ -144,7 +149,8 @@ def test_cli_run_stopped_at_300_and_resumed_to_600_ends_with_the_uninterrupted_v
                                   "--num-samples", "3"])
 
     assert uninterrupted.exit_code == stopped.exit_code == resumed.exit_code == 0, resumed.output
-    stopped_lines, resumed_lines, full = events(stopped.stdout), events(resumed.stdout), events(uninterrupted.stdout)
+    stopped_lines, resumed_lines = events(stopped.stdout), events(resumed.stdout)
+    full = events(uninterrupted.stdout)
     assert [e["event"] for e in stopped_lines[-2:]] == ["saved", "done"]
     assert stopped_lines[-1]["state"] == "stopped" and stopped_lines[-1]["step"] == 300
     assert stopped_lines[-2]["step"] == 300
@@ -174,7 +180,8 @@ def test_checkpoint_holds_every_parameter_and_batchnorm_running_statistic(small_
     if BUFFERS[model]:  # trained statistics, not the zeros and ones of a fresh BatchNorm
         assert not torch.equal(saved.buffers[0], torch.zeros_like(saved.buffers[0]))
     restored = Trainer(replace(QUICK, model=model), small_dataset, lambda _: None, resume=saved)
-    assert all(torch.equal(a, b) for a, b in zip(restored.params + restored.model.buffers(), live, strict=True))
+    restored_tensors = restored.params + restored.model.buffers()
+    assert all(torch.equal(a, b) for a, b in zip(restored_tensors, live, strict=True))
     assert saved.config == trainer.config and saved.step == 50 and restored.step == 50
     assert restored.init_loss == trainer.init_loss
     assert saved.vocab == small_dataset.vocab.chars
@@ -190,7 +197,8 @@ def test_a_resumed_run_samples_the_names_that_the_saved_run_would_sample_next(sm
 
 
 def plain(value) -> bool:
-    """True when a checkpoint value holds only types that torch.load(weights_only=True) rebuilds without code."""
+    """True when a checkpoint value holds only types that torch.load(weights_only=True) rebuilds without
+    code."""
     if isinstance(value, dict):
         return all(isinstance(key, str) and plain(item) for key, item in value.items())
     if isinstance(value, list):
@@ -241,7 +249,8 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_whole(small_data
 def test_save_command_writes_the_current_step_and_training_goes_on(small_dataset, tmp_path):
     path = tmp_path / "run.pt"
     hook, commands = once(Save(), lambda snapshot: snapshot.step == 101)
-    state, snapshots = run_trainer(replace(QUICK, steps=300), small_dataset, hook, commands, save_path=str(path))
+    state, snapshots = run_trainer(replace(QUICK, steps=300), small_dataset, hook, commands,
+                                   save_path=str(path))
     reports = [s for s in snapshots if s.saved or s.save_error]
     assert state == DONE and snapshots[-1].step == 300
     assert [(s.step, s.saved) for s in reports] == [(101, str(path)), (300, str(path))]  # the Save, the end
@@ -312,9 +321,11 @@ def test_closing_a_ui_host_saves_the_run_where_it_stands(small_words_path, tmp_p
     host.start()
     try:
         seen = 0
-        deadline = Deadline(TIMEOUT_S, "waiting for the trainer's snapshot of step 200")  # a stalled child fails
+        # a stalled child fails
+        deadline = Deadline(TIMEOUT_S, "waiting for the trainer's snapshot of step 200")
         while seen < 200:
-            seen = max([item.step for item in host.receive(timeout=deadline.left()) if hasattr(item, "step")] + [seen])
+            items = host.receive(timeout=deadline.left())
+            seen = max([item.step for item in items if hasattr(item, "step")] + [seen])
     finally:
         host.close()  # as the TUI quits: cancel, then the trainer saves in its process
     assert load_checkpoint(path).step >= seen
@@ -357,8 +368,9 @@ def write_checkpoint(path, name: str, **changes):
 def saved_run(tmp_path_factory, small_words_path):
     """A real checkpoint (mlp, 600 steps, stopped at 300) written by the command."""
     path = tmp_path_factory.mktemp("saved") / "run.pt"
-    result = CliRunner().invoke(cli, ["--headless", "--data", str(small_words_path), "--steps", "600", "--stop-at",
-                                      "300", "--eval-every", "0", "--num-samples", "1", "--save", str(path)])
+    result = CliRunner().invoke(cli, ["--headless", "--data", str(small_words_path), "--steps", "600",
+                                      "--stop-at", "300", "--eval-every", "0", "--num-samples", "1",
+                                      "--save", str(path)])
     assert result.exit_code == 0, result.output
     return path
 
@@ -375,12 +387,15 @@ BAD_CHECKPOINTS = {
     "version": (lambda p: write_checkpoint(p, "v99.pt", version=99), "version 99"),
     "missing field": (lambda p: write_checkpoint(p, "stepless.pt", step=None), "'step'"),
     "config": (lambda p: write_checkpoint(p, "config.pt", config={"model": "mlp"}), "config fields"),
-    "unknown model": (lambda p: write_checkpoint(p, "gpt.pt", config=_config(p, model="gpt")), "invalid config"),
-    "sizes": (lambda p: write_checkpoint(p, "sizes.pt", config=_config(p, hidden=100)), "does not fit its config"),
+    "unknown model": (lambda p: write_checkpoint(p, "gpt.pt", config=_config(p, model="gpt")),
+                      "invalid config"),
+    "sizes": (lambda p: write_checkpoint(p, "sizes.pt", config=_config(p, hidden=100)),
+              "does not fit its config"),
     "generator": (lambda p: write_checkpoint(p, "generator.pt", sample_generator_state=torch.zeros(3).byte()),
                   "generator state"),
     # torch would warn "Detected pickle protocol 4" on the terminal before refusing it
-    "plain pickle": (lambda p: _bytes(p, "plain.pt", pickle.dumps({"format": "mmtui-checkpoint"}, protocol=4)),
+    "plain pickle": (lambda p: _bytes(p, "plain.pt",
+                                      pickle.dumps({"format": "mmtui-checkpoint"}, protocol=4)),
                      "truncated or corrupt"),
     "zip bomb": (lambda p: zip_bomb(p, p.with_name("bomb.pt"), 64 << 20), "holds a compressed entry"),
 }
@@ -442,8 +457,8 @@ def _config(path, **changes) -> dict:
 
 def test_a_checkpoint_of_an_earlier_mmtui_with_ui_pacing_in_its_config_still_loads(saved_run):
     # Earlier versions stored the UI's pacing in the config; it is the watcher's now, and ignored when read.
-    former = {"snapshot_every": 0, "snapshot_interval_s": 0.1, "stats_interval_s": 0.5, "sample_interval_s": 5.0,
-              "eval_train_every": False}
+    former = {"snapshot_every": 0, "snapshot_interval_s": 0.1, "stats_interval_s": 0.5,
+              "sample_interval_s": 5.0, "eval_train_every": False}
     assert set(former) == FORMER_PACING_FIELDS
     old = write_checkpoint(saved_run, "old.pt", config=_config(saved_run, **former))
     assert load_checkpoint(old).config == load_checkpoint(saved_run).config
@@ -453,7 +468,8 @@ def test_a_checkpoint_of_an_earlier_mmtui_with_ui_pacing_in_its_config_still_loa
 @pytest.mark.parametrize("kind", list(BAD_CHECKPOINTS))
 def test_bad_checkpoint_gives_one_error_line_and_exit_2(saved_run, small_words_path, kind):
     make, phrase = BAD_CHECKPOINTS[kind]
-    result = CliRunner().invoke(cli, ["--headless", "--load", str(make(saved_run)), "--data", str(small_words_path)])
+    result = CliRunner().invoke(cli, ["--headless", "--load", str(make(saved_run)),
+                                      "--data", str(small_words_path)])
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert result.stdout == ""
     assert result.stderr.startswith("mmtui: error:") and len(result.stderr.splitlines()) == 1, result.stderr
@@ -486,8 +502,8 @@ RESUME_MISMATCHES = {
 
 
 @pytest.mark.parametrize("kind", list(RESUME_MISMATCHES))
-def test_resuming_on_mismatched_data_or_steps_gives_one_error_line_and_exit_2(saved_run, small_words_path, tmp_path,
-                                                                              kind):
+def test_resuming_on_mismatched_data_or_steps_gives_one_error_line_and_exit_2(saved_run, small_words_path,
+                                                                              tmp_path, kind):
     other = tmp_path / "other.txt"
     other.write_text("\n".join(f"zz{c}q" for c in "abcdefghijkl") + "\n", encoding="utf-8")
     fewer = tmp_path / "fewer.txt"
@@ -521,7 +537,8 @@ def test_unwritable_save_path_gives_one_error_line_and_exit_2_before_training(tm
 # ---- signals
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
 def test_signal_finishes_the_step_prints_done_saves_and_exits(small_words_path, tmp_path, sig, code):
     path = tmp_path / "run.pt"
     process = subprocess.Popen(
@@ -530,7 +547,8 @@ def test_signal_finishes_the_step_prints_done_saves_and_exits(small_words_path, 
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = ChildLines(process, TIMEOUT_S)
-        lines.wait_for(lambda event: event.get("step", 0) >= 200, "a line at step 200")  # a few hundred steps in
+        # a few hundred steps in
+        lines.wait_for(lambda event: event.get("step", 0) >= 200, "a line at step 200")
         process.send_signal(sig)
         stdout, stderr = lines.finish()
     finally:

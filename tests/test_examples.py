@@ -18,13 +18,13 @@ TIMEOUT_S = 180
 
 
 def example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
+    return subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
+                          cwd=cwd, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
 
 
 def test_the_lectures_own_loop_starts_where_mmtui_init_lecture_does(small_words_path, tmp_path):
-    result = example("lecture_mlp.py", "--data", str(small_words_path), "--steps", "5", "--run-file", "run.jsonl",
-                     cwd=tmp_path)
+    result = example("lecture_mlp.py", "--data", str(small_words_path), "--steps", "5",
+                     "--run-file", "run.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first = read_run_file(str(tmp_path / "run.jsonl"))[0]
     headless = mmtui("--headless", "--init", "lecture", "--data", str(small_words_path), "--steps", "5",
@@ -45,9 +45,10 @@ def test_the_transformers_gelus_weights_and_returned_loss_are_watched(char_trans
 
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(EXAMPLES / "ddp.py"), "--steps", "30", *args], capture_output=True, text=True,
-                          cwd=cwd, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", str(EXAMPLES / "ddp.py"), "--steps", "30", *args],
+                          capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL,
+                          timeout=TIMEOUT_S)
 
 
 def test_a_torchrun_job_writes_one_file_per_rank_when_asked_and_view_compares_them(tmp_path):

@@ -1,7 +1,7 @@
-"""A full disk is a message, not a crash: every write (run log, checkpoint, screenshot, CSV) fails in one line,
-the app stays up, training goes on, and nothing written before is lost. Files are written whole, never through
-a symlink planted at their name. The disk is a tiny tmpfs where this test may mount one (root on Linux); the
-tests that need one skip elsewhere, and a writer that raises ENOSPC stands in for it."""
+"""A full disk is a message, not a crash: every write (run log, checkpoint, screenshot, CSV) fails in one
+line, the app stays up, training goes on, and nothing written before is lost. Files are written whole, never
+through a symlink planted at their name. The disk is a tiny tmpfs where this test may mount one (root on
+Linux); the tests that need one skip elsewhere, and a writer that raises ENOSPC stands in for it."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def tiny_disk(tmp_path):
     disk.mkdir()
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root on Linux")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(disk)],
+                             capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     yield disk
@@ -124,12 +125,14 @@ async def test_the_tuis_writes_to_a_full_disk_are_notices_and_the_app_stays_up(t
     monkeypatch.chdir(tiny_disk)  # where s and e write
     fill(tiny_disk, leave=8 * 1024)  # room for the log's first lines
     files = RunFiles(save=str(tiny_disk / "run.pt"), log=str(tiny_disk / "run.jsonl"))
-    # the trainer in its child, as mmtui starts it: in this process it held the GIL from the keys' writes (9 s)
-    app = trainer_app(bundled_words[:1000], process=True, files=files, steps=10_000_000, sample_interval_s=0.2)
+    # the trainer in its child, as mmtui starts it: in this process it held the GIL from the keys' writes
+    # (9 s)
+    app = trainer_app(bundled_words[:1000], process=True, files=files, steps=10_000_000,
+                      sample_interval_s=0.2)
     notices = []  # every toast, though each is drawn only until the next
     notify = app.notify
-    monkeypatch.setattr(app, "notify", lambda message, **options: (notices.append(message), notify(message,
-                                                                                                    **options)))
+    monkeypatch.setattr(app, "notify",
+                        lambda message, **options: (notices.append(message), notify(message, **options)))
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: shows(app, "cannot write run log"), timeout=60)
         step = app.history.latest.step
@@ -149,7 +152,8 @@ def test_a_checkpoint_saved_over_a_planted_symlink_leaves_its_target_untouched(t
     target.write_bytes(b"someone else's file")
     planted = tmp_path / "run.pt"
     planted.symlink_to(target)
-    result = headless("--data", str(small_words_path), "--steps", "20", "--eval-every", "0", "--save", str(planted))
+    result = headless("--data", str(small_words_path), "--steps", "20", "--eval-every", "0",
+                      "--save", str(planted))
     assert result.returncode == 0, result.stderr
     assert target.read_bytes() == b"someone else's file"
     assert not planted.is_symlink() and planted.read_bytes()[:2] == b"PK"  # the checkpoint, in its own file

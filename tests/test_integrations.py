@@ -226,7 +226,8 @@ def test_a_missing_framework_names_the_extra_to_install(integration, extra, monk
     monkeypatch.delitem(sys.modules, f"mmtui.integrations.{integration}", raising=False)  # imported afresh
     with pytest.raises(ImportError) as refused:
         importlib.import_module(f"mmtui.integrations.{integration}")
-    assert str(refused.value) == f'mmtui.integrations.{integration} needs {extra}: pip install "mmtui[{extra}]"'
+    assert str(refused.value) == (f'mmtui.integrations.{integration} needs {extra}: '
+                                  f'pip install "mmtui[{extra}]"')
 
 
 # ---- wrapped optimizers, ModelOutput-style returns, notes

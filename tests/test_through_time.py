@@ -1,6 +1,6 @@
-"""Through time: a module called once per time step measured at every call, an output with a time axis measured per
-step, the figures against autograd, carried by the run file and the TensorBoard export, and the lecture's rnn and
-gru telling their gradients apart on the bundled names."""
+"""Through time: a module called once per time step measured at every call, an output with a time axis
+measured per step, the figures against autograd, carried by the run file and the TensorBoard export, and the
+lecture's rnn and gru telling their gradients apart on the bundled names."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ class RNNCell(nn.Module):
 
 
 class LoopedRNN(nn.Module):
-    """The cell called once per time step from a Python loop; every step's hidden state kept, its grad retained."""
+    """The cell called once per time step from a Python loop; every step's hidden state kept, its grad
+    retained."""
 
     def __init__(self):
         super().__init__()
@@ -82,7 +83,8 @@ class FusedGRU(nn.Module):
 
 
 def one_watched_step(model: nn.Module, path) -> TimeStats:
-    """One SGD step of `model` under watch (the first step is measured), and the layer's figures by time step."""
+    """One SGD step of `model` under watch (the first step is measured), and the layer's figures by time
+    step."""
     torch.manual_seed(0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     run = mmtui.watch(model, optimizer, log=str(path))
@@ -111,7 +113,8 @@ def test_a_cell_called_per_time_step_is_measured_at_every_call_as_autograd_sees_
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_a_fused_gru_is_measured_per_time_step_with_the_gradient_reaching_each_steps_input(tmp_path, batch_first):
+def test_a_fused_gru_is_measured_per_time_step_with_the_gradient_reaching_each_steps_input(tmp_path,
+                                                                                          batch_first):
     torch.manual_seed(2)
     model = FusedGRU(batch_first)
     stats = one_watched_step(model, tmp_path / "run.jsonl")
@@ -152,14 +155,15 @@ def test_a_long_time_axis_keeps_its_first_and_last_steps_and_a_rectifiers_flat_s
     times.sequence_gradient("rnn", torch.randn(2, 500, 3), 1)
     times.readout.send()
     (stats,) = times.records(times.readout.values(), step=0)
-    assert stats.times[0] == 0 and stats.times[-1] == 499 and len(stats.times) <= MAX_TIMES and stats.calls == 500
+    assert stats.times[0] == 0 and stats.times[-1] == 499 and len(stats.times) <= MAX_TIMES
+    assert stats.calls == 500
     last = seq[:, 499]
     assert stats.saturation[-1] == pytest.approx((last <= 0).float().mean().item() * 100)
 
 
 def test_the_lecture_rnns_per_step_gradients_are_autograds():
-    """makemore's RNN written out here from the model's weights: autograd's gradient at each hidden state is the
-    step's gradient by time step."""
+    """makemore's RNN written out here from the model's weights: autograd's gradient at each hidden state is
+    the step's gradient by time step."""
     config = TrainConfig(model="rnn", init="kaiming", block_size=4)
     model = build_model(config, 27, torch.Generator().manual_seed(3))
     X, Y = torch.randint(0, 27, (B, 4)), torch.randint(0, 27, (B,))
@@ -180,9 +184,9 @@ def test_the_figures_by_time_step_go_through_the_run_file_and_an_older_line_read
     info = RunInfo(run_id=0, name="rnn", model="rnn")
     stats = TimeStats(step=4, name="h", times=(0, 2, 4), std=(0.5, 0.6, math.nan), saturation=(1.0, 2.0, 3.0),
                       grad_std=(1e-6, 1e-4, 1e-2), grad_at=AT_INPUT, kind=RECTIFIER, calls=5)
-    snap = Snapshot(run=info, state=RUNNING, step=5, first_loss_step=4, losses=(3.0,), lr=0.1, steps_per_s=1.0,
-                    init_loss=3.0, layers=(), params=(), evals=(), samples=(), last_finite_loss=3.0,
-                    diverged_loss=None, through_time=(stats,))
+    snap = Snapshot(run=info, state=RUNNING, step=5, first_loss_step=4, losses=(3.0,), lr=0.1,
+                    steps_per_s=1.0, init_loss=3.0, layers=(), params=(), evals=(), samples=(),
+                    last_finite_loss=3.0, diverged_loss=None, through_time=(stats,))
     stream = io.StringIO()
     RunFileWriter(stream).write(snap)
     reader = RunFileReader("f")
@@ -204,8 +208,8 @@ def test_the_tensorboard_export_names_each_figure_and_time_step():
 
 
 def test_the_fade_and_the_step_below_one_percent_of_the_last():
-    stats = TimeStats(step=0, name="h", times=(0, 1, 2, 3), std=(1,) * 4, saturation=(), grad_std=(1e-5, 1e-4, 5e-3,
-                                                                                                     0.1))
+    stats = TimeStats(step=0, name="h", times=(0, 1, 2, 3), std=(1,) * 4, saturation=(),
+                      grad_std=(1e-5, 1e-4, 5e-3, 0.1))
     assert faded_from(stats) == 1 and fade(stats) == pytest.approx(1e-4)
     level = TimeStats(**{**stats.__dict__, "grad_std": (0.05, 0.06, 0.08, 0.1)})
     assert faded_from(level) is None and faded_from(TimeStats(**{**stats.__dict__, "grad_std": ()})) is None
@@ -216,14 +220,15 @@ class Measured(Exception):
 
 
 def first_fade(model: str) -> float:
-    """The lecture's net at init, kaiming with the cell's weights at a quarter (the lesson's two [ presses), on the
-    bundled names: the first time step's gradient over the last's, on its first measured step."""
+    """The lecture's net at init, kaiming with the cell's weights at a quarter (the lesson's two [ presses),
+    on the bundled names: the first time step's gradient over the last's, on its first measured step."""
     def emit(snapshot: Snapshot) -> None:
         if snapshot.through_time:
             raise Measured(snapshot.through_time)
 
     config = TrainConfig(model=model, init="kaiming", w1_scale=0.25, steps=100, eval_every=0, compile="off")
-    trainer = Trainer(config, load_dataset(None, config.block_size), emit=emit, pacing=Pacing(snapshot_every=1))
+    trainer = Trainer(config, load_dataset(None, config.block_size), emit=emit,
+                      pacing=Pacing(snapshot_every=1))
     with pytest.raises(Measured) as measured:
         trainer.run()
     (stats,) = measured.value.args[0]
@@ -240,7 +245,8 @@ def test_the_grus_gradient_fades_far_less_through_time_than_the_rnns_on_the_bund
 def test_the_recurrent_models_stay_on_the_eager_path_and_say_so_when_the_compiled_step_is_asked_for():
     snaps = []
     config = TrainConfig(model="rnn", steps=2, eval_every=0, num_samples=0, compile="on")
-    Trainer(config, load_dataset(None, config.block_size), emit=snaps.append, pacing=Pacing(snapshot_every=1)).run()
+    Trainer(config, load_dataset(None, config.block_size), emit=snaps.append,
+            pacing=Pacing(snapshot_every=1)).run()
     notes = [note for snap in snaps for note in snap.notes]
     assert notes == ["--compile on: rnn trains on the eager path"]
     assert snaps[0].run.settings["block_size"] == 8  # whatever --block-size: the recurrent models' context

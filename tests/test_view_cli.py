@@ -1,5 +1,5 @@
-"""`mmtui view` as a user runs it: run files written by the headless command drawn, and every bad path refused in
-one line with exit 2 before the screen changes."""
+"""`mmtui view` as a user runs it: run files written by the headless command drawn, and every bad path refused
+in one line with exit 2 before the screen changes."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def two_run_files(small_words_path, tmp_path_factory):
     words = read_words(small_words_path)
     for name, init in (("a.jsonl", "fix-tanh"), ("b.jsonl", "lecture")):
         config = replace(HEADLESS, data=str(small_words_path), init=init)
-        assert run_headless(config, words, io.StringIO(), RunFiles(log=str(folder / name)), pacing=EVERY_100) == 0
+        files = RunFiles(log=str(folder / name))
+        assert run_headless(config, words, io.StringIO(), files, pacing=EVERY_100) == 0
     return folder / "a.jsonl", folder / "b.jsonl"
 
 

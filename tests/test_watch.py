@@ -1,5 +1,6 @@
-"""mmtui.watch on loops nobody wrote for mmtui: what reaches the run file, measured against the loop's own tensors,
-and the hard cases (in-place ReLU, no activations, no loss, compiled, watched twice, bad arguments, Ctrl-C)."""
+"""mmtui.watch on loops nobody wrote for mmtui: what reaches the run file, measured against the loop's own
+tensors, and the hard cases (in-place ReLU, no activations, no loss, compiled, watched twice, bad arguments,
+Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from mmtui.records import BOUNDED, DONE, FLAT, OTHER, RECTIFIER, STOPPED
 from mmtui.runfile import read_run_file
 from mmtui.watcher.run import NO_LOSS_NOTE
 
-EVERY_STEP = Pacing(snapshot_every=1)  # a snapshot with statistics at every step: each step's figures checkable
+# a snapshot with statistics at every step: each step's figures checkable
+EVERY_STEP = Pacing(snapshot_every=1)
 TIMEOUT_S = 120
 
 
@@ -32,7 +34,8 @@ class NewGELU(nn.Module):
 
 
 class Net(nn.Module):
-    """Logits and the loss, as makemore's and nanoGPT's models return them; one ReLU unit is dead by its bias."""
+    """Logits and the loss, as makemore's and nanoGPT's models return them; one ReLU unit is dead by its
+    bias."""
 
     def __init__(self, vocab: int = 7):
         super().__init__()
@@ -140,7 +143,8 @@ def test_update_to_data_is_the_update_adam_made_not_lr_times_grad(tmp_path):
     train(model, optimizer, 1)
     run.close()
     params = {p.name: p for p in read_run_file(str(tmp_path / "run.jsonl"))[0].params}
-    assert set(params) == {"embed.weight", "fc1.weight", "fc2.weight", "fc3.weight", "head.weight"}  # no biases
+    # no biases
+    assert set(params) == {"embed.weight", "fc1.weight", "fc2.weight", "fc3.weight", "head.weight"}
     update = model.fc2.weight.detach() - before
     expected = math.log10(update.std().item() / before.std().item())
     assert params["fc2.weight"].update_ratio_log10 == pytest.approx(expected, abs=1e-5)
@@ -191,7 +195,8 @@ def test_a_loss_logged_after_the_step_belongs_to_that_step_and_scalars_become_cu
     snapshots = read_run_file(str(tmp_path / "run.jsonl"))
     assert [loss for s in snapshots for loss in s.losses] == pytest.approx(losses)
     norms = [[s for s in snap.scalars if s.name == "grad_norm"] for snap in snapshots]
-    assert all(len(readings) <= 1 for readings in norms)  # a scalar logged every step: its latest per snapshot
+    # a scalar logged every step: its latest per snapshot
+    assert all(len(readings) <= 1 for readings in norms)
     last = [readings[0] for readings in norms if readings][-1]
     assert (last.value, last.step) == (29.0, 30)  # the step: updates done when logged
     assert [e.val_loss for snap in snapshots for e in snap.evals] == [1.25]  # the Loss panel's val points
@@ -336,7 +341,8 @@ def test_a_model_compiled_after_watch_trains_with_its_statistics(tmp_path):
         run.log(loss=loss)
     run.close()
     snapshots = read_run_file(str(tmp_path / "run.jsonl"))
-    assert sum(len(s.losses) for s in snapshots) == 4 and all(math.isfinite(v) for s in snapshots for v in s.losses)
+    losses = [v for s in snapshots for v in s.losses]
+    assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
     measured = [s for s in snapshots if s.layers or s.notes]
     assert measured and all(s.layers[0].name == "1  Tanh" or s.notes for s in measured)
 
@@ -357,7 +363,8 @@ for step in range(100_000):
 """
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="a model on CUDA needs a GPU, and this machine has none")
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="a model on CUDA needs a GPU, and this machine has none")
 def test_a_model_on_cuda_waits_for_the_device_only_on_the_steps_the_monitor_reports(tmp_path):
     torch.manual_seed(0)
     model = Net().cuda()
