@@ -85,8 +85,9 @@ def assert_same_run(eager: Run, fast: Run) -> None:
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_the_compiled_mlp_gives_the_eager_losses_for_every_preset(names_dataset, lecture_runs, preset):
+def test_the_compiled_mlp_gives_the_eager_losses_for_every_preset(names_dataset, preset, request):
     if preset == "lecture":
+        lecture_runs = request.getfixturevalue("lecture_runs")  # set up only where it is read
         assert_same_run(lecture_runs["off"], lecture_runs["on"])
     else:
         assert_same_run(train(names_dataset, "off", init=preset), train(names_dataset, "on", init=preset))
