@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mmtui.cli import cli
 from mmtui.runfile import read_run_file
 from test_headless_cli import events, mmtui
 
@@ -27,8 +29,9 @@ def test_the_lectures_own_loop_starts_where_mmtui_init_lecture_does(small_words_
                      "--run-file", "run.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first = read_run_file(str(tmp_path / "run.jsonl"))[0]
-    headless = mmtui("--headless", "--init", "lecture", "--data", str(small_words_path), "--steps", "5",
-                     "--every", "1")
+    headless = CliRunner().invoke(cli, ["--headless", "--init", "lecture", "--data", str(small_words_path),
+                                        "--steps", "5", "--every", "1"])  # in this process: torch is loaded
+    assert headless.exit_code == 0, headless.output
     step0 = next(e for e in events(headless.stdout) if e["event"] == "step" and e["step"] == 0)
     layer = first.layers[0]
     assert first.losses[0] == pytest.approx(step0["loss"], rel=1e-5)
