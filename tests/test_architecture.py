@@ -92,6 +92,14 @@ def test_the_tensorboard_export_reads_run_files_and_writes_with_torch_only():
     assert "torch.utils.tensorboard" in imports(path)  # the checks above would pass on a file that read nothing
 
 
+def test_the_sources_mmtui_view_reads_load_no_torch():
+    # mmtui view starts fast: the snapshot builder they share with the trainer loads the measuring statistics
+    # (torch) only where statistics are measured.
+    code = "import sys, mmtui.sources.run_file, mmtui.sources.tensorboard; print('torch' in sys.modules)"
+    assert run_python(code) == "False"
+    assert "mmtui.measure.snapshots" in mmtui_modules(PACKAGE / "sources" / "tensorboard.py")
+
+
 def test_importing_mmtui_or_the_tensorboard_source_loads_no_tensorboard():
     assert run_python("import sys, mmtui, mmtui.sources.tensorboard; print('tensorboard' in sys.modules)") == "False"
 

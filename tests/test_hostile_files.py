@@ -18,7 +18,7 @@ from mmtui import runfile
 from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
 from mmtui.records import SourceStatus
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
-from mmtui.sources import run_file
+from mmtui.sources.follow import Reading, ViewPathError
 from mmtui.sources.run_file import RunFileSource
 
 # Written by the version 1 writer: the lecture's trainer (40 steps, an evaluation, samples), a run of
@@ -208,23 +208,25 @@ def tiny_run_files(folder: Path, count: int) -> list[Path]:
 
 
 def test_a_folder_of_many_run_files_shows_the_newest_and_counts_the_rest(tmp_path, monkeypatch):
-    paths = tiny_run_files(tmp_path, run_file.MAX_FILES + 8)
+    reading = Reading(settled_s=0.0)
+    paths = tiny_run_files(tmp_path, reading.max_files + 8)
     (tmp_path / "notes.txt").write_text("not a run\n")
     opened = []
-    first_line = run_file._first_line
-    monkeypatch.setattr(run_file, "_first_line", lambda path: opened.append(path) or first_line(path))
-    monkeypatch.setattr(run_file, "MTIME_SETTLED_NS", 0)
-    source = RunFileSource([tmp_path], follow=True)
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *args, **kwargs: opened.append(Path(path))
+                        or real_open(path, *args, **kwargs))
+    source = RunFileSource([tmp_path], follow=True, reading=reading)
+    assert set(source.paths) == set(paths[-reading.max_files:])
+    assert len(opened) == reading.max_files + 1  # notes.txt (the newest), the 32 newest run files: no others
     status = [item for item in source.receive(0.2) if isinstance(item, SourceStatus)][-1]
-    assert {f.path for f in source._files} == set(paths[-run_file.MAX_FILES:])
     assert "8 older files not shown (the 32 newest run files are)" in status.text
-    assert len(opened) == run_file.MAX_FILES + 1  # notes.txt (the newest), the 32 newest run files: no others
     opened.clear()
-    source._rescan()
+    source.rescan()
     assert opened == []  # nothing changed: not listed again, nothing opened
     (tmp_path / "new.jsonl").write_text((tmp_path / "run00000.jsonl").read_text())
-    source._rescan()
-    assert opened == [tmp_path / "new.jsonl"] and source._files[-1].path == tmp_path / "new.jsonl"
+    opened.clear()
+    source.rescan()
+    assert opened == [tmp_path / "new.jsonl"] and source.paths[-1] == tmp_path / "new.jsonl"
     source.close()
 
 
@@ -236,7 +238,7 @@ from pathlib import Path
 source = RunFileSource([Path(sys.argv[1])], follow=True)
 for _ in range(20):
     source.receive(0.05)
-print(source._said.text)
+print(source.status.text)
 """
 
 
@@ -546,11 +548,9 @@ def received(source, seconds: float = 5.0) -> tuple[list[Snapshot], SourceStatus
 
 
 def test_a_first_record_of_2_to_the_60_bytes_is_refused_in_words(tmp_path):
-    from mmtui.sources.run_file import RunFilePathError
-
     path = tensorboard_log(tmp_path / "run")
     path.write_bytes(with_length(path.read_bytes(), 0, 2 ** 60))
-    with pytest.raises(RunFilePathError, match="its first record claims 1,152,921,504,606,846,976 bytes"):
+    with pytest.raises(ViewPathError, match="its first record claims 1,152,921,504,606,846,976 bytes"):
         tensorboard_source(path, follow=False)
 
 

@@ -18,8 +18,8 @@ from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DONE, Snapshot, SourceStatus
 from mmtui.runfile import RunFileWriter
-from mmtui.sources import run_file
-from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
+from mmtui.sources.follow import Reading, ViewPathError
+from mmtui.sources.run_file import OTHER, RunFileSource, check_paths, first_line
 from mmtui.tui.app import MmtuiApp
 from app_sources import screen_text, shows
 from pilot_wait import wait_until
@@ -73,8 +73,8 @@ class Collected:
         return self.status is not None and phrase in self.status.text
 
 
-def source_on(*paths: Path, follow: bool = True) -> Collected:
-    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow))
+def source_on(*paths: Path, follow: bool = True, reading: Reading = Reading()) -> Collected:
+    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow, reading=reading))
 
 
 # ---- reading and following
@@ -167,12 +167,11 @@ def test_a_deleted_file_says_so_and_is_read_again_when_it_comes_back(real_run, t
     followed.until(lambda c: len(c.snapshots) == 4 and c.says("replaced"), "the file back")
 
 
-def test_a_folder_is_every_run_file_in_it_and_files_added_later(real_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_file, "RESCAN_S", 0.1)
+def test_a_folder_is_every_run_file_in_it_and_files_added_later(real_run, tmp_path):
     (tmp_path / "a.jsonl").write_text(run_file_text(real_run[:2]))
     (tmp_path / "notes.txt").write_text("not a run\n")
     (tmp_path / "b.jsonl").write_text(run_file_text(real_run[:3]))
-    followed = source_on(tmp_path).until(lambda c: len(c.snapshots) == 5, "both files")
+    followed = source_on(tmp_path, reading=Reading(rescan_s=0.1)).until(lambda c: len(c.snapshots) == 5, "both files")
     assert sorted({s.run.stream for s in followed.snapshots}) == ["a.jsonl", "b.jsonl"]
     (tmp_path / "c.jsonl").write_text(run_file_text(real_run[:1]))
     followed.until(lambda c: any(s.run.stream == "c.jsonl" for s in c.snapshots), "the file added later")
@@ -188,13 +187,11 @@ def test_two_files_of_one_name_are_told_apart_by_their_paths(real_run, tmp_path)
     assert [s.run.stream for s in read.snapshots] == [str(tmp_path / f / "run.jsonl") for f in ("x", "y")]
 
 
-def test_a_large_backlog_reports_its_progress_as_it_loads(real_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_file, "PROGRESS_FROM_BYTES", 1)
-    monkeypatch.setattr(run_file, "CHUNK_BYTES", 2048)
-    monkeypatch.setattr(run_file, "BATCH_S", 0.0)  # one chunk per receive()
+def test_a_large_backlog_reports_its_progress_as_it_loads(real_run, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text(run_file_text(real_run))
-    read = source_on(path, follow=False).until(lambda c: c.status and c.status.ended, "the end")
+    one_chunk_a_receive = Reading(progress_from_bytes=1, chunk_bytes=2048, batch_s=0.0)
+    read = source_on(path, follow=False, reading=one_chunk_a_receive).until(lambda c: c.status and c.status.ended, "the end")
     progress = [s.progress for s in read.statuses if s.progress is not None]
     assert len(progress) > 3 and progress == sorted(progress) and 0 < progress[0] < progress[-1] <= 1
     assert read.status.progress is None  # loaded: the bar goes
@@ -223,7 +220,7 @@ BAD_PATHS = {
 def test_a_path_that_is_no_run_file_is_refused_in_one_line(kind, tmp_path):
     make, phrase = BAD_PATHS[kind]
     path = make(tmp_path)
-    with pytest.raises(RunFilePathError, match=None) as refused:
+    with pytest.raises(ViewPathError, match=None) as refused:
         check_paths([str(path)], wait=False)
     assert phrase in str(refused.value) and "\n" not in str(refused.value)
 
@@ -235,7 +232,7 @@ def test_an_unreadable_file_is_refused_naming_why(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("builtins.open", refuse)  # root reads every file: the refusal is made, not awaited
-    assert run_file.run_file_problem(path) == f"{path}: cannot be read (Permission denied)"
+    assert first_line(path) == (OTHER, "cannot be read (Permission denied)")
 
 
 def test_with_wait_a_missing_file_is_awaited_and_read_when_it_appears(real_run, tmp_path):

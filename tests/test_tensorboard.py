@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mmtui.records import DONE, OTHER, Snapshot, SourceStatus
+from mmtui.sources.follow import Reading
 from test_headless_cli import assert_one_line_error, mmtui
 
 TIMEOUT_S = 20.0
@@ -86,10 +87,11 @@ class Collected:
         return [s for s in self.snapshots if s.run.stream == stream]
 
 
-def source_on(*paths: Path, follow: bool = False, tag: str | None = None) -> Collected:
+def source_on(*paths: Path, follow: bool = False, tag: str | None = None, reading: Reading = Reading()) -> Collected:
     from mmtui.sources.tensorboard import TensorBoardSource, check_log_paths
 
-    return Collected(TensorBoardSource(check_log_paths([str(p) for p in paths], wait=False), follow=follow, tag=tag))
+    checked = check_log_paths([str(p) for p in paths], wait=False)
+    return Collected(TensorBoardSource(checked, follow=follow, tag=tag, reading=reading))
 
 
 def losses_of(snapshots: list[Snapshot]) -> list[tuple[int, float]]:
@@ -217,34 +219,11 @@ def test_a_truncated_last_record_is_read_once_complete_when_followed(log_dir, tm
     followed.until(lambda c: len(losses_of(c.snapshots)) == STEPS, "the completed record")
 
 
-def test_a_record_completed_after_the_reader_stopped_is_read_not_called_damaged(log_dir, tmp_path, monkeypatch):
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-
-    data = event_file(log_dir[0] / "run_a").read_bytes()
-    (tmp_path / "run").mkdir()
-    path = tmp_path / "run" / "events.out.tfevents.1.host"
-    path.write_bytes(data[:-7])
-    load = RawEventFileLoader.Load
-
-    def load_then_writer_completes(self):
-        yield from load(self)
-        if path.stat().st_size < len(data):  # the writer ends its record between the reader's stop and its check
-            with path.open("ab") as file:
-                file.write(data[-7:])
-
-    monkeypatch.setattr(RawEventFileLoader, "Load", load_then_writer_completes)
-    followed = source_on(tmp_path, follow=True).until(lambda c: len(losses_of(c.snapshots)) == STEPS,
-                                                      "the completed record")
-    assert not any(status.warning for status in followed.statuses), followed.statuses
-
-
-def test_more_runs_than_shown_say_so(tb, tmp_path, monkeypatch):
-    from mmtui.sources import tensorboard
-
-    monkeypatch.setattr(tensorboard, "MAX_RUNS", 3)  # 100 runs' worth of folders, in miniature
+def test_more_runs_than_shown_say_so(tb, tmp_path):
     for n in range(5):
         write_log(tmp_path / f"run{n}", steps=3)
-    read = source_on(tmp_path).until(Collected.ended, "the runs shown")
+    few = Reading(max_files=3)  # a folder of 100 runs, in miniature
+    read = source_on(tmp_path, reading=few).until(Collected.ended, "the runs shown")
     assert len({s.run.stream for s in read.snapshots}) == 3
     assert "2 more runs not shown (the 3 most recently written are)" in read.status.text
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mmtui.processes import GroupGuard, stop_group
 from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
-from mmtui.sources.run_file import BATCH_S, RunFileSource
+from mmtui.sources.follow import Reading
+from mmtui.sources.run_file import RunFileSource
 from mmtui.text import safe_text
 
 LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
@@ -147,9 +148,11 @@ class ScriptSource:
     promised = frozenset({OUTPUT})  # a script that never calls mmtui.watch sends its output alone
 
     def __init__(self, argv: list[str], name: str, run_file: Path, note_after_s: float = NO_RUN_FILE_NOTE_S,
-                 stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S):
+                 stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S,
+                 reading: Reading = Reading()):
         """`stop_grace_s`: how long the script's group is given after SIGINT, before SIGTERM; `kill_grace_s`:
-        after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on."""
+        after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on; `reading`: how its run
+        file is read."""
         self.argv, self.name, self.run_file = argv, name, run_file
         self._watched = AUTOWATCH in argv  # run through the zero-line watch: its model is found unasked
         self.graces = (stop_grace_s, kill_grace_s, kill_grace_s)
@@ -158,7 +161,7 @@ class ScriptSource:
         self.exited: ScriptExited | None = None  # once receive() has reported the end
         self._note_after_s = note_after_s
         self._output = ScriptLines()
-        self._run = RunFileSource([run_file], follow=True)  # a file that does not exist yet is awaited
+        self._run = RunFileSource([run_file], follow=True, reading=reading)  # awaited until it exists
         self._run_status: SourceStatus | None = None  # the latest the run file source said
         self._said: SourceStatus | None = None
         self._drained = threading.Event()  # the pipe reached its end: every line printed is read
@@ -214,7 +217,7 @@ class ScriptSource:
         deadline = time.monotonic() + timeout
         while True:
             items = []
-            for item in self._run.receive(min(BATCH_S, max(0.0, deadline - time.monotonic()))):
+            for item in self._run.receive(min(self._run.reading.batch_s, max(0.0, deadline - time.monotonic()))):
                 if isinstance(item, SourceStatus):
                     self._run_status = item  # said again as part of the script's status
                 else:
