@@ -3,7 +3,6 @@ becomes a record, version 2's compact lines read back exactly, and version 1 fil
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -17,21 +16,14 @@ import pytest
 from mmtui import runfile
 from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
 from mmtui.records import SourceStatus
-from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
+from mmtui.runfile import RunFileError, RunFileReader, read_run_file
 from mmtui.sources.follow import Reading, ViewPathError
 from mmtui.sources.run_file import RunFileSource
+from collected import run_file_text
 
 # Written by the version 1 writer: the lecture's trainer (40 steps, an evaluation, samples), a run of
 # non-finite values, and examples/char_transformer.py watched
 V1_FILE = Path(__file__).parent / "data" / "run_v1.jsonl"
-
-
-def written(snapshots: list[Snapshot]) -> str:
-    stream = io.StringIO()
-    writer = RunFileWriter(stream)
-    for snapshot in snapshots:
-        writer.write(snapshot)
-    return stream.getvalue()
 
 
 def read_back(text: str) -> list[Snapshot]:
@@ -73,14 +65,14 @@ def test_a_version_1_file_reads_field_for_field_as_its_lines_say():
 
 def test_version_2_writes_every_field_of_real_and_non_finite_snapshots_back_exactly():
     snapshots = unstreamed(read_run_file(str(V1_FILE)))
-    back = read_back(written(snapshots))
+    back = read_back(run_file_text(snapshots))
     assert same(back, snapshots)
     assert any(not math.isfinite(loss) for s in back for loss in s.losses)
 
 
 def test_version_2_is_several_times_smaller_for_the_same_snapshots():
     v1 = [line for line in V1_FILE.read_text().splitlines() if '"layers":[{' in line]
-    v2 = [line for line in written(read_run_file(str(V1_FILE))).splitlines()
+    v2 = [line for line in run_file_text(read_run_file(str(V1_FILE))).splitlines()
           if line.startswith('{"event":"snapshot"') and '"layers":[{' in line]
     assert len(v1) == len(v2) == 4
     assert sum(map(len, v1)) > 3 * sum(map(len, v2))
@@ -100,7 +92,7 @@ def test_odd_values_round_trip_to_the_bit():
                         evals=(EvalResult(1, math.nan, -math.inf),), samples=("[b]x", ""),
                         last_finite_loss=None,
                         diverged_loss=None, scalars=(Scalar("s", 0, math.nan),), notes=("\x00",))
-    assert same(read_back(written([snapshot])), [snapshot])
+    assert same(read_back(run_file_text([snapshot])), [snapshot])
 
 
 @dataclass(frozen=True)
@@ -118,7 +110,7 @@ def test_fields_added_to_the_records_are_written_and_read_with_no_change_to_the_
     layer = MeasuredLater(**{f.name: getattr(snapshot.layers[0], f.name) for f in fields(ActivationStats)},
                           near_flat=0.25, slope=math.nan, tags=("a", "b"))
     snapshot = replace(snapshot, layers=(layer,))
-    (back,) = read_back(written([snapshot]))
+    (back,) = read_back(run_file_text([snapshot]))
     assert same(back, snapshot) and back.layers[0].near_flat == 0.25
 
 
@@ -126,7 +118,7 @@ def test_fields_added_to_the_records_are_written_and_read_with_no_change_to_the_
 
 def valid_lines() -> tuple[str, str, dict]:
     with_layers = [s for s in read_run_file(str(V1_FILE)) if s.layers]
-    header, start, snapshot, *_ = written(with_layers[:1]).splitlines()
+    header, start, snapshot, *_ = run_file_text(with_layers[:1]).splitlines()
     return header, start, json.loads(snapshot)
 
 
@@ -296,7 +288,7 @@ def fuzz_cases(seed: int = 2026) -> list[tuple[str, list[str]]]:
     import random
 
     rng = random.Random(seed)
-    lines = written(read_run_file(str(V1_FILE))).splitlines()
+    lines = run_file_text(read_run_file(str(V1_FILE))).splitlines()
     base = [json.loads(line) for line in lines]
     targets = [i for i, line in enumerate(base) if line["event"] == "start"][:1]
     targets += [i for i, line in enumerate(base) if line["event"] == "snapshot" and line["layers"]][::3][:2]
@@ -439,7 +431,7 @@ async def test_a_run_files_names_samples_and_notes_are_drawn_as_plain_text(kind,
     from mmtui.tui.app import MmtuiApp
 
     path = tmp_path / "hostile.jsonl"
-    path.write_text(written(hostile_text_snapshots(HOSTILE_TEXT[kind])))
+    path.write_text(run_file_text(hostile_text_snapshots(HOSTILE_TEXT[kind])))
     app = MmtuiApp(RunFileSource([path], follow=False))
     async with app.run_test(size=(160, 48)) as pilot:
         for key in ("o", "y", "p", "o"):
@@ -458,7 +450,7 @@ async def test_a_run_files_names_samples_and_notes_are_drawn_as_plain_text(kind,
         assert "<a " not in svg and "example.com\"" not in svg
 
 
-def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_written(tmp_path):
+def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_run_file_text(tmp_path):
     """The lecture's TUI on a UTF-8 word list of brackets and slashes: its samples are drawn as text (they
     broke the frame with a MarkupError after ~7 s)."""
     import asyncio
@@ -586,7 +578,7 @@ def test_export_skips_a_line_of_20_mib_without_holding_it_and_writes_the_rest(tm
     from mmtui import tensorboard_export
 
     pytest.importorskip("tensorboard")
-    lines = written(read_run_file(str(V1_FILE))[:3]).splitlines()
+    lines = run_file_text(read_run_file(str(V1_FILE))[:3]).splitlines()
     path = tmp_path / "run.jsonl"
     path.write_text("\n".join(lines[:3] + ["[" + " " * (20 << 20) + "]"] + lines[3:]) + "\n")
     result = tensorboard_export.export_run_file(path, tmp_path / "out")

@@ -3,8 +3,6 @@ the app drawing them with the lecture's keys withheld."""
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import threading
 import time
@@ -17,11 +15,11 @@ from mmtui.engine.config import TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DONE, Snapshot, SourceStatus
-from mmtui.runfile import RunFileWriter
 from mmtui.sources.follow import Reading, ViewPathError
 from mmtui.sources.run_file import OTHER, RunFileSource, check_paths, first_line
 from mmtui.tui.app import MmtuiApp
 from app_sources import screen_text, shows
+from collected import Collected, run_file_text
 from pilot_wait import wait_until
 
 TIMEOUT_S = 10.0
@@ -37,40 +35,8 @@ def real_run(small_dataset) -> list[Snapshot]:
     return snapshots
 
 
-def run_file_text(snapshots: list[Snapshot]) -> str:
-    stream = io.StringIO()
-    writer = RunFileWriter(stream)
-    for snapshot in snapshots:
-        writer.write(snapshot)
-    return stream.getvalue()
-
-
 def as_read_from(snapshots: list[Snapshot], stream: str) -> list[Snapshot]:
     return [replace(s, run=replace(s.run, stream=stream)) for s in snapshots]
-
-
-class Collected:
-    """What a source handed out so far, read with a deadline."""
-
-    def __init__(self, source: RunFileSource):
-        self.source = source
-        self.snapshots: list[Snapshot] = []
-        self.statuses: list[SourceStatus] = []
-
-    def until(self, condition, what: str, timeout: float = TIMEOUT_S) -> Collected:
-        deadline = time.monotonic() + timeout
-        while not condition(self):
-            assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}; last status {self.status!r}"
-            for item in self.source.receive(0.05):
-                (self.snapshots if isinstance(item, Snapshot) else self.statuses).append(item)
-        return self
-
-    @property
-    def status(self) -> SourceStatus | None:
-        return self.statuses[-1] if self.statuses else None
-
-    def says(self, phrase: str) -> bool:
-        return self.status is not None and phrase in self.status.text
 
 
 def source_on(*paths: Path, follow: bool = True, reading: Reading = Reading()) -> Collected:
@@ -150,7 +116,7 @@ def test_a_replaced_file_is_reopened_after_its_last_lines(real_run, tmp_path):
         old.write("".join(run_file_text(real_run[:5]).splitlines(keepends=True)[5:]))
     new.write_text(run_file_text(real_run[:2]))
     os.replace(new, path)
-    followed.until(lambda c: len(c.snapshots) == 5 + 2, f"the old file's last lines, then the new file")
+    followed.until(lambda c: len(c.snapshots) == 5 + 2, "the old file's last lines, then the new file")
     assert followed.snapshots[3:5] == as_read_from(real_run[3:5], "a.jsonl")
     assert followed.snapshots[5:] == as_read_from(real_run[:2], "a.jsonl (session 2)")
     assert "a.jsonl was replaced: reading the new file" in followed.status.text

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mmtui.records import DONE, OTHER, Snapshot, SourceStatus
+from mmtui.records import DONE, OTHER, Snapshot
 from mmtui.sources.follow import Reading
+from collected import Collected
 from test_headless_cli import assert_one_line_error, mmtui
 
 TIMEOUT_S = 20.0
@@ -60,38 +61,11 @@ def event_file(run_folder: Path) -> Path:
     return found
 
 
-class Collected:
-    """What a source handed out so far, read with a deadline."""
-
-    def __init__(self, source):
-        self.source = source
-        self.snapshots: list[Snapshot] = []
-        self.statuses: list[SourceStatus] = []
-
-    def until(self, condition, what: str, timeout: float = TIMEOUT_S) -> Collected:
-        deadline = time.monotonic() + timeout
-        while not condition(self):
-            assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}; last status {self.status!r}"
-            for item in self.source.receive(0.05):
-                (self.snapshots if isinstance(item, Snapshot) else self.statuses).append(item)
-        return self
-
-    @property
-    def status(self) -> SourceStatus | None:
-        return self.statuses[-1] if self.statuses else None
-
-    def ended(self) -> bool:
-        return self.status is not None and self.status.ended
-
-    def of(self, stream: str) -> list[Snapshot]:
-        return [s for s in self.snapshots if s.run.stream == stream]
-
-
 def source_on(*paths: Path, follow: bool = False, tag: str | None = None, reading: Reading = Reading()) -> Collected:
     from mmtui.sources.tensorboard import TensorBoardSource, check_log_paths
 
     checked = check_log_paths([str(p) for p in paths], wait=False)
-    return Collected(TensorBoardSource(checked, follow=follow, tag=tag, reading=reading))
+    return Collected(TensorBoardSource(checked, follow=follow, tag=tag, reading=reading), TIMEOUT_S)
 
 
 def losses_of(snapshots: list[Snapshot]) -> list[tuple[int, float]]:
