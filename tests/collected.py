@@ -1,5 +1,5 @@
-"""What tests of the file-reading sources share: a source's arrivals collected against a deadline, and snapshots
-written as a run file's text."""
+"""What tests of the file-reading sources share: a source's arrivals collected against a deadline, and
+snapshots written as a run file's text."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ class Collected:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while not condition(self):
-            assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}; last status {self.status!r}"
+            assert time.monotonic() < deadline, (f"waited {timeout:g} s for {what}; "
+                                                 f"last status {self.status!r}")
             for item in self.source.receive(0.05):
                 (self.snapshots if isinstance(item, Snapshot) else self.statuses).append(item)
         return self

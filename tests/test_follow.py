@@ -30,10 +30,11 @@ def fed(framing, data: bytes, chunk: int) -> list:
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
 def test_lines_are_the_same_records_wherever_the_chunks_end(chunk):
-    data = b'{"a": 1}\n\n{"b": 2}\r\n{"c": ' + b"3" * 50 + b"}\n" + b"x" * 300 + b"\n{\"d\": 4}\n" + b'{"half"'
+    data = (b'{"a": 1}\n\n{"b": 2}\r\n{"c": ' + b"3" * 50 + b"}\n" + b"x" * 300 + b"\n{\"d\": 4}\n"
+            + b'{"half"')
     records = fed(Lines(max_bytes=100), data, chunk)
-    assert records == [b'{"a": 1}', b'{"b": 2}\r', b'{"c": ' + b"3" * 50 + b"}", Damage("a line over 100 bytes"),
-                       b'{"d": 4}']
+    assert records == [b'{"a": 1}', b'{"b": 2}\r', b'{"c": ' + b"3" * 50 + b"}",
+                       Damage("a line over 100 bytes"), b'{"d": 4}']
     framing = Lines(max_bytes=100)
     fed(framing, data, chunk)
     assert framing.pending == len(b'{"half"')  # the writer is amid it: held for the next chunk

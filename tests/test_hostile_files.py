@@ -583,4 +583,5 @@ def test_export_skips_a_line_of_20_mib_without_holding_it_and_writes_the_rest(tm
     path.write_text("\n".join(lines[:3] + ["[" + " " * (20 << 20) + "]"] + lines[3:]) + "\n")
     result = tensorboard_export.export_run_file(path, tmp_path / "out")
     assert result.damaged == 1 and "a line over 8 MiB" in result.first_damage
-    assert result.runs and result.runs[0].losses == sum(len(s.losses) for s in read_run_file(str(V1_FILE))[:3])
+    assert result.runs and result.runs[0].losses == sum(len(s.losses)
+                                                        for s in read_run_file(str(V1_FILE))[:3])

@@ -1,5 +1,5 @@
-"""Run files as a source: read whole, followed as they grow, through damage, truncation, rotation and deletion; and
-the app drawing them with the lecture's keys withheld."""
+"""Run files as a source: read whole, followed as they grow, through damage, truncation, rotation and
+deletion; and the app drawing them with the lecture's keys withheld."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def real_run(small_dataset) -> list[Snapshot]:
     snapshots: list[Snapshot] = []
     Trainer(TrainConfig(steps=600, hidden=40, eval_every=300, num_samples=3), small_dataset, snapshots.append,
             pacing=Pacing(snapshot_every=50, sample_interval_s=0.0)).run()
-    assert snapshots[-1].state == DONE and any(s.samples for s in snapshots) and any(s.params for s in snapshots)
+    assert (snapshots[-1].state == DONE and any(s.samples for s in snapshots)
+            and any(s.params for s in snapshots))
     return snapshots
 
 
@@ -40,7 +41,8 @@ def as_read_from(snapshots: list[Snapshot], stream: str) -> list[Snapshot]:
 
 
 def source_on(*paths: Path, follow: bool = True, reading: Reading = Reading()) -> Collected:
-    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow, reading=reading))
+    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow,
+                                   reading=reading))
 
 
 # ---- reading and following
@@ -57,7 +59,8 @@ def test_a_followed_file_hands_out_appended_lines_and_a_partial_line_once_comple
     path = tmp_path / "a.jsonl"
     lines = run_file_text(real_run).splitlines(keepends=True)
     path.write_text("".join(lines[:3]))  # header, start, first snapshot
-    followed = source_on(path).until(lambda c: len(c.snapshots) == 1 and c.says("following a.jsonl"), "line 3")
+    followed = source_on(path).until(lambda c: len(c.snapshots) == 1 and c.says("following a.jsonl"),
+                                     "line 3")
     half = len(lines[3]) // 2
     with path.open("a") as file:
         file.write(lines[3][:half])
@@ -104,7 +107,8 @@ def test_a_truncated_file_is_read_again_from_its_start_as_a_new_session(real_run
     followed = source_on(path).until(lambda c: len(c.snapshots) == len(real_run), "the whole file")
     path.write_text(run_file_text(real_run[:2]))  # shorter than what was read
     followed.until(lambda c: len(c.snapshots) == len(real_run) + 2, "the new file's lines")
-    assert followed.status.warning and "a.jsonl was truncated: read again from its start" in followed.status.text
+    assert followed.status.warning
+    assert "a.jsonl was truncated: read again from its start" in followed.status.text
     assert followed.snapshots[-2:] == as_read_from(real_run[:2], "a.jsonl (session 2)")
 
 
@@ -137,7 +141,8 @@ def test_a_folder_is_every_run_file_in_it_and_files_added_later(real_run, tmp_pa
     (tmp_path / "a.jsonl").write_text(run_file_text(real_run[:2]))
     (tmp_path / "notes.txt").write_text("not a run\n")
     (tmp_path / "b.jsonl").write_text(run_file_text(real_run[:3]))
-    followed = source_on(tmp_path, reading=Reading(rescan_s=0.1)).until(lambda c: len(c.snapshots) == 5, "both files")
+    followed = source_on(tmp_path, reading=Reading(rescan_s=0.1)).until(lambda c: len(c.snapshots) == 5,
+                                                                         "both files")
     assert sorted({s.run.stream for s in followed.snapshots}) == ["a.jsonl", "b.jsonl"]
     (tmp_path / "c.jsonl").write_text(run_file_text(real_run[:1]))
     followed.until(lambda c: any(s.run.stream == "c.jsonl" for s in c.snapshots), "the file added later")
@@ -157,7 +162,8 @@ def test_a_large_backlog_reports_its_progress_as_it_loads(real_run, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text(run_file_text(real_run))
     one_chunk_a_receive = Reading(progress_from_bytes=1, chunk_bytes=2048, batch_s=0.0)
-    read = source_on(path, follow=False, reading=one_chunk_a_receive).until(lambda c: c.status and c.status.ended, "the end")
+    read = source_on(path, follow=False,
+                     reading=one_chunk_a_receive).until(lambda c: c.status and c.status.ended, "the end")
     progress = [s.progress for s in read.statuses if s.progress is not None]
     assert len(progress) > 3 and progress == sorted(progress) and 0 < progress[0] < progress[-1] <= 1
     assert read.status.progress is None  # loaded: the bar goes
@@ -175,7 +181,8 @@ BAD_PATHS = {
     "binary": (lambda d: write(d / "model.pt", b"PK\x03\x04\x00\x00" * 100), "a binary file"),
     "not-a-run-file": (lambda d: write(d / "names.txt", b"emma\nolivia\n"), "not an mmtui run file"),
     "other-json": (lambda d: write(d / "other.jsonl", b'{"loss": 2.1}\n'), "not an mmtui run file"),
-    "newer-version": (lambda d: write(d / "new.jsonl", b'{"event":"header","format":"mmtui-run","version":7}\n'),
+    "newer-version": (lambda d: write(d / "new.jsonl",
+                                      b'{"event":"header","format":"mmtui-run","version":7}\n'),
                       "run file version 7 is newer than this mmtui reads"),
     "empty-folder": (lambda d: d, "a folder with no mmtui run files in it, and no TensorBoard event files"),
     "fifo": (lambda d: (os.mkfifo(d / "pipe"), d / "pipe")[1], "not a regular file"),
@@ -249,7 +256,8 @@ async def test_a_finished_file_draws_every_panel_and_offers_no_lecture_key(real_
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = screen_text(app)
-        assert "log10 or linear" in help_text and "reinit" not in help_text and "pause / resume" not in help_text
+        assert "log10 or linear" in help_text and "reinit" not in help_text
+        assert "pause / resume" not in help_text
 
 
 async def test_a_followed_file_moves_the_step_counter_as_a_writer_appends(real_run, tmp_path):

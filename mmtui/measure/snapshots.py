@@ -18,10 +18,10 @@ class SnapshotBuilder:
     """Collects one run's losses, evaluations, samples, scalars and notes between two snapshots, and takes
     them.
 
-    The lecture's trainer, watch() and a TensorBoard log read back all build their snapshots here, so they agree
-    on what a snapshot holds. The trainer and watch() also keep its pace: a snapshot at step 0 and then every
-    `snapshot_every` steps or `snapshot_interval_s` seconds; statistics on every step-counted one, else when the
-    StatsClock says.
+    The lecture's trainer, watch() and a TensorBoard log read back all build their snapshots here, so they
+    agree on what a snapshot holds. The trainer and watch() also keep its pace: a snapshot at step 0 and then
+    every `snapshot_every` steps or `snapshot_interval_s` seconds; statistics on every step-counted one, else
+    when the StatsClock says.
     """
 
     def __init__(self, run: RunInfo, pacing: Pacing, step: int = 0, now: float | None = None,
@@ -69,7 +69,8 @@ class SnapshotBuilder:
         self._measured.append(stats)
 
     def add_logged(self, layers: tuple[ActivationStats, ...], weights: tuple[Histogram, ...]) -> None:
-        """Histograms a log holds, of layers and of weights, for the next snapshot: statistics not measured here."""
+        """Histograms a log holds, of layers and of weights, for the next snapshot: statistics not measured
+        here."""
         self._logged = (layers, weights)
 
     def _landed(self, wait: bool) -> StepStats | None:

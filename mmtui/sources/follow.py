@@ -34,14 +34,15 @@ class Reading:
 
 
 class ViewPathError(ValueError):
-    """A path `mmtui view` cannot show: missing, unreadable, binary, not a log it reads, or of a newer version."""
+    """A path `mmtui view` cannot show: missing, unreadable, binary, not a log it reads, or of a newer
+    version."""
 
 
 def checked_paths(paths: list[str], wait: bool, has_files: Callable[[Path], bool],
                   file_problem: Callable[[Path], str | None]) -> list[Path]:
-    """The paths to view, checked: a folder must be readable and hold files (`has_files`), a file must be regular
-    and have no `file_problem`. Raises ViewPathError naming the first problem; with `wait`, a path that does not
-    exist yet, or a folder with no files yet, is awaited instead."""
+    """The paths to view, checked: a folder must be readable and hold files (`has_files`), a file must be
+    regular and have no `file_problem`. Raises ViewPathError naming the first problem; with `wait`, a path
+    that does not exist yet, or a folder with no files yet, is awaited instead."""
     checked = []
     for given in paths:
         path = Path(given)
@@ -90,8 +91,8 @@ class Framing(Protocol):
 
 
 class Lines:
-    """Records that end at a newline, as JSON lines do; a line longer than `max_bytes` is damage, skipped to its
-    end without being held."""
+    """Records that end at a newline, as JSON lines do; a line longer than `max_bytes` is damage, skipped to
+    its end without being held."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -202,7 +203,8 @@ class FollowedFile:
         self.last_damage = ""  # why the latest was
         self.stopped = ""  # fatal damage that ended the reading, in words: the records before it stand
         self._handle = None  # the open binary file; None while it is missing or read for good
-        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file, to notice a replacement
+        # (st_dev, st_ino) of the open file, to notice a replacement
+        self._identity: tuple[int, int] | None = None
 
     @property
     def found(self) -> bool:
@@ -225,8 +227,8 @@ class FollowedFile:
         return self.at_end and self.framing.pending > 0
 
     def read(self, chunk_bytes: int, until: float) -> list[bytes]:
-        """The records in chunks of `chunk_bytes` read until the file's end or until `until` (time.monotonic()),
-        a chunk at least; damage is counted, not returned."""
+        """The records in chunks of `chunk_bytes` read until the file's end or until `until`
+        (time.monotonic()), a chunk at least; damage is counted, not returned."""
         records: list[bytes] = []
         if self.stopped:
             return records
@@ -322,7 +324,8 @@ def event_said(name: str, file: FollowedFile) -> str:
 
 
 def progress(files: list[FollowedFile], from_bytes: int) -> float | None:
-    """How much of the files' backlog is read, while one is loading and the backlog is `from_bytes` or more."""
+    """How much of the files' backlog is read, while one is loading and the backlog is `from_bytes` or
+    more."""
     backlog = sum(f.backlog for f in files)
     if backlog < from_bytes or not any(f.loading for f in files):
         return None
@@ -345,9 +348,9 @@ def file_size(path: Path) -> int:
 # ---- what sources of followed files share
 
 class FollowingSource:
-    """A source that reads files into snapshots, in the app's worker thread (receive() does the reading: there is
-    no thread of its own to stop); takes no commands. A subclass reads (`_read`), says its state (`_status`),
-    and may add last snapshots once everything is read (`_ended`)."""
+    """A source that reads files into snapshots, in the app's worker thread (receive() does the reading: there
+    is no thread of its own to stop); takes no commands. A subclass reads (`_read`), says its state
+    (`_status`), and may add last snapshots once everything is read (`_ended`)."""
 
     commands: frozenset[type] = frozenset()
     what = "a log"  # what it reads, as its refusal of a command names it
@@ -377,7 +380,8 @@ class FollowingSource:
         return self._said
 
     def receive(self, timeout: float) -> list[Arrival]:
-        """What was read in up to `reading.batch_s`, waiting up to `timeout` for something when nothing is new."""
+        """What was read in up to `reading.batch_s`, waiting up to `timeout` for something when nothing is
+        new."""
         deadline = time.monotonic() + timeout
         while True:
             items: list[Arrival] = []

@@ -17,9 +17,9 @@ RUN_FILE, NOT_YET, OTHER = "run file", "not yet", "other"  # what a file's first
 
 
 def first_line(path: Path) -> tuple[str, str]:
-    """What a file's first line says it is: RUN_FILE where it is a run file header this mmtui reads, NOT_YET where
-    the file is empty or its first line not ended yet (a writer that has just begun), else OTHER with why, in
-    words; one open, one read."""
+    """What a file's first line says it is: RUN_FILE where it is a run file header this mmtui reads, NOT_YET
+    where the file is empty or its first line not ended yet (a writer that has just begun), else OTHER with
+    why, in words; one open, one read."""
     try:
         with open(path, "rb") as file:
             head = file.read(HEADER_PEEK_BYTES)
@@ -51,9 +51,9 @@ def check_paths(paths: list[str], wait: bool) -> list[Path]:
 def newest_run_files(folder: Path, limit: int,
                      seen: dict[Path, tuple[int, str]] | None = None) -> tuple[list[Path], list[Path], int]:
     """Up to `limit` run files directly in `folder`, the most recently written first, each opened only to read
-    its first line; the files among them whose first line is not complete yet (a writer that has just begun); and
-    how many older files were left unread. `seen`: what a file was found to be at its mtime then, kept up to date
-    here, so a file unchanged since is not opened again."""
+    its first line; the files among them whose first line is not complete yet (a writer that has just begun);
+    and how many older files were left unread. `seen`: what a file was found to be at its mtime then, kept up
+    to date here, so a file unchanged since is not opened again."""
     seen = {} if seen is None else seen
     try:
         with os.scandir(folder) as entries:
@@ -86,16 +86,18 @@ def _regular(entry: os.DirEntry) -> bool:
 class RunFileSource(FollowingSource):
     """Reads run files into snapshots for the app, each file a stream; takes no commands.
 
-    A followed file stays open (what a writer appends to it just before it is rotated away is read), so at most
-    `reading.max_files` per folder are shown; a file not followed is closed once read.
+    A followed file stays open (what a writer appends to it just before it is rotated away is read), so at
+    most `reading.max_files` per folder are shown; a file not followed is closed once read.
     """
 
     what = "a run file"
-    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS, TIME})  # whatever its writer's runs held
+    # whatever its writer's runs held
+    produces = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS, SCALARS, RUNS, TIME})
     promised = frozenset({LOSS})  # the rest shows as the files reveal it
 
     def __init__(self, paths: list[Path], follow: bool = True, reading: Reading = Reading()):
-        """`paths` as check_paths returned them; `follow`: keep reading what is appended (else end when read)."""
+        """`paths` as check_paths returned them; `follow`: keep reading what is appended (else end when
+        read)."""
         super().__init__(follow, reading)
         self._folders = [p for p in paths if p.is_dir()]
         self._followed: list[FollowedFile] = []
@@ -105,10 +107,12 @@ class RunFileSource(FollowingSource):
         given = [p for p in paths if not p.is_dir()]
         for path in given[:reading.max_files]:
             self._add(path)
-        self._left_out = {Path(): len(given[reading.max_files:])}  # files not shown, by folder (Path(): given)
+        # files not shown, by folder (Path(): given)
+        self._left_out = {Path(): len(given[reading.max_files:])}
         self._stamps: dict[Path, int] = {}  # each folder's mtime when last listed
         self._unsure: dict[Path, int] = {}  # files whose first line was not complete yet, by their size then
-        self._seen: dict[Path, tuple[int, str]] = {}  # what each file looked at in a folder was, at which mtime
+        # what each file looked at in a folder was, at which mtime
+        self._seen: dict[Path, tuple[int, str]] = {}
         self.rescan()
 
     @property
@@ -139,7 +143,8 @@ class RunFileSource(FollowingSource):
             if stamp == self._stamps.get(folder) and settled and not grown:
                 continue
             self._stamps[folder] = stamp
-            found, unsure, self._left_out[folder] = newest_run_files(folder, self.reading.max_files, self._seen)
+            found, unsure, self._left_out[folder] = newest_run_files(folder, self.reading.max_files,
+                                                                     self._seen)
             for path in found:
                 self._add(path)
             self._unsure = {p: size for p, size in self._unsure.items() if p.parent != folder}
@@ -185,8 +190,8 @@ class RunFileSource(FollowingSource):
         else:
             text = "read " + (self._name(files[0]) if len(files) == 1 else f"{len(files)} files")
         if left_out:  # said, but no warning: the newest are what a folder of many runs is opened for
-            text += (f" · {left_out:,} older files not shown (the {self.reading.max_files} newest run files are): "
-                     "give files to choose")
+            text += (f" · {left_out:,} older files not shown (the {self.reading.max_files} newest run files "
+                     "are): give files to choose")
         if problems:
             text = "; ".join(problems) + " · " + text
         return SourceStatus(text, progress=progress(files, self.reading.progress_from_bytes),

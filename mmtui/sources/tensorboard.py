@@ -1,5 +1,6 @@
-"""TensorBoard logs as a source: event files, followed through sources.follow and cut by its TFRecords framing,
-decoded with tensorboard's protobufs into snapshots by the one snapshot builder; each run folder a stream.
+"""TensorBoard logs as a source: event files, followed through sources.follow and cut by its TFRecords
+framing, decoded with tensorboard's protobufs into snapshots by the one snapshot builder; each run folder a
+stream.
 
 Scalars become the loss curve (the tag is_training_loss names, or --tag), evaluations and named scalars;
 histograms (add_histogram) become activation layers of that tag, or weights' histograms where the tag names a
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS, ActivationStats,
-                           Arrival, EvalResult, Histogram, RunInfo, Scalar, SourceStatus)
+from mmtui.records import (DONE, LAYERS, LOSS, OTHER, RUNNING, RUNS, SAMPLES, SCALARS, WEIGHTS,
+                           ActivationStats, Arrival, EvalResult, Histogram, RunInfo, Scalar, SourceStatus)
 from mmtui.runfile import MAX_TEXT
 from mmtui.scalar_names import is_learning_rate, is_training_loss, is_validation_loss
 from mmtui.sources.follow import (Damage, FollowedFile, FollowingSource, Reading, TFRecords, checked_paths,
@@ -29,17 +30,19 @@ from mmtui.sources.run_file import newest_run_files
 EVENT_FILE_PREFIX = "events.out.tfevents."  # how every TensorBoard writer names its files
 INSTALL_HINT = "reading TensorBoard logs needs the tensorboard package: pip install 'mmtui[tensorboard]'"
 FIRST_RECORD_PEEK_BYTES = 1024 * 1024  # what a check reads of a file for its first record
-HIST_BINS = 50  # a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
-MAX_HISTOGRAM_TAGS = 16  # histogram tags shown per run, in the order first logged: each is a layer kept 64 times
+# a histogram is redrawn on this many even bins, as mmtui's own (TensorBoard's are exponential)
+HIST_BINS = 50
+# histogram tags shown per run, in the order first logged: each is a layer kept 64 times
+MAX_HISTOGRAM_TAGS = 16
 # A histogram tag with one of these words among its words (split at / . _ -) is a weight's: "weights/fc1",
-# "layer1.weight", "dense/kernel", "weight_gradients/W1" (mmtui export's); Lightning's and Keras's ways of logging
-# parameters. Matched without case.
+# "layer1.weight", "dense/kernel", "weight_gradients/W1" (mmtui export's); Lightning's and Keras's ways of
+# logging parameters. Matched without case.
 WEIGHT_WORDS = frozenset({"weight", "weights", "bias", "biases", "kernel", "param", "params", "parameters"})
 TAG_WORDS = re.compile(r"[/._-]")
 MAX_SCALAR_TAGS = 64  # other scalar tags kept per run, each a bounded sparkline
 SAMPLES_TAG = "samples"  # a text tag shown in the Samples panel: what `mmtui export --tensorboard` writes
-# What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files, and
-# a transformers Trainer logs its arguments as this text tag.
+# What tells which framework wrote a log: Lightning's logger saves its hyperparameters beside the event files,
+# and a transformers Trainer logs its arguments as this text tag.
 LIGHTNING_FILE, TRAINER_TAG = "hparams.yaml", "args/text_summary"
 MAX_SAMPLES = 1000  # names taken from one text value
 MAX_STEP = 2 ** 53  # the largest step a float axis places exactly, as the run file's reader takes
@@ -100,8 +103,8 @@ def event_records() -> TFRecords:
 
 
 def first_record_problem(path: Path) -> str | None:
-    """Why a file is no event file at all (its first record is damaged or no event), in words; None if it reads,
-    or is too short yet to tell (a writer that has just begun)."""
+    """Why a file is no event file at all (its first record is damaged or no event), in words; None if it
+    reads, or is too short yet to tell (a writer that has just begun)."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto import event_pb2
 
@@ -140,7 +143,8 @@ def _said(error: Exception) -> str:
 
 def rebinned(buckets: list[tuple[float, float, float]], low: float, high: float) -> tuple[tuple[float, ...],
                                                                                            tuple[int, ...]]:
-    """(left, right, count) buckets spread over HIST_BINS even bins on [low, high], each count shared by overlap."""
+    """(left, right, count) buckets spread over HIST_BINS even bins on [low, high], each count shared by
+    overlap."""
     if not high > low:
         low, high = low - 0.5, high + 0.5  # every value equal: one bar in the middle
     width = (high - low) / HIST_BINS
@@ -211,8 +215,8 @@ def histogram_stats(tag: str, step: int, value) -> ActivationStats | None:
 # ---- one run
 
 class Run:
-    """One TensorBoard run (a folder's event files, or one file given alone) decoded into snapshots of one stream,
-    built by the snapshot builder the trainer and the watcher use."""
+    """One TensorBoard run (a folder's event files, or one file given alone) decoded into snapshots of one
+    stream, built by the snapshot builder the trainer and the watcher use."""
 
     def __init__(self, name: str, folder: Path | None, files: list[Path], tag: str | None, follow: bool):
         self.name = name
@@ -228,11 +232,13 @@ class Run:
         self.histogram_step: int | None = None  # the step of histograms logged since the previous snapshot
         self.step = 0  # the latest step seen
         self.loss_time = 0.0  # the wall time of the latest loss: the training rate of consecutive losses
-        self.tags: dict[str, None] = {}  # scalar tags seen, in order, to say which there are when none is a loss
+        # scalar tags seen, in order, to say which there are when none is a loss
+        self.tags: dict[str, None] = {}
         self.scalar_tags: set[str] = set()  # the other scalars' tags kept, at most MAX_SCALAR_TAGS
         self.hidden_histograms: set[str] = set()  # tags past MAX_HISTOGRAM_TAGS
         self.hidden_scalars: set[str] = set()  # tags past MAX_SCALAR_TAGS
-        self.plugin: dict[str, str] = {}  # tensor tags' plugin, which TF2 writers give with a tag's first value
+        # tensor tags' plugin, which TF2 writers give with a tag's first value
+        self.plugin: dict[str, str] = {}
         self.last_loss_step: int | None = None
         self.lr: float | None = None
         self.snapshots = 0
@@ -243,8 +249,8 @@ class Run:
         self.last_skip = ""  # what the latest was
 
     def _info(self) -> RunInfo:
-        """The run as the status line names it: a TensorBoard log, of the framework that wrote it where known; no
-        model is named in a log."""
+        """The run as the status line names it: a TensorBoard log, of the framework that wrote it where known;
+        no model is named in a log."""
         settings = {"log": "TensorBoard", **({"framework": self.framework} if self.framework else {})}
         return RunInfo(run_id=self.run_id, name=self.name, model="", settings=settings, stream=self.name)
 
@@ -266,7 +272,8 @@ class Run:
     # ---- records into the builder
 
     def decode(self, record: bytes, out: list[Arrival]) -> None:
-        """One record of an event file: its summary values into the next snapshot, snapshots done into `out`."""
+        """One record of an event file: its summary values into the next snapshot, snapshots done into
+        `out`."""
         from google.protobuf.message import DecodeError
         from tensorboard.compat.proto import event_pb2
 
@@ -324,7 +331,8 @@ class Run:
             elif builder.losses and step != builder.first_loss_step + len(builder.losses):
                 self.flush(out, hold_histograms_of=step)  # a snapshot's losses are of consecutive steps
             builder = self.builder
-            if not builder.losses:  # the rate is the snapshot's own: a log's clock times consecutive steps only
+            # the rate is the snapshot's own: a log's clock times consecutive steps only
+            if not builder.losses:
                 builder.first_loss_step = step
                 builder.restart_rate(step, wall_time)
             builder.add_loss(step, number)
@@ -352,7 +360,8 @@ class Run:
         if self.histogram_step is not None and step != self.histogram_step:
             self.flush(out)  # one snapshot per step that logged histograms
         if is_weight_tag(tag):
-            self.weights[tag] = Histogram(tag, step, stats.mean, stats.std, stats.hist_edges, stats.hist_counts)
+            self.weights[tag] = Histogram(tag, step, stats.mean, stats.std, stats.hist_edges,
+                                          stats.hist_counts)
         else:
             self.layers[tag] = stats
         self.histogram_step = step
@@ -364,7 +373,8 @@ class Run:
         text = tensor_util.make_ndarray(value.tensor)
         for item in text.flat:
             line = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            names_in = [name.strip()[:MAX_TEXT] for name in line.splitlines() if name.strip()]  # as a run file's
+            # as a run file's
+            names_in = [name.strip()[:MAX_TEXT] for name in line.splitlines() if name.strip()]
             self.builder.samples.extend(names_in[:MAX_SAMPLES])
         self.step = max(self.step, step)
 
@@ -375,8 +385,8 @@ class Run:
         self.layers, self.weights, self.last_loss_step = {}, {}, None
 
     def flush(self, out: list[Arrival], state: str = RUNNING, hold_histograms_of: int | None = None) -> None:
-        """What was logged since the last snapshot, as a snapshot; histograms of step `hold_histograms_of` wait
-        for the rest of that step's."""
+        """What was logged since the last snapshot, as a snapshot; histograms of step `hold_histograms_of`
+        wait for the rest of that step's."""
         held = self.histogram_step is not None and self.histogram_step == hold_histograms_of
         if self.histogram_step is not None and not held:
             layers = tuple(replace(s, layer=i) for i, s in enumerate(self.layers.values(), 1))
@@ -447,7 +457,8 @@ class TensorBoardSource(FollowingSource):
         return [file for run in self._runs.values() for file in run.files]
 
     def _find_files(self) -> None:
-        found = {folder: root for root in self._roots for folder in run_folders(root) if folder not in self._runs}
+        found = {folder: root for root in self._roots for folder in run_folders(root)
+                 if folder not in self._runs}
         room = max(self.reading.max_files - len(self._runs), 0)
         newest_first = sorted(found, key=_last_written, reverse=True)
         for folder in newest_first[:room]:
@@ -486,8 +497,8 @@ class TensorBoardSource(FollowingSource):
         runs = list(self._runs.values())
         problems = [said for said in (run.problem() for run in runs) if said]
         if self._left_out:
-            problems.append(f"{self._left_out} more runs not shown (the {self.reading.max_files} most recently "
-                            "written are): give run folders to choose")
+            problems.append(f"{self._left_out} more runs not shown (the {self.reading.max_files} most "
+                            "recently written are): give run folders to choose")
         loading = [run for run in runs if any(f.unread for f in run.files)]
         if not runs:
             text = "waiting for event files in " + ", ".join(str(p) for p in self._roots)
@@ -508,8 +519,8 @@ def _names(runs: list[Run]) -> str:
 
 
 def _run_name(folder: Path, root: Path, roots: int) -> str:
-    """A run as TensorBoard names it: its folder within the log folder given; the log folder's name for itself,
-    and before the run's when several were given."""
+    """A run as TensorBoard names it: its folder within the log folder given; the log folder's name for
+    itself, and before the run's when several were given."""
     inner = folder.relative_to(root) if folder.is_relative_to(root) else Path(folder.name)
     if inner == Path("."):
         return folder.resolve().name or str(folder)
@@ -518,6 +529,7 @@ def _run_name(folder: Path, root: Path, roots: int) -> str:
 
 def _last_written(folder: Path) -> float:
     try:
-        return max(os.stat(folder / n).st_mtime for n in os.listdir(folder) if n.startswith(EVENT_FILE_PREFIX))
+        return max(os.stat(folder / n).st_mtime for n in os.listdir(folder)
+                   if n.startswith(EVENT_FILE_PREFIX))
     except (OSError, ValueError):
         return 0.0
