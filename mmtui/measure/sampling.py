@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-SAMPLE_ELEMENTS = 2 ** 16  # a tensor up to this size is measured whole (the lecture's every tensor); a larger
-# one on this many of its elements: a share or a histogram bin of p then errs by sqrt(p (1 - p) / 65536) <=
-# 0.2 points, below a pixel of any panel (tests/test_sampling.py measures it on real models)
+# a tensor up to this size is measured whole (the lecture's every tensor); a larger one on this many of its
+# elements: a share or a histogram bin of p then errs by sqrt(p (1 - p) / 65536) <= 0.2 points, below a pixel
+# of any panel (tests/test_sampling.py measures it on real models)
+SAMPLE_ELEMENTS = 2 ** 16
 MIN_ROWS = 32  # a sample of examples keeps at least the dead map's examples
 SEED = 20_260_101  # the subsets are fixed: the same elements at every measurement, whatever the user's seed
 
