@@ -454,8 +454,8 @@ def _read_bitmap(value, where: str) -> tuple[int, ...]:
         return tuple(rows)
     if not isinstance(value, dict):
         raise _Bad(f"{where}: {_shown(value)} is not a bitmap")
-    count = _whole(value.get("r"), f"{where}.r", MAX_MAP_ROWS)
-    width = _whole(value.get("w"), f"{where}.w", MAX_MAP_BYTES)
+    count, width = (_whole(value.get("r"), f"{where}.r", MAX_MAP_ROWS),
+                    _whole(value.get("w"), f"{where}.w", MAX_MAP_BYTES))
     data = _base64(value.get("b"), f"{where}.b", count * width)
     if len(data) != count * width:
         raise _Bad(f"{where}.b: {len(data):,} bytes for {count} rows of {width} bytes")
@@ -649,7 +649,7 @@ def check_header(record: dict) -> int:
         raise RunFileError(f"run file version {_shown(version)}"
                            + (" is newer than this mmtui reads" if newer else "")
                            + f" (this mmtui reads versions 1 to {VERSION}"
-                           + f"{'; upgrade mmtui' if newer else ''})")
+                             f"{'; upgrade mmtui' if newer else ''})")
     return version
 
 

@@ -102,8 +102,8 @@ def test_a_reinit_in_one_stream_leaves_a_ghost_there_and_the_other_stream_alone(
 
 def test_clashing_names_carry_their_stream():
     history = history_of(run_snapshots("a.jsonl", "mlp lecture") + run_snapshots("b.jsonl", "mlp lecture"))
-    assert history.label("a.jsonl") == "mlp lecture · a.jsonl"
-    assert history.label("b.jsonl") == "mlp lecture · b.jsonl"
+    assert (history.label("a.jsonl") == "mlp lecture · a.jsonl"
+            and history.label("b.jsonl") == "mlp lecture · b.jsonl")
     assert history_of(two_runs()).label("a.jsonl") == "mlp fix-tanh"
 
 

@@ -25,8 +25,9 @@ class Samples:
         if device not in self._generators:
             self._generators[device] = torch.Generator(device=device).manual_seed(SEED)
         generator = self._generators[device]
-        if count > 16 * keep:  # a permutation of a huge tensor's indices costs its size; a draw with
-            # replacement repeats about keep / 32 of them, which the figures cannot tell from a subset
+        # a permutation of a huge tensor's indices costs its size; a draw with replacement repeats about
+        # keep / 32 of them, which the figures cannot tell from a subset
+        if count > 16 * keep:
             chosen = torch.randint(count, (keep,), generator=generator, device=device)  # (keep,)
         else:
             chosen = torch.randperm(count, generator=generator, device=device)[:keep]  # (keep,)
