@@ -188,6 +188,12 @@ def test_a_run_saved_and_resumed_on_the_compiled_path_repeats_the_uninterrupted_
     assert resumed[-1].evals[-1] == uninterrupted[-1].evals[-1]
 
 
+def test_steps_a_call_that_do_not_divide_the_index_block_are_refused():
+    with pytest.raises(ValueError, match="must divide index_block 1024"):
+        Tunables(steps_per_call=3)  # a call would cross the end of a block of drawn indices
+    Tunables(steps_per_call=16)  # a divisor: taken
+
+
 def test_a_machine_without_a_cxx_compiler_trains_on_with_one_line(tmp_path):
     """No working C++ compiler (and an empty cache, so that nothing compiled earlier is found): one line on
     stderr, a note event, the run done, exit 0."""
