@@ -202,7 +202,7 @@ def _train(ctx: click.Context, headless: bool, every: int, trainer: str, no_term
     files = RunFiles(save=save, load=load, log=log)
     config = TrainConfig(**options)
     if serve:
-        _serve(config, files, given, host, port, max_tabs, headless, no_terminal)
+        _serve_to_browsers(config, files, given, host, port, max_tabs, headless, no_terminal)
     if headless:
         sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     writes = allow_writes or not _served_to_a_browser()  # a served tab writes files only when told it may
@@ -238,8 +238,8 @@ lesson = click.Command(
          "back). Takes mmtui's options (--data, --serve, ...).")
 
 
-def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, max_tabs: int,
-           headless: bool, no_terminal: bool) -> None:
+def _serve_to_browsers(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int,
+                       max_tabs: int, headless: bool, no_terminal: bool) -> None:
     """Serve this command line, less its serve options, to every browser tab that opens host:port."""
     if headless or no_terminal:
         raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
@@ -251,10 +251,10 @@ def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, por
 
     if code := _run_engine_safely(check_run):
         sys.exit(code)
-    from mmtui.serve import ServeError, serve
+    from mmtui.serve import ServeError, run_server
 
     try:
-        sys.exit(serve(sys.argv[1:], host, port, max_tabs))
+        sys.exit(run_server(sys.argv[1:], host, port, max_tabs))
     except ServeError as error:
         raise click.UsageError(str(error)) from None
 

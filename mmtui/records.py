@@ -196,7 +196,7 @@ class Snapshot:
     # logged any; () when this snapshot carries none
 
     @property
-    def stats(self) -> ActivationStats | None:
+    def first_layer(self) -> ActivationStats | None:
         """The first hidden layer: the one the lecture's MLP has."""
         return self.layers[0] if self.layers else None
 

@@ -69,7 +69,7 @@ def greeting(host: str, port: int, token: str) -> list[str]:
     return lines
 
 
-def serve(argv: list[str], host: str, port: int, max_tabs: int = MAX_TABS) -> int:
+def run_server(argv: list[str], host: str, port: int, max_tabs: int = MAX_TABS) -> int:
     """Serve the monitor on host:port until Ctrl+C or SIGTERM; the exit code."""
     try:
         from textual_serve.server import Server

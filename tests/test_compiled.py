@@ -80,7 +80,7 @@ def test_step_counted_snapshots_fall_between_calls(names_dataset):
     trainer = Trainer(TrainConfig(steps=STEPS, eval_every=0, compile="on"), names_dataset, emit=snapshots.append,
                       pacing=PACING)
     trainer.run()
-    assert [s.stats.step for s in snapshots if s.stats is not None] == [0, 250, 500, 750]
+    assert [s.first_layer.step for s in snapshots if s.first_layer is not None] == [0, 250, 500, 750]
     assert [s.step for s in snapshots] == [1, 251, 501, 751, 1000]
 
 

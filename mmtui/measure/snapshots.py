@@ -7,7 +7,7 @@ import time
 
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing, StatsClock
-from mmtui.measure.stats import StepStats
+from mmtui.measure.reductions import StepStats
 from mmtui.records import RUNNING, EvalResult, RunInfo, Scalar, Snapshot
 
 

@@ -34,9 +34,11 @@ STARTED = SourceStatus("")
 ENDED = SourceStatus("", ended=True)  # the run is done, stopped or diverged: only a reinit brings more
 
 
-def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles, pacing: Pacing) -> None:
-    """Build the dataset (and resume files.load) and train until cancelled; every snapshot and any failure goes to
-    the outbox, and every snapshot to the files.log run file, written here so that a busy UI delays none."""
+def run_trainer(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles,
+                pacing: Pacing) -> None:
+    """The trainer's entry, in its process or thread: build the dataset (and resume files.load) and train
+    until cancelled; every snapshot and any failure goes to the outbox, and every snapshot to the files.log
+    run file, written here so that a busy UI delays none."""
     try:
         from mmtui.engine.checkpoint import load_checkpoint
         from mmtui.engine.data import dataset_from_words
@@ -63,17 +65,17 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
         outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def _serve_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
-    """serve() in the trainer's process, which ends with mmtui's however that ends (killed too). Its parent
-    stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would end it
-    before the parent's close() could have it save."""
+def _run_trainer_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
+    """run_trainer() in the trainer's process, which ends with mmtui's however that ends (killed too). Its
+    parent stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would
+    end it before the parent's close() could have it save."""
     import warnings
 
     die_with_parent(parent_pid)
     for signal_number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signal_number, signal.SIG_IGN)
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
-    serve(config, words, commands, outbox, cancel, files, pacing)
+    run_trainer(config, words, commands, outbox, cancel, files, pacing)
     if cancel.is_set():
         outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
     outbox.close()
@@ -101,10 +103,10 @@ class TrainerSource:
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
-            runner, target = context.Process, functools.partial(_serve_in_child, os.getpid())
+            runner, target = context.Process, functools.partial(_run_trainer_in_child, os.getpid())
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
-            runner, target = threading.Thread, serve
+            runner, target = threading.Thread, run_trainer
         self._runner = runner(target=target, name="mmtui-trainer", daemon=True,
                               args=(config, words, self._commands, self._outbox, self._cancel, files, pacing))
 
