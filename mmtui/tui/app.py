@@ -31,7 +31,7 @@ from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
-from mmtui.tui.widgets.status_line import StatusLine
+from mmtui.tui.widgets.status_line import StatusLine, StatusShown
 from mmtui.tui.widgets.time_view import TimeView
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
@@ -183,10 +183,11 @@ class MmtuiApp(App[int]):
             names = list(history.streams)
             place = names.index(history.selected) + 1
             selected = f"run {place}/{len(names)}: {history.label(history.selected)}"
-        self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
-                              reinit_hint=Reinit in self.source.commands, selected=selected,
-                              note=history.notes[-1] if history.notes else None,
-                              looking_back=history.run.looking_back if history.run else None)
+        self.status_line.draw(StatusShown(
+            history.latest, history.steps_per_s, self.source_status, pending,
+            reinit_hint=Reinit in self.source.commands, selected=selected,
+            note=history.notes[-1] if history.notes else None,
+            looking_back=history.run.looking_back if history.run else None))
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         began = set()
@@ -200,8 +201,8 @@ class MmtuiApp(App[int]):
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
         timed = self._has_time()
-        if (began & {NEW_STREAM, NEW_DATA} or timed != self._timed) and self.screen_stack:  # none while the app
-            # shuts down
+        # no screen while the app shuts down
+        if (began & {NEW_STREAM, NEW_DATA} or timed != self._timed) and self.screen_stack:
             self._timed = timed
             self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's,
             # a run with figures by time step the through-time view's
