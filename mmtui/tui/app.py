@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, work
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
@@ -412,8 +414,13 @@ class MmtuiApp(App[int]):
         self.notify(message, severity=severity)
 
     def action_help(self) -> None:
-        commands = self.source.commands
-        self.push_screen(HelpScreen(actions.help_rows(commands, self.writes), experiments=Reinit in commands))
+        self.push_screen(HelpScreen(actions.help_rows(self._offers),
+                                    experiments=Reinit in self.source.commands))
+
+    def _offers(self, binding: Binding) -> bool:
+        """Whether the app offers a key now, by check_action's rule: the help lists the keys that work."""
+        _, action, parameters = parse_action(binding.action)
+        return self.check_action(action, parameters) is not False
 
     # ---- the headless app mode's key script
 
