@@ -144,7 +144,8 @@ async def test_the_help_lists_only_the_keys_the_source_can_take():
     lecture = await help_keys(MmtuiApp(StandInTrainer()))
     assert {"1", "[", "r", "g", "m", "space", "w", "s", "e", "o", "y", "p", "n", ",", "."} <= lecture
     assert "c" not in lecture and "t" not in lecture  # one run, and no figures by time step yet
-    losses_only = await help_keys(MmtuiApp(ScriptedSource([], commands=frozenset(), produces=frozenset({LOSS}))))
+    no_layers = ScriptedSource([], commands=frozenset(), produces=frozenset({LOSS}))
+    losses_only = await help_keys(MmtuiApp(no_layers))
     assert losses_only == {"l", "s", "e", "?", "q", "ctrl+q"}  # no layers, no weights: no view to go to
     served = await help_keys(MmtuiApp(StandInTrainer(), writes=False))
     assert not {"s", "w", "e"} & served  # a tab served without --allow-writes is offered no key that writes

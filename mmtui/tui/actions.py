@@ -87,7 +87,8 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     # lesson card says them.
     KeyRow((Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
             Binding("right", "lesson_card(1)", "next", key_display="→", priority=True)), None),
-    KeyRow((Binding("question_mark", "help", "help", key_display="?"),), "help: the keys offered here, and the presets and models where they are"),
+    KeyRow((Binding("question_mark", "help", "help", key_display="?"),),
+           "help: the keys offered here, and the presets and models where they are"),
     KeyRow((Binding("q", "quit", "quit"), Binding("ctrl+q", "quit", "quit", show=False)),
            "quit (SIGTERM too: the terminal is restored and a `--save` checkpoint written)"),
 )
