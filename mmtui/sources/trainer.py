@@ -17,17 +17,20 @@ from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
 from mmtui.processes import die_with_parent
-from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, TIME, WEIGHTS, Arrival, Command, EngineFailure,
-                           Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop, TogglePause)
+from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, TIME, WEIGHTS, Arrival, Command,
+                           EngineFailure, Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop,
+                           TogglePause)
 from mmtui.runfile import RunLog
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 DRAIN_TIMEOUT_S = 0.2  # how long a trainer seen ended is given for its last items to arrive
-SAVE_JOIN_TIMEOUT_S = 10.0  # the same with a --save file: the trainer finishes its step (or evaluation) and saves
-SAMPLE_INTERVAL_S = 5.0  # seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
+# the same with a --save file: the trainer finishes its step (or evaluation) and saves
+SAVE_JOIN_TIMEOUT_S = 10.0
+# seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
+SAMPLE_INTERVAL_S = 5.0
 # The run as a UI watches it: names sampled every few seconds, and interval evaluations of the val split only,
-# which is all the Loss panel plots (the train split is 8x larger: ~0.7 s of every 10,000 steps on the lecture's
-# names). Snapshots and statistics come at Pacing's default, time-based pace.
+# which is all the Loss panel plots (the train split is 8x larger: ~0.7 s of every 10,000 steps on the
+# lecture's names). Snapshots and statistics come at Pacing's default, time-based pace.
 UI_PACING = Pacing(sample_interval_s=SAMPLE_INTERVAL_S, eval_train_every=False)
 STARTING = SourceStatus("starting the trainer: loading torch…")  # the ~2 s before the first step
 STARTED = SourceStatus("")
@@ -56,13 +59,15 @@ def run_trainer(config: TrainConfig, words: list[str], commands, outbox, cancel,
                 outbox.put(snapshot)
 
             resume = load_checkpoint(files.load) if files.load else None
-            trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
-                              cancel=cancel, save_path=files.save, resume=resume, pacing=pacing)
+            trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit,
+                              commands=commands, cancel=cancel, save_path=files.save, resume=resume,
+                              pacing=pacing)
             trainer.run(exit_when_done=False)
     except (DataError, DeviceError) as error:  # a setting refused: one line and exit 2, as headless says it
         outbox.put(EngineFailure(f"error: {error}", "", exit_code=2))
     except Exception as error:  # noqa: BLE001 - any failure must reach the UI rather than die silently
-        outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
+        outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}",
+                                 traceback.format_exc()))
 
 
 def _run_trainer_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
@@ -79,7 +84,8 @@ def _run_trainer_in_child(parent_pid: int, config, words, commands, outbox, canc
     if cancel.is_set():
         outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
     outbox.close()
-    outbox.join_thread()  # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    outbox.join_thread()
     # No interpreter teardown: a compiled step's build still running in a thread would abort it (SIGABRT).
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -94,9 +100,10 @@ class TrainerSource:
     # step from the recurrent models
     promised = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS})  # from its start
 
-    def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles(),
-                 pacing: Pacing = UI_PACING):
-        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to write."""
+    def __init__(self, config: TrainConfig, words: list[str], process: bool = True,
+                 files: RunFiles = RunFiles(), pacing: Pacing = UI_PACING):
+        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to
+        write."""
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
         self._said: SourceStatus | None = None  # STARTING before the first snapshot, then STARTED or ENDED
         self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
@@ -142,7 +149,8 @@ class TrainerSource:
             if not items and not self._runner.is_alive() and not self._cancel.is_set():
                 items += self._drain()  # what the trainer sent just before it ended: its failure, most likely
                 if not any(isinstance(item, EngineFailure) for item in items):
-                    items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
+                    items.append(EngineFailure("the trainer exited unexpectedly",
+                                               f"exit code {self._exitcode()}"))
             snapshots = [item for item in items if isinstance(item, Snapshot)]
             if snapshots:
                 status = ENDED if snapshots[-1].state in (DONE, STOPPED, DIVERGED) else STARTED
@@ -167,8 +175,8 @@ class TrainerSource:
             self._cancel.set()
 
     def close(self) -> None:
-        """Cancel the trainer and wait for it to stop (and save, with a --save file); a child process that does
-        not stop in time is terminated."""
+        """Cancel the trainer and wait for it to stop (and save, with a --save file); a child process that
+        does not stop in time is terminated."""
         if self._cancel is None:
             return  # closed already
         self._cancel.set()
