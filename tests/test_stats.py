@@ -1,4 +1,5 @@
-"""The engine's statistics of one Tanh layer on a hand-built batch: saturation, dead units, the white image."""
+"""The engine's statistics of one Tanh layer on a hand-built batch: saturation, dead units, the white
+image."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ PACE = Pacing(snapshot_every=10)
 
 
 def run_trainer(config, dataset, on_snapshot=None, commands=None, cancel=None, pacing=PACE, **run_options):
-    """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send commands."""
+    """Run to the end; returns (the run's final state, every snapshot emitted). on_snapshot may send
+    commands."""
     snapshots = []
 
     def emit(snapshot):
@@ -204,7 +205,8 @@ def test_reinit_back_to_the_lecture_preset_gives_a_large_step_0_loss_again(small
             commands.put(Reinit(init="lecture"))
             sent.append(snapshot.step)
 
-    _, snapshots = run_trainer(replace(QUICK, init="fix-logits", steps=150), small_dataset, reinit_once, commands)
+    _, snapshots = run_trainer(replace(QUICK, init="fix-logits", steps=150), small_dataset, reinit_once,
+                               commands)
     new = [s for s in snapshots if s.run.run_id == 1]
     assert new[0].run.settings["init"] == "lecture"
     assert new[0].losses[0] > 15
@@ -310,7 +312,8 @@ def test_stop_ends_with_a_stopped_snapshot_that_carries_evals_and_samples(small_
             stopped_at.append(snapshot.step)
 
     config = replace(QUICK, steps=1_000_000, num_samples=4)
-    state, snapshots = run_trainer(config, small_dataset, stop_after_100_steps, commands, exit_when_done=False)
+    state, snapshots = run_trainer(config, small_dataset, stop_after_100_steps, commands,
+                                   exit_when_done=False)
     final = snapshots[-1]
     assert state == STOPPED
     assert final.state == STOPPED
@@ -356,7 +359,8 @@ def test_cancel_stops_right_after_a_snapshot(small_dataset, cancel_at):
 
 
 class CancelFromStep:
-    """A cancel flag that reads set once the trainer has done `step` steps, as if set between two of its looks."""
+    """A cancel flag that reads set once the trainer has done `step` steps, as if set between two of its
+    looks."""
 
     def __init__(self, step: int):
         self.step, self.trainer = step, None
@@ -385,7 +389,8 @@ class CommandsFromStep(queue.Queue):
 
 
 def test_cancel_between_snapshots_stops_at_the_next_look(small_dataset):
-    cancel = CancelFromStep(2 * COMMAND_POLL_STEPS + 1)  # between two looks: nothing makes the trainer look at once
+    # between two looks: nothing makes the trainer look at once
+    cancel = CancelFromStep(2 * COMMAND_POLL_STEPS + 1)
     trainer = Trainer(replace(QUICK, steps=1_000_000), small_dataset, lambda _: None, cancel=cancel,
                       pacing=Pacing(snapshot_every=1000))
     cancel.trainer = trainer
@@ -426,7 +431,8 @@ def test_a_run_ends_done_after_its_steps_with_a_final_eval_and_samples(small_dat
 
 
 def test_learning_rate_drops_tenfold_for_the_second_half(small_dataset):
-    _, snapshots = run_trainer(replace(QUICK, steps=100, lr=0.1), small_dataset, pacing=Pacing(snapshot_every=1))
+    _, snapshots = run_trainer(replace(QUICK, steps=100, lr=0.1), small_dataset,
+                               pacing=Pacing(snapshot_every=1))
     lr_by_step = {s.step - 1: s.lr for s in snapshots if s.state == RUNNING}
     assert lr_by_step[0] == lr_by_step[49] == 0.1
     assert lr_by_step[50] == lr_by_step[98] == pytest.approx(0.01)
@@ -439,8 +445,8 @@ def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_da
     config = replace(QUICK, steps=400, hidden=50)
     every_step = Pacing(snapshot_every=0, snapshot_interval_s=0.0)
     _, rarely = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=3600.0))
-    _, always = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=0.0, stats_thinning=0.0,
-                                                                    stats_budget=0.0))
+    always_measured = replace(every_step, stats_interval_s=0.0, stats_thinning=0.0, stats_budget=0.0)
+    _, always = run_trainer(config, small_dataset, pacing=always_measured)
     assert len(rarely) == len(always) == 400
     assert [bool(s.layers) for s in rarely] == [True] + [False] * 399  # step 0's, then none within the hour
     assert [bool(s.params) for s in rarely] == [True] + [False] * 399
@@ -449,7 +455,8 @@ def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_da
 
 
 def test_a_command_sent_between_snapshots_is_applied_within_the_poll_interval(small_dataset):
-    commands = CommandsFromStep(2 * COMMAND_POLL_STEPS + 1)  # between two snapshots: nothing makes it look at once
+    # between two snapshots: nothing makes it look at once
+    commands = CommandsFromStep(2 * COMMAND_POLL_STEPS + 1)
     commands.put(Pause())
     applied = []
 
