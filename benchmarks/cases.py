@@ -19,7 +19,8 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 WARMUP_FRACTION = 0.1  # steps/s is measured after this share of the steps, past start-up and step 0
 VIEW_KEYS = ("y", "p", "o")  # the TUI's layers, parameters and overview views
 COMPILED_NOTE = "compiled step in use"  # how the trainer's note on switching to the compiled step begins
-SETTLE_S = 0.3  # alternating: a turn is measured from this long after it starts, once the resumed trainer runs
+# alternating: a turn is measured from this long after it starts, once the resumed trainer runs
+SETTLE_S = 0.3
 
 
 def bare(data: str, steps: int) -> dict:
@@ -163,11 +164,12 @@ def _lecture_train_split(data: str):
 
 
 def headless(data: str, steps: int, model: str, compile: str) -> dict:
-    """`mmtui --headless`; speed from the arrival times of its step lines. With --compile on the compiled step is
-    built (from the cache that bench.py warmed) before the first step, so the warm-up share is compiled too."""
+    """`mmtui --headless`; speed from the arrival times of its step lines. With --compile on the compiled step
+    is built (from the cache that bench.py warmed) before the first step, so the warm-up
+    share is compiled too."""
     every = max(steps // 20, 1)
-    command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--init", "fix-tanh", "--data", data,
-               "--steps", str(steps), "--every", str(every), "--eval-every", "0", "--compile", compile]
+    command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--init", "fix-tanh", "--data",
+               data, "--steps", str(steps), "--every", str(every), "--eval-every", "0", "--compile", compile]
     arrivals = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         for line in process.stdout:
@@ -193,11 +195,13 @@ def tui_trainer(data: str, steps: int) -> dict:
     from mmtui.engine.config import TrainConfig
     from mmtui.engine.words import read_words
 
-    host = _start_tui_trainer(TrainConfig(data=data, init="fix-tanh", steps=steps, compile="off"), read_words(data))
+    host = _start_tui_trainer(TrainConfig(data=data, init="fix-tanh", steps=steps, compile="off"),
+                              read_words(data))
     arrivals = []
     try:
         while not arrivals or arrivals[-1][1] < steps:
-            arrivals += [(time.perf_counter(), item.step) for item in host.receive(0.1) if hasattr(item, "step")]
+            arrivals += [(time.perf_counter(), item.step)
+                         for item in host.receive(0.1) if hasattr(item, "step")]
     finally:
         host.close()
     (t0, s0), (t1, s1) = _measured_span(arrivals, steps)
@@ -259,7 +263,8 @@ def tui(data: str, steps: int, trainer: str, launched: float, model: str, compil
                 await pilot.pause(0.1)
                 if app.history.latest is not None and (compile == "off" or any(
                         note.startswith(COMPILED_NOTE) for note in app.history.notes)):
-                    samples.append((time.perf_counter(), app.history.latest.step, app.history.run.info.run_id))
+                    samples.append((time.perf_counter(), app.history.latest.step,
+                                    app.history.run.info.run_id))
                     if views and app.history.latest.step >= steps * (shown + 1) // (len(views) + 1):
                         await pilot.press(views[shown % len(views)])  # every view gets its share of the run
                         shown += 1
@@ -286,7 +291,8 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
     """`mmtui --headless` and the live TUI side by side, the CPU theirs in turns: while one trains for turn_s
     seconds the other's trainer is stopped (SIGSTOP). Both are measured in the same minutes of this shared
     machine, so that its drifts, which move one case by ±15% between rounds, cancel out of their ratio. The
-    TUI's app stays live throughout; the headless process prints a line every 1,000 steps, as in `headless`."""
+    TUI's app stays live throughout; the headless process prints a line every 1,000 steps,
+    as in `headless`."""
     import signal
     import threading
 
@@ -348,8 +354,8 @@ def alternating(data: str, turns: int, turn_s: float) -> dict:
 
 def _measured_span(arrivals: list[tuple[float, int]], steps: int,
                    start: int | None = None) -> tuple[tuple[float, int], tuple[float, int]]:
-    """The first (time, step) past the warm-up (or from step `start`) and the last before the final step, whose
-    arrival waits for the final evaluation of both splits and the samples."""
+    """The first (time, step) past the warm-up (or from step `start`) and the last before the final step,
+    whose arrival waits for the final evaluation of both splits and the samples."""
     start = next(a for a in arrivals if a[1] >= (steps * WARMUP_FRACTION if start is None else start))
     return start, max((a for a in arrivals if a[1] < steps), key=lambda a: a[1])
 
@@ -386,13 +392,13 @@ def memory(data: str, steps: int, checkpoint: int) -> dict:
 
 
 def compile_cost(data: str, model: str) -> dict:
-    """The compiled step's build, cold (an empty cache of its own) and then warm (that cache), with the peak RSS of
-    `mmtui --headless` on each path: what a user's first and later starts cost."""
+    """The compiled step's build, cold (an empty cache of its own) and then warm (that cache), with the peak
+    RSS of `mmtui --headless` on each path: what a user's first and later starts cost."""
     import tempfile
 
     def run(compile: str, cache: str) -> tuple[float | None, float]:
-        command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--data", data, "--steps", "16",
-                   "--eval-every", "0", "--compile", compile]
+        command = [sys.executable, "-m", "mmtui", "--headless", "--model", model, "--data", data, "--steps",
+                   "16", "--eval-every", "0", "--compile", compile]
         environment = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
         output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
         notes = [json.loads(line)["text"] for line in output.splitlines() if '"event": "note"' in line]
@@ -400,7 +406,8 @@ def compile_cost(data: str, model: str) -> dict:
                       if note.startswith(COMPILED_NOTE)), None)
         if compile == "on" and built is None:
             raise SystemExit(f"compile {model}: no compiled step: {notes}")
-        # The largest RSS of any child waited for so far: the eager run goes first, so later readings are theirs.
+        # The largest RSS of any child waited for so far: the eager run goes first, so later
+        # readings are theirs.
         return built, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     with tempfile.TemporaryDirectory() as cache:
@@ -413,14 +420,15 @@ def compile_cost(data: str, model: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread", "bare-deep-bn",
-                                         "headless-deep-bn", "tui-deep-bn", "headless-compiled", "tui-compiled",
-                                         "headless-compiled-deep-bn", "compile", "compile-deep-bn", "memory",
-                                         "alternating"])
+    parser.add_argument("case", choices=["bare", "headless", "tui-trainer", "tui", "tui-thread",
+                                         "bare-deep-bn", "headless-deep-bn", "tui-deep-bn",
+                                         "headless-compiled", "tui-compiled", "headless-compiled-deep-bn",
+                                         "compile", "compile-deep-bn", "memory", "alternating"])
     parser.add_argument("--data", required=True, help="word list (the lecture's names.txt)")
     parser.add_argument("--steps", type=int, required=True, help="training steps")
     parser.add_argument("--checkpoint", type=int, default=10_000, help="memory: the early reading's step")
-    parser.add_argument("--launched", type=float, default=None, help="tui: time.time() when the case was started")
+    parser.add_argument("--launched", type=float, default=None,
+                        help="tui: time.time() when the case was started")
     parser.add_argument("--turns", type=int, default=30, help="alternating: turns of each case")
     parser.add_argument("--turn-s", type=float, default=3.0, help="alternating: seconds of one turn")
     args = parser.parse_args()

@@ -1,10 +1,11 @@
-"""Where a training step's time goes, on the eager path and the compiled one: torch's profiler over the same steps.
+"""Where a training step's time goes, on the eager path and the compiled one: torch's profiler
+over the same steps.
 
     python benchmarks/step_profile.py --data ../shared/data/names.txt --model mlp
 
 Prints, per path, the wall time of a step, the operator calls a step makes, the share of the wall time spent
-inside operators (the rest is Python: the step's code and torch's dispatch around each call), and the operators
-that take the most time.
+inside operators (the rest is Python: the step's code and torch's dispatch around each call), and the
+operators that take the most time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def main() -> None:
     from mmtui.engine.data import load_dataset
     from mmtui.engine.model import build_model
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="word list (default: the bundled names)")
     parser.add_argument("--model", default=TrainConfig.model, help="mlp, mlp-bn, deep or deep-bn")
     parser.add_argument("--calls", type=int, default=100, help="profiled calls of STEPS_PER_CALL steps each")
@@ -65,11 +67,12 @@ def main() -> None:
         # Self time counts each operator's own work once; ops called inside other ops are not counted twice.
         inside_s = sum(e.self_cpu_time_total for e in events) / 1e6
         calls = sum(e.count for e in events)
-        print(f"\n{args.model} {name}: {1e6 * plain / steps:.0f} us a step ({1e6 * wall / steps:.0f} profiled), "
-              f"{calls / steps:.1f} operator calls a step, {100 * min(inside_s / wall, 1):.0f}% of the profiled "
-              f"time inside them")
+        print(f"\n{args.model} {name}: {1e6 * plain / steps:.0f} us a step "
+              f"({1e6 * wall / steps:.0f} profiled), {calls / steps:.1f} operator calls a step, "
+              f"{100 * min(inside_s / wall, 1):.0f}% of the profiled time inside them")
         for e in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:args.top]:
-            print(f"  {e.key[:60]:60} {e.count / steps:6.2f} a step  {e.self_cpu_time_total / steps:7.1f} us a step")
+            print(f"  {e.key[:60]:60} {e.count / steps:6.2f} a step  "
+                  f"{e.self_cpu_time_total / steps:7.1f} us a step")
 
 
 if __name__ == "__main__":

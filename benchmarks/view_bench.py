@@ -30,7 +30,8 @@ def rss_peak_mb() -> float:
 # ---- making the files
 
 def write_lecture_run(data: str, path: Path, steps: int) -> float:
-    """The lecture's run (fix-tanh) through the TUI's trainer and pacing, logged to `path`; returns seconds."""
+    """The lecture's run (fix-tanh) through the TUI's trainer and pacing, logged to
+    `path`; returns seconds."""
     from mmtui.engine.config import RunFiles, TrainConfig
     from mmtui.engine.words import read_words
     from mmtui.sources.trainer import TrainerSource
@@ -67,7 +68,8 @@ def write_big_file(template: Path, path: Path, target_bytes: int) -> int:
             for snapshot in snapshots:
                 moved = dict(snapshot, step=snapshot["step"] + repeat * span, state="running",
                              first_loss_step=snapshot["first_loss_step"] + repeat * span)
-                moved["layers"] = [dict(layer, **{STEP: layer[STEP] + repeat * span}) for layer in snapshot["layers"]]
+                moved["layers"] = [dict(layer, **{STEP: layer[STEP] + repeat * span})
+                                   for layer in snapshot["layers"]]
                 written += out.write(json.dumps(moved, separators=(",", ":")) + "\n")
             repeat += 1
     return written
@@ -87,7 +89,8 @@ def parse_only(path: str) -> dict:
     return {"parse_s": time.perf_counter() - started, "snapshots": count, "rss_mb": rss_peak_mb()}
 
 
-def open_file(path: str, launched: float, follow: bool = False, write_lines: int = 0, every_s: float = 0.3) -> dict:
+def open_file(path: str, launched: float, follow: bool = False, write_lines: int = 0,
+              every_s: float = 0.3) -> dict:
     """The app on one file at 160x48: first frame with data and the whole file drawn, from launch; with
     write_lines, a writer appends that many lines and each one's way to the screen is timed."""
     from mmtui.sources.run_file import RunFileSource
@@ -134,8 +137,8 @@ def open_file(path: str, launched: float, follow: bool = False, write_lines: int
             for number in range(1, write_lines + 1):
                 time.sleep(every_s)
                 step = last["step"] + number
-                line = dict(last, state="running", step=step, first_loss_step=step - 1, losses=[2.0], evals=[],
-                            samples=[])
+                line = dict(last, state="running", step=step, first_loss_step=step - 1, losses=[2.0],
+                            evals=[], samples=[])
                 out.write(json.dumps(line) + "\n")
                 out.flush()
                 written[step] = time.time()
@@ -170,14 +173,18 @@ def run_case(*args: str, follow_lines: int = 0) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/names.txt",
+                        help="word list: the lecture's names.txt")
     parser.add_argument("--steps", type=int, default=200_000, help="steps of the lecture's run")
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the large file in MiB (0: skip it)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the 200,000-step cases (medians)")
     parser.add_argument("--follow-lines", type=int, default=20, help="lines the follow case writes")
-    parser.add_argument("--workdir", default="benchmarks/.view", help="where the run files are written (kept)")
-    parser.add_argument("--out", default="benchmarks/view_results.json", help="where to write the JSON results")
+    parser.add_argument("--workdir", default="benchmarks/.view",
+                        help="where the run files are written (kept)")
+    parser.add_argument("--out", default="benchmarks/view_results.json",
+                        help="where to write the JSON results")
     parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)  # a case in this fresh process
     parser.add_argument("--launched", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,7 +215,8 @@ def main() -> None:
     def median(case: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[case] if r.get(key) is not None)
 
-    results["lecture"] = {"first_frame_s": median("open", "first_frame_s"), "whole_s": median("open", "whole_s"),
+    results["lecture"] = {"first_frame_s": median("open", "first_frame_s"),
+                          "whole_s": median("open", "whole_s"),
                           "parse_s": median("parse", "parse_s"), "rss_mb": median("open", "rss_mb"),
                           "empty_app_drawn_s": median("empty", "whole_s"),
                           "empty_app_rss_mb": median("empty", "rss_mb")}

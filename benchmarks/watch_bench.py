@@ -51,8 +51,8 @@ def load_example(name: str):
 
 
 class LectureLoop:
-    """The notebook's loop (examples/lecture_mlp.py) with its own `lossi` tracking, and fix-tanh's init so that it
-    trains as the lecture's does."""
+    """The notebook's loop (examples/lecture_mlp.py) with its own `lossi` tracking, and fix-tanh's init so
+    that it trains as the lecture's does."""
 
     def __init__(self, words: list[str]):
         lecture = load_example("lecture_mlp")
@@ -159,8 +159,8 @@ class ScaleLoop:
         torch.manual_seed(0)
         self.model = GPT(vocab, block, layers, dim).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=3e-4)
-        self.batches = [torch.randint(0, vocab, (batch, block + 1), device=device) for _ in range(8)]  # on the
-        # device before the loop: the loop's own copies are no part of the cost
+        # on the device before the loop: the loop's own copies are no part of the cost
+        self.batches = [torch.randint(0, vocab, (batch, block + 1), device=device) for _ in range(8)]
         self.params = sum(p.numel() for p in self.model.parameters())
         self.device = device
         self._next = 0
@@ -205,8 +205,8 @@ def ratio_rounds(loop, rounds: int, seconds: float, pacing: Pacing, folder: str)
 
 
 def measured_step(loop: ScaleLoop, folder: str, steps: int = 3) -> tuple[float, float, Path]:
-    """Seconds of a bare step and of a measured one (statistics at every step), medians of `steps` each after a
-    first of each; and the run file the measured steps wrote."""
+    """Seconds of a bare step and of a measured one (statistics at every step), medians of `steps` each after
+    a first of each; and the run file the measured steps wrote."""
     now = clock(loop)
 
     def timed(run) -> float:
@@ -225,10 +225,10 @@ def measured_step(loop: ScaleLoop, folder: str, steps: int = 3) -> tuple[float, 
 
 
 def run_file_bytes(log: Path, steps_per_s: float, cost_s: float) -> dict:
-    """The run file's bytes per hour at the default pace, from a file of measured steps: the statistics snapshots
-    an hour (StatsClock's rule, with this measurement cost) at the bytes one takes, plus a snapshot of losses every
-    snapshot_interval_s, each with that interval's losses. Written through the run file's own writer, so the
-    figure follows its format."""
+    """The run file's bytes per hour at the default pace, from a file of measured steps: the statistics
+    snapshots an hour (StatsClock's rule, with this measurement cost) at the bytes one takes, plus a snapshot
+    of losses every snapshot_interval_s, each with that interval's losses. Written through the run file's own
+    writer, so the figure follows its format."""
     pacing = Pacing()
     snapshot = next(s for s in read_run_file(str(log)) if s.layers)
 
@@ -294,7 +294,8 @@ def bare_step_s(loop: ScaleLoop) -> float:
 
 
 def scale_case(rounds: int, folder: str) -> dict:
-    """Each size of SCALES this machine can run: watched against bare, one measured step's cost, bytes an hour."""
+    """Each size of SCALES this machine can run: watched against bare, one measured step's
+    cost, bytes an hour."""
     results = {}
     cuda = torch.cuda.is_available()
     for name, layers, dim, batch, block, seconds, device in SCALES:
@@ -310,8 +311,8 @@ def scale_case(rounds: int, folder: str) -> dict:
         rate = statistics.median(r["bare"] for r in rounds_done)
         results[name] = {"parameters": bare.params, "device": device, "batch": batch, "block": block,
                          "ratio_median": statistics.median(r["ratio"] for r in rounds_done),
-                         "bare_steps_per_s": rate, "bare_step_ms": bare_s * 1e3, "measured_step_ms": measured_s * 1e3,
-                         "measurement_ms": (measured_s - bare_s) * 1e3,
+                         "bare_steps_per_s": rate, "bare_step_ms": bare_s * 1e3,
+                         "measured_step_ms": measured_s * 1e3, "measurement_ms": (measured_s - bare_s) * 1e3,
                          **run_file_bytes(log, rate, max(measured_s - bare_s, 0.0)), "rounds": rounds_done}
     if not cuda:  # the 85M shape's file on the CPU: one measured step of a tiny batch gives its bytes
         name, layers, dim, *_ = SCALES[-1]
@@ -319,8 +320,9 @@ def scale_case(rounds: int, folder: str) -> dict:
         print(f"scale {name} run file ({loop.params / 1e6:.2f}M parameters, one measured step on the cpu)",
               file=sys.stderr)
         _, _, log = measured_step(loop, folder, steps=1)
-        results[f"{name}_file"] = {"parameters": loop.params, **run_file_bytes(log, 1 / 0.0336, 0.0)}  # the
-        # issue's H200 step of 33.6 ms; the statistics' cost on a GPU unknown here, so the pace's thinning alone
+        # the issue's H200 step of 33.6 ms; the statistics' cost on a GPU unknown here, so the pace's thinning
+        # alone
+        results[f"{name}_file"] = {"parameters": loop.params, **run_file_bytes(log, 1 / 0.0336, 0.0)}
     return results
 
 
@@ -329,16 +331,20 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/names.txt", help="word list: the lecture's names.txt")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/names.txt",
+                        help="word list: the lecture's names.txt")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case (medians reported)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds of one bare or watched segment")
-    parser.add_argument("--memory-steps", type=int, default=100_000, help="steps of the memory case (0: skip)")
+    parser.add_argument("--memory-steps", type=int, default=100_000,
+                        help="steps of the memory case (0: skip)")
     parser.add_argument("--scale-rounds", type=int, default=3, help="rounds per size of the scale case")
     parser.add_argument("--cases", default="examples,memory,scale",
-                        help="which cases, comma-separated: examples (the lecture's and the transformer's loops), "
-                             "memory, scale")
-    parser.add_argument("--out", default="benchmarks/watch_results.json", help="where to write the JSON results")
+                        help="which cases, comma-separated: examples (the lecture's and the transformer's "
+                             "loops), memory, scale")
+    parser.add_argument("--out", default="benchmarks/watch_results.json",
+                        help="where to write the JSON results")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
     torch.set_num_threads(1)
@@ -365,8 +371,8 @@ def main() -> None:
             early = rss_mb()
             loop.steps(args.memory_steps - args.memory_steps // 10, run)
             run.close()
-            results["memory"] = {"steps": args.memory_steps, "rss_mb_at_10pct": early, "rss_mb_at_end": rss_mb(),
-                                 "run_file_mb": Path(log).stat().st_size / 2**20}
+            results["memory"] = {"steps": args.memory_steps, "rss_mb_at_10pct": early,
+                                 "rss_mb_at_end": rss_mb(), "run_file_mb": Path(log).stat().st_size / 2**20}
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(_without_rounds(results), indent=2))
 

@@ -2,8 +2,8 @@
 
     mmtui run examples/char_transformer.py --steps 2000
 
-Every GELU's activations and gradients, every weight's update:data (AdamW's real update), and the loss the model
-returns beside its logits, as makemore's and nanoGPT's models do.
+Every GELU's activations and gradients, every weight's update:data (AdamW's real update), and the loss the
+model returns beside its logits, as makemore's and nanoGPT's models do.
 """
 
 import argparse
@@ -67,7 +67,8 @@ def encode(words, stoi, block_size):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="word list, one per line (default: the bundled names)")
     parser.add_argument("--steps", type=int, default=2000, help="AdamW steps")
     parser.add_argument("--batch-size", type=int, default=32, help="words per batch")

@@ -15,7 +15,8 @@ import mmtui  # 1/2
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=500, help="SGD steps")
     parser.add_argument("--all-ranks", action="store_true", help="every rank writes its own run file")
     parser.add_argument("--run-file", default=None, help="the run file (default: runs/ddp-<time>.jsonl)")

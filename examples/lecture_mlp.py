@@ -1,4 +1,5 @@
-"""The lecture's MLP as the notebook writes it, a loop of raw tensors, watched: mmtui's three lines are marked.
+"""The lecture's MLP as the notebook writes it, a loop of raw tensors, watched: mmtui's
+three lines are marked.
 
     python examples/lecture_mlp.py --steps 20000        # then, in another terminal: mmtui view runs/
     mmtui run examples/lecture_mlp.py --steps 20000     # or both in one
@@ -30,11 +31,13 @@ def build_dataset(words, stoi, block_size=3):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="word list, one per line (default: the bundled names)")
     parser.add_argument("--steps", type=int, default=200_000, help="SGD steps (the lecture's 200,000)")
     parser.add_argument("--no-watch", action="store_true", help="the same loop unwatched (for the benchmark)")
-    parser.add_argument("--run-file", default=None, help="the run file (default: runs/lecture_mlp-<time>.jsonl)")
+    parser.add_argument("--run-file", default=None,
+                        help="the run file (default: runs/lecture_mlp-<time>.jsonl)")
     args = parser.parse_args()
 
     words = read_words(args.data)

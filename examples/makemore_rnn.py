@@ -1,10 +1,11 @@
-"""makemore's RNN and GRU (Karpathy's makemore.py, MIT), trained as makemore trains them, watched: its cell is a
-module called once per time step, and mmtui measures every call, so the through-time view (t) shows the gradient
-reaching each step's hidden state. mmtui's three lines are marked.
+"""makemore's RNN and GRU (Karpathy's makemore.py, MIT), trained as makemore trains them, watched: its cell is
+a module called once per time step, and mmtui measures every call, so the through-time view (t) shows the
+gradient reaching each step's hidden state. mmtui's three lines are marked.
 
     mmtui run examples/makemore_rnn.py --type rnn --steps 5000     # the tanh RNN cell
     mmtui run examples/makemore_rnn.py --type gru --steps 5000     # the GRU cell
-    mmtui run examples/makemore_rnn.py --type nn-gru               # torch's fused nn.GRU: measured per time step
+    # torch's fused nn.GRU: measured per time step
+    mmtui run examples/makemore_rnn.py --type nn-gru
 
 makemore's data: whole names, a start token first, padded to the longest name, every position predicting the
 next character (padding masked with -1). So each step's hidden state also gets the gradient of its own
@@ -97,11 +98,13 @@ def names_as_sequences(words, stoi, length):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--type", choices=("rnn", "gru", "nn-gru"), default="rnn", help="the cell")
     parser.add_argument("--data", default=None, help="word list, one per line (default: the bundled names)")
     parser.add_argument("--steps", type=int, default=5000, help="optimization steps")
-    parser.add_argument("--run-file", default=None, help="the run file (default: runs/makemore_rnn-<time>.jsonl)")
+    parser.add_argument("--run-file", default=None,
+                        help="the run file (default: runs/makemore_rnn-<time>.jsonl)")
     args = parser.parse_args()
 
     words = read_words(args.data)

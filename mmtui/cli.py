@@ -368,7 +368,8 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, n
     A file that grows is followed as `tail -f` does; several files or runs overlay their losses, and c picks
     the run the other panels show.
     """
-    from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
+    from mmtui.sources.follow import ViewPathError
+    from mmtui.sources.run_file import RunFileSource, check_paths
     from mmtui.sources.tensorboard import (TensorBoardMissing, TensorBoardSource, check_log_paths,
                                            is_tensorboard_path)
 
@@ -381,7 +382,7 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, n
             source = TensorBoardSource(checked, follow=not (no_follow or no_terminal), tag=tag)
         else:
             source = RunFileSource(check_paths(list(paths), wait), follow=not (no_follow or no_terminal))
-    except (RunFilePathError, TensorBoardMissing) as error:
+    except (ViewPathError, TensorBoardMissing) as error:
         raise click.UsageError(str(error)) from None
     if not no_terminal:
         _check_terminal()
@@ -402,7 +403,8 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
     """
     if not tensorboard:
         raise click.UsageError("say which format to write: --tensorboard")
-    from mmtui.sources.run_file import RunFilePathError, check_paths
+    from mmtui.sources.follow import ViewPathError
+    from mmtui.sources.run_file import check_paths
     from mmtui.sources.tensorboard import TensorBoardMissing, require_tensorboard, run_folders
 
     path = Path(run_file)
@@ -410,7 +412,7 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
         raise click.UsageError(f"{run_file}: a folder; give one run file")
     try:
         check_paths([run_file], wait=False)
-    except RunFilePathError as error:
+    except ViewPathError as error:
         raise click.UsageError(str(error)) from None
     out = Path(outdir)
     if out.is_dir():

@@ -59,11 +59,14 @@ class JsonLines:
                        dead_units=first.dead_units, h_mean=first.mean, h_std=first.std,
                        steps_per_s=snap.steps_per_s,
                        layers=[{"mean": s.mean, "std": s.std, "saturation": s.saturation,
-                                "grad_mean": finite_or_none(s.grad_mean), "grad_std": finite_or_none(s.grad_std)}
+                                "grad_mean": finite_or_none(s.grad_mean),
+                                "grad_std": finite_or_none(s.grad_std)}
                                for s in snap.layers],
-                       params=[{"name": p.name, "shape": list(p.shape), "grad_std": finite_or_none(p.grad_std),
+                       params=[{"name": p.name, "shape": list(p.shape),
+                                "grad_std": finite_or_none(p.grad_std),
                                 "grad_data_ratio": finite_or_none(p.grad_data_ratio),
-                                "update_ratio_log10": finite_or_none(p.update_ratio_log10)} for p in snap.params])
+                                "update_ratio_log10": finite_or_none(p.update_ratio_log10)}
+                               for p in snap.params])
         for event, fields in events:
             if event == "done":
                 fields = {**fields, "seconds": round(time.perf_counter() - self.started, 3)}
@@ -71,11 +74,12 @@ class JsonLines:
                 self.write(event, **fields)
 
 
-def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = None, files: RunFiles = RunFiles(),
+def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = None,
+                 files: RunFiles = RunFiles(),
                  resume: Checkpoint | None = None, pacing: Pacing = Pacing()) -> int:
-    """Train on `words` (from `resume`, if given) to the end or to Ctrl-C / SIGTERM, save to files.save then, and
-    return the process exit code; a failed save raises CheckpointError after the "done" line, a --log file that
-    could not be written to the end a DataError (after its "log_failed" line, training went on)."""
+    """Train on `words` (from `resume`, if given) to the end or to Ctrl-C / SIGTERM, save to files.save then,
+    and return the process exit code; a failed save raises CheckpointError after the "done" line, a --log file
+    that could not be written to the end a DataError (after its "log_failed" line, training went on)."""
     out = out or sys.stdout  # looked up now: a caller may have redirected sys.stdout since import
     started = time.perf_counter()
     cancel = threading.Event()
@@ -88,7 +92,8 @@ def run_headless(config: TrainConfig, words: list[str], out: TextIO | None = Non
     save_errors: list[str] = []
 
     def emit(snap: Snapshot) -> None:
-        log_error = run_log.write(snap) if run_log is not None else None  # first: kept if stdout's reader left
+        # first: kept if stdout's reader left
+        log_error = run_log.write(snap) if run_log is not None else None
         lines.snapshot(snap)
         if log_error is not None:
             lines.write("log_failed", path=files.log, step=snap.step, error=log_error)

@@ -1,7 +1,8 @@
-"""The records every layer shares: snapshots of a run, the commands a UI sends, and the Source seam between them.
+"""The records every layer shares: snapshots of a run, the commands a UI sends, and the
+Source seam between them.
 
-Plain dataclasses of Python values: neither torch nor textual, so a trainer, a run file, a watched script and the
-TUI all speak them, across threads and processes.
+Plain dataclasses of Python values: neither torch nor textual, so a trainer, a run file, a watched script and
+the TUI all speak them, across threads and processes.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ EXIT_DIVERGED = 3  # the exit code of a command whose run diverged, headless or 
 
 SATURATED_AT = 0.97  # |t| above this counts as saturated: the lecture's saturation measure
 WHITE_AT = 0.99  # |t| above this is a white pixel of the lecture's saturation image
-NEAR_FLAT_SLOPE = 1 - SATURATED_AT ** 2  # 0.0591: an output is in trouble where the function's slope is below
-# this share of its peak slope; tanh's slope is 1 - t**2, so for tanh this rule is exactly |t| > 0.97
+# 0.0591: an output is in trouble where the function's slope is below this share of its peak slope; tanh's
+# slope is 1 - t**2, so for tanh this rule is exactly |t| > 0.97
+NEAR_FLAT_SLOPE = 1 - SATURATED_AT ** 2
 
-# What an activation layer's trouble measure is, by the function's family; each is the rule above, in the terms
-# that suit the family:
-BOUNDED = "bounded"  # tanh, sigmoid, hardtanh, softsign: saturation, |t| near a bound (on the range scaled to
-# [-1, 1]), past saturated_at, where the slope is near flat
-RECTIFIER = "rectifier"  # the ReLU family with an exactly flat side: outputs on it (t <= flat_below), dead units
-FLAT = "flat"  # GELU, SiLU, Mish, ELU, softplus, a user's own elementwise function: outputs whose slope (taken by
-# autograd at their inputs) is below NEAR_FLAT_SLOPE x the function's peak slope; units near-flat for the batch
+# What an activation layer's trouble measure is, by the function's family; each is the rule above, in the
+# terms that suit the family:
+# tanh, sigmoid, hardtanh, softsign: saturation, |t| near a bound (on the range scaled to [-1, 1]), past
+# saturated_at, where the slope is near flat
+BOUNDED = "bounded"
+# the ReLU family with an exactly flat side: outputs on it (t <= flat_below), dead units
+RECTIFIER = "rectifier"
+# GELU, SiLU, Mish, ELU, softplus, a user's own elementwise function: outputs whose slope (taken by autograd
+# at their inputs) is below NEAR_FLAT_SLOPE x the function's peak slope; units near-flat for the batch
+FLAT = "flat"
 OTHER = "other"  # no trouble measure (a module whose slope cannot be taken): mean, std and the histogram only
 
 # What a source may send, so that the app lays out a panel only for data that can come:
@@ -47,13 +52,16 @@ class ActivationStats:
     position an example. A white pixel is an output in trouble: |t| > white_at for a BOUNDED function, on the
     flat side for a RECTIFIER, near-flat for a FLAT function.
 
-    A large layer's figures but the mean and std come from a fixed sample of its examples (measure/sampling.py).
+    A large layer's figures but the mean and std come from a fixed sample of its examples
+    (measure/sampling.py).
     """
 
     step: int  # the step whose forward pass produced t
-    saturation: float  # percent of outputs in trouble: |t| > saturated_at (BOUNDED), on the flat side (RECTIFIER),
-    # near-flat (FLAT)
-    share_99: float  # percent of white pixels: |t| > white_at (BOUNDED), the flat side (RECTIFIER), near-flat (FLAT)
+    # percent of outputs in trouble: |t| > saturated_at (BOUNDED), on the flat side
+    # (RECTIFIER), near-flat (FLAT)
+    saturation: float
+    # percent of white pixels: |t| > white_at (BOUNDED), the flat side (RECTIFIER), near-flat (FLAT)
+    share_99: float
     dead_units: int  # units white for every example of the batch: they never learn
     units: int  # units in the layer
     mean: float  # mean of t
@@ -65,22 +73,26 @@ class ActivationStats:
     grad_std: float | None = None
     grad_hist_edges: tuple[float, ...] = ()  # symmetric bins around 0
     grad_hist_counts: tuple[int, ...] = ()
-    white_rows: tuple[int, ...] = ()  # per example of the batch (at most the first 32), bit u set when
-    # t[example, u] is a white pixel
+    # per example of the batch (at most the first 32), bit u set when t[example, u] is a white pixel
+    white_rows: tuple[int, ...] = ()
     saturated_at: float = SATURATED_AT  # the thresholds these figures were taken with, so widgets draw them
     white_at: float = WHITE_AT
-    name: str = ""  # the module's path and class, "transformer.h.0.mlp.act  NewGELU"; "" for the lecture's nets
+    # the module's path and class, "transformer.h.0.mlp.act  NewGELU"; "" for the lecture's nets
+    name: str = ""
     kind: str = BOUNDED  # which trouble measure the figures above are: BOUNDED, RECTIFIER, FLAT or OTHER
     flat_below: float = 0.0  # a RECTIFIER's flat side: outputs at or below this (softplus's is ln 2)
 
 
 # Where a layer's gradient by time step was taken (TimeStats.grad_at):
-AT_HIDDEN = "hidden"  # each call's output: the hidden state h_t a recurrent cell returns, its whole gradient
-# (from the layers above and from the later time steps)
-AT_INPUT = "input"  # each time step's input x_t of a fused nn.RNN/GRU/LSTM, whose hidden states stay inside its
-# kernel: what flows back through time to step t reaches x_t (times the input weights)
-AT_OUTPUT = "output"  # each time step's output of a fused layer whose input takes no gradient: only what the
-# layers above send to step t, not what came back through time
+# each call's output: the hidden state h_t a recurrent cell returns, its whole gradient (from the layers above
+# and from the later time steps)
+AT_HIDDEN = "hidden"
+# each time step's input x_t of a fused nn.RNN/GRU/LSTM, whose hidden states stay inside its kernel: what
+# flows back through time to step t reaches x_t (times the input weights)
+AT_INPUT = "input"
+# each time step's output of a fused layer whose input takes no gradient: only what the layers above send to
+# step t, not what came back through time
+AT_OUTPUT = "output"
 
 
 @dataclass(frozen=True)
@@ -88,18 +100,20 @@ class TimeStats:
     """One layer's figures by time step on one measured step: a module called once per time step (a recurrent
     cell, a weight-shared block), each call a time step, or an output with a time axis (nn.RNN/GRU/LSTM).
 
-    A layer called more often than measure.through_time.MAX_TIMES keeps a sample of its calls (every other one,
-    then every fourth ...): `times` says which.
+    A layer called more often than measure.through_time.MAX_TIMES keeps a sample of its calls (every other
+    one, then every fourth ...): `times` says which.
     """
 
     step: int  # the training step whose forward pass made these outputs
     name: str  # the layer, as ActivationStats.name: "cell  RNNCell", "rnn  GRU", "h  tanh RNN"
     times: tuple[int, ...]  # the time steps (calls) measured, 0 = the first; the figures below are aligned
     std: tuple[float, ...]  # per time step: standard deviation of the outputs
-    saturation: tuple[float, ...]  # per time step: percent of outputs in trouble, by `kind` as ActivationStats';
-    # () for a kind with no trouble measure
-    grad_std: tuple[float, ...] = ()  # per time step: standard deviation of the gradient reaching it (grad_at);
-    # () where no gradient came (an evaluation's forward)
+    # per time step: percent of outputs in trouble, by `kind` as ActivationStats'; () for a kind
+    # with no trouble measure
+    saturation: tuple[float, ...]
+    # per time step: standard deviation of the gradient reaching it (grad_at); () where no gradient came (an
+    # evaluation's forward)
+    grad_std: tuple[float, ...] = ()
     grad_at: str = AT_HIDDEN  # AT_HIDDEN, AT_INPUT or AT_OUTPUT
     kind: str = BOUNDED  # the trouble measure of `saturation`
     calls: int = 0  # time steps in all, measured or not
@@ -179,22 +193,27 @@ class Snapshot:
     lr: float | None  # learning rate of the latest step, where known
     steps_per_s: float  # training speed since the previous snapshot, pauses excluded
     init_loss: float | None  # this run's step-0 loss, once known
-    layers: tuple[ActivationStats, ...]  # per activation layer, input side first, of the latest step's batch;
-    # () when this snapshot carries no statistics
+    # per activation layer, input side first, of the latest step's batch; () when this snapshot
+    # carries no statistics
+    layers: tuple[ActivationStats, ...]
     params: tuple[ParamStats, ...]  # per 2-D weight, with layers
     evals: tuple[EvalResult, ...]  # evaluations since the previous snapshot
     samples: tuple[str, ...]  # names sampled since the previous snapshot
     last_finite_loss: float | None  # the latest loss below the divergence threshold
     diverged_loss: float | None  # the loss that counted as divergence, when state is DIVERGED
-    saved: str | None = None  # the checkpoint file written since the previous snapshot, at this snapshot's step
+    # the checkpoint file written since the previous snapshot, at this snapshot's step
+    saved: str | None = None
     save_error: str | None = None  # why a save since the previous snapshot failed, in one line
     scalars: tuple[Scalar, ...] = ()  # named scalars logged since the previous snapshot, in order
-    notes: tuple[str, ...] = ()  # what the writer says of the run since the previous snapshot, one line each:
-    # "no loss seen: return (logits, loss) or call run.log(loss=...)"; an empty one takes back those before it
-    through_time: tuple[TimeStats, ...] = ()  # per layer that runs through time, of the same step as `layers`;
-    # () when this snapshot carries no statistics or the model has no such layer
-    weights: tuple[Histogram, ...] = ()  # histograms of weights' values a log holds, of the latest step that
-    # logged any; () when this snapshot carries none
+    # what the writer says of the run since the previous snapshot, one line each: "no loss seen: return
+    # (logits, loss) or call run.log(loss=...)"; an empty one takes back those before it
+    notes: tuple[str, ...] = ()
+    # per layer that runs through time, of the same step as `layers`; () when this snapshot carries no
+    # statistics or the model has no such layer
+    through_time: tuple[TimeStats, ...] = ()
+    # histograms of weights' values a log holds, of the latest step that logged any; () when this
+    # snapshot carries none
+    weights: tuple[Histogram, ...] = ()
 
     @property
     def first_layer(self) -> ActivationStats | None:
@@ -208,7 +227,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class EngineFailure:
-    """A source that broke for good (the trainer raised), in place of a snapshot; the app shows it and exits."""
+    """A source that broke for good (the trainer raised), in place of a snapshot; the app
+    shows it and exits."""
 
     message: str  # one line for people
     details: str  # the traceback, for a log; "" where the message says it all
@@ -222,21 +242,25 @@ class SourceStatus:
     text: str  # "following a.jsonl", "a.jsonl: 2 damaged lines skipped", "waiting for the first line"
     progress: float | None = None  # 0 to 1 while a finished file loads: the app shows a progress bar
     warning: bool = False  # something the user should notice (a damaged line, a file replaced or deleted)
-    ended: bool = False  # nothing more will come unless a command asks for it: the trainer's run has ended, or
-    # every file was read and none is followed. The unattended app (--no-terminal) exits on it.
+    # nothing more will come unless a command asks for it: the trainer's run has ended, or every file was read
+    # and none is followed. The unattended app (--no-terminal) exits on it.
+    ended: bool = False
 
 
 @dataclass(frozen=True)
 class ScriptOutput:
     """What a script run by `mmtui run` printed since the previous one, stdout and stderr together.
 
-    Safe to draw as it is: invalid UTF-8 is replaced, and escape sequences, control characters and tabs are gone.
+    Safe to draw as it is: invalid UTF-8 is replaced, and escape sequences, control
+    characters and tabs are gone.
     """
 
     lines: tuple[str, ...]  # lines ended since the previous one, oldest first
-    partial: str = ""  # the line being written, not yet ended: a tqdm bar as its latest carriage return left it
+    # the line being written, not yet ended: a tqdm bar as its latest carriage return left it
+    partial: str = ""
     dropped: int = 0  # lines printed since the previous one that the source's buffer no longer held
-    notes: tuple[str, ...] = ()  # what mmtui itself says after these lines: "this script does not call mmtui.watch"
+    # what mmtui itself says after these lines: "this script does not call mmtui.watch"
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -294,17 +318,21 @@ Arrival = Snapshot | SourceStatus | EngineFailure | ScriptOutput | ScriptExited
 class Source(Protocol):
     """Where the app's snapshots come from: the lecture's trainer, run files, a watched script.
 
-    The app calls receive() from one worker thread and the rest from its event loop; a source is safe for that.
+    The app calls receive() from one worker thread and the rest from its event loop; a
+    source is safe for that.
     """
 
     commands: frozenset[type]  # the Command classes send() takes; the app offers only the keys that send them
-    produces: frozenset[str]  # what it may ever send: LOSS, SAMPLES, OUTPUT, LAYERS, WEIGHTS, SCALARS, RUNS; the
-    # app lays out no panel, and offers no view, for anything else
-    promised: frozenset[str]  # of those, what it sends from its start: their panels wait for it; the others appear
-    # once their data arrives (a run file, a log or a script's run file reveals what it holds as it is read)
+    # what it may ever send: LOSS, SAMPLES, OUTPUT, LAYERS, WEIGHTS, SCALARS, RUNS; the app lays out no panel,
+    # and offers no view, for anything else
+    produces: frozenset[str]
+    # of those, what it sends from its start: their panels wait for it; the others appear once their data
+    # arrives (a run file, a log or a script's run file reveals what it holds as it is read)
+    promised: frozenset[str]
 
     def receive(self, timeout: float) -> list[Arrival]:
-        """Everything that arrived since the last call, oldest first, waiting up to `timeout` for the first."""
+        """Everything that arrived since the last call, oldest first, waiting up to
+        `timeout` for the first."""
         ...
 
     def send(self, command: Command) -> None:

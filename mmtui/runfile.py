@@ -1,14 +1,16 @@
-"""The run file: the one writer and the one (validating) reader of mmtui's versioned, lossless JSON-lines record of runs.
+"""The run file: the one writer and the one (validating) reader of mmtui's versioned, lossless
+JSON-lines record of runs.
 
 A file is a "header" line (format and version), then per run a "start" line and one "snapshot" line per
-snapshot, each carrying every field of its records; "eval", "saved", "save_failed", "diverged" and "done" lines
-follow for scripts and are derived from the snapshots, so the reader skips them. JSON has no NaN or inf: a float
-that is not finite is written as the string "NaN", "Infinity" or "-Infinity". A writer that opens a file again
-appends a new header.
+snapshot, each carrying every field of its records; "eval", "saved", "save_failed", "diverged" and "done"
+lines follow for scripts and are derived from the snapshots, so the reader skips them. JSON has no NaN or inf:
+a float that is not finite is written as the string "NaN", "Infinity" or "-Infinity". A writer that opens a
+file again appends a new header.
 
-Version 2 writes the statistics compactly, losslessly: a layer's and a weight's fields under short keys, those at
-their dataclass default left out, histogram edges that are even steps as their ends and count, the dead-neuron
-bitmap and the counts (as varints) in base64. Version 1 files (every field under its name, edges listed, bitmap rows in hex) still read.
+Version 2 writes the statistics compactly, losslessly: a layer's and a weight's fields under short keys, those
+at their dataclass default left out, histogram edges that are even steps as their ends and count, the
+dead-neuron bitmap and the counts (as varints) in base64. Version 1 files (every field under its name, edges
+listed, bitmap rows in hex) still read.
 """
 
 from __future__ import annotations
@@ -47,17 +49,18 @@ MAX_SETTINGS = 1000  # entries of a run's settings
 MAX_RUNS = 100_000  # runs in one session of a file
 VARINT_BYTES = 8  # of a histogram count in version 2: up to MAX_COUNT
 
-# Version 2's keys for the fields of layers and weights, which repeat dozens of times a line; a field not named
-# here (one added to the records later) is written under its own name.
+# Version 2's keys for the fields of layers and weights, which repeat dozens of times a line; a field not
+# named here (one added to the records later) is written under its own name.
 SHORT_KEYS = {"step": "s", "saturation": "sat", "share_99": "w99", "dead_units": "dead", "units": "u",
-              "mean": "m", "std": "sd", "hist_edges": "he", "hist_counts": "hc", "layer": "l", "grad_mean": "gm",
-              "grad_std": "gs", "grad_hist_edges": "ge", "grad_hist_counts": "gc", "white_rows": "wr",
-              "saturated_at": "sa", "white_at": "wa", "name": "n", "kind": "k", "flat_below": "fb", "shape": "sh",
-              "grad_data_ratio": "gd", "update_ratio_log10": "ud"}
+              "mean": "m", "std": "sd", "hist_edges": "he", "hist_counts": "hc", "layer": "l",
+              "grad_mean": "gm", "grad_std": "gs", "grad_hist_edges": "ge", "grad_hist_counts": "gc",
+              "white_rows": "wr", "saturated_at": "sa", "white_at": "wa", "name": "n", "kind": "k",
+              "flat_below": "fb", "shape": "sh", "grad_data_ratio": "gd", "update_ratio_log10": "ud"}
 KINDS = (BOUNDED, RECTIFIER, FLAT, OTHER)  # a layer's trouble measures
 EDGES = {"hist_edges": "hist_counts", "grad_hist_edges": "grad_hist_counts"}  # each with the counts it bounds
 COMPACT = (ActivationStats, ParamStats)  # the records version 2 writes under SHORT_KEYS, defaults left out
-FINITE = frozenset({"saturated_at", "white_at", "flat_below", "steps_per_s"})  # floats that are never NaN or inf
+# floats that are never NaN or inf
+FINITE = frozenset({"saturated_at", "white_at", "flat_below", "steps_per_s"})
 JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 OPENING = frozenset(b"[{")
@@ -93,10 +96,12 @@ def _even_f64(low: float, high: float, bins: int) -> list[float]:
 
 
 def _even_f32(low: float, high: float, bins: int) -> list[float]:
-    """torch.linspace(low, high, bins + 1) in float32, as its CPU kernel computes it: from each end to the middle."""
+    """torch.linspace(low, high, bins + 1) in float32, as its CPU kernel computes it: from each
+    end to the middle."""
     step = _f32(_f32(high - low) / bins)
     half = (bins + 1) // 2
-    exact = [low + step * i if i < half else high - step * (bins - i) for i in range(bins + 1)]  # then rounded
+    # then rounded
+    exact = [low + step * i if i < half else high - step * (bins - i) for i in range(bins + 1)]
     return list(struct.unpack(f"{bins + 1}f", struct.pack(f"{bins + 1}f", *exact)))
 
 
@@ -114,14 +119,15 @@ def _edges(edges: tuple[float, ...]) -> list | dict:
     if bins >= 2 and all(math.isfinite(e) for e in edges) and bins <= MAX_BINS:
         low, high = float(edges[0]), float(edges[-1])
         for rule, even in EVEN_EDGES.items():
-            if (rule != "f32" or _f32(low) == low and _f32(high) == high) and _same_floats(even(low, high, bins),
-                                                                                            edges):
+            if ((rule != "f32" or _f32(low) == low and _f32(high) == high)
+                    and _same_floats(even(low, high, bins), edges)):
                 return {"lo": low, "hi": high, "n": bins, "by": rule}
     return _numbers(edges)
 
 
 def _counts(counts: tuple[int, ...]) -> str:
-    """Histogram counts as version 2 writes them: each a little-endian base-128 varint, the bytes in base64."""
+    """Histogram counts as version 2 writes them: each a little-endian base-128 varint,
+    the bytes in base64."""
     data = bytearray()
     for n in counts:
         while n >= 0x80:
@@ -152,9 +158,9 @@ def _default(f: Field):
 
 
 def _encode(record, keys: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A record's fields as JSON values; with `keys`, version 2's compact form (short keys, defaults left out).
-    Written from the dataclass's fields, so a field added to the records is written, and read, with no change
-    here."""
+    """A record's fields as JSON values; with `keys`, version 2's compact form (short keys, defaults left
+    out). Written from the dataclass's fields, so a field added to the records is written, and read,
+    with no change here."""
     line = {}
     for f in fields(record):
         value = getattr(record, f.name)
@@ -183,8 +189,8 @@ def _json(value):
 # ---- the events scripts read
 
 class ScriptEvents:
-    """The "eval", "saved", "save_failed", "diverged" and "done" events of snapshots, each run's end once; the run
-    file and the headless stdout both write them."""
+    """The "eval", "saved", "save_failed", "diverged" and "done" events of snapshots, each run's end once; the
+    run file and the headless stdout both write them."""
 
     def __init__(self) -> None:
         self._ended: tuple[int, str] | None = None  # (run, state) of the latest "diverged" or "done" event
@@ -207,7 +213,8 @@ class ScriptEvents:
             final = snap.evals[-1]
             events.append(("done", {"state": snap.state, "step": snap.step,
                                     "train_loss": finite_or_none(final.train_loss),
-                                    "val_loss": finite_or_none(final.val_loss), "samples": list(snap.samples)}))
+                                    "val_loss": finite_or_none(final.val_loss),
+                                    "samples": list(snap.samples)}))
         return events
 
 
@@ -244,8 +251,8 @@ def header_line() -> dict[str, Any]:
 
 
 class RunFileWriter:
-    """Writes snapshots to a text stream as run file lines, each line flushed: a reader following the file, or a
-    crash, sees whole lines only, and a crash loses at most the line in flight."""
+    """Writes snapshots to a text stream as run file lines, each line flushed: a reader following the file, or
+    a crash, sees whole lines only, and a crash loses at most the line in flight."""
 
     def __init__(self, stream: TextIO):
         self.stream = stream
@@ -272,8 +279,9 @@ def open_run_file(path: str) -> TextIO:
 
 
 class RunLog:
-    """A run's --log file, written until a write fails (a full disk, a file system gone): then closed and never
-    written again, its lines so far kept whole (a reader skips the one cut short), and training goes on."""
+    """A run's --log file, written until a write fails (a full disk, a file system gone): then closed and
+    never written again, its lines so far kept whole (a reader skips the one cut short), and
+    training goes on."""
 
     def __init__(self, path: str):
         """Raises OSError when the file cannot be opened or its header written."""
@@ -300,7 +308,8 @@ class RunLog:
 
     def close(self) -> None:
         try:
-            self._stream.close()  # a close that flushes into a full disk raises, and closes the file all the same
+            # a close that flushes into a full disk raises, and closes the file all the same
+            self._stream.close()
         except OSError as error:
             if self.error is None:
                 self.error = f"cannot write run log {self.path}: {error.strerror or error}"
@@ -366,8 +375,8 @@ def _optional(read):
 
 
 def _any_json(value, where: str):
-    """A value of a field this reader has no rule for (free-form settings, a field added later): JSON as it is,
-    lists as tuples, its size bounded by the line's."""
+    """A value of a field this reader has no rule for (free-form settings, a field added later): JSON as it
+    is, lists as tuples, its size bounded by the line's."""
     if isinstance(value, list):
         return tuple(_any_json(item, where) for item in value)
     if isinstance(value, str):
@@ -378,9 +387,12 @@ def _any_json(value, where: str):
 BY_TYPE = {  # a field's reader by its annotation
     "int": _whole, "int | None": _optional(_whole), "float": _float, "float | None": _optional(_float),
     "str": _text, "str | None": _optional(_text), "bool": _flag,
-    "tuple[float, ...]": lambda v, where: tuple(_float(x, f"{where}[{i}]") for i, x in enumerate(_list(v, where))),
-    "tuple[int, ...]": lambda v, where: tuple(_whole(x, f"{where}[{i}]") for i, x in enumerate(_list(v, where))),
-    "tuple[str, ...]": lambda v, where: tuple(_text(x, f"{where}[{i}]") for i, x in enumerate(_list(v, where))),
+    "tuple[float, ...]": lambda v, where: tuple(_float(x, f"{where}[{i}]")
+                                                for i, x in enumerate(_list(v, where))),
+    "tuple[int, ...]": lambda v, where: tuple(_whole(x, f"{where}[{i}]")
+                                              for i, x in enumerate(_list(v, where))),
+    "tuple[str, ...]": lambda v, where: tuple(_text(x, f"{where}[{i}]")
+                                              for i, x in enumerate(_list(v, where))),
 }
 
 
@@ -435,13 +447,15 @@ def _read_bitmap(value, where: str) -> tuple[int, ...]:
     if isinstance(value, list):  # version 1: a row per example, in hex
         rows = []
         for i, row in enumerate(_list(value, where, MAX_MAP_ROWS)):
-            if not isinstance(row, str) or not 0 < len(row) <= 2 * MAX_MAP_BYTES or row.strip("0123456789abcdef"):
+            if (not isinstance(row, str) or not 0 < len(row) <= 2 * MAX_MAP_BYTES
+                    or row.strip("0123456789abcdef")):
                 raise _Bad(f"{where}[{i}]: {_shown(row)} is not a row of hex digits")
             rows.append(int(row, 16))
         return tuple(rows)
     if not isinstance(value, dict):
         raise _Bad(f"{where}: {_shown(value)} is not a bitmap")
-    count, width = _whole(value.get("r"), f"{where}.r", MAX_MAP_ROWS), _whole(value.get("w"), f"{where}.w", MAX_MAP_BYTES)
+    count, width = (_whole(value.get("r"), f"{where}.r", MAX_MAP_ROWS),
+                    _whole(value.get("w"), f"{where}.w", MAX_MAP_BYTES))
     data = _base64(value.get("b"), f"{where}.b", count * width)
     if len(data) != count * width:
         raise _Bad(f"{where}.b: {len(data):,} bytes for {count} rows of {width} bytes")
@@ -506,8 +520,8 @@ def _field(f: Field, value, where: str, version: int):
 
 def _decode(cls, r, version: int, where: str = "", given: dict[str, Any] | None = None,
             skip: tuple[str, ...] = ()):
-    """A record of class `cls` from the JSON object `r`, every field checked; a field the line leaves out takes
-    its dataclass default (version 2 leaves defaults out; older lines lack fields added since)."""
+    """A record of class `cls` from the JSON object `r`, every field checked; a field the line leaves out
+    takes its dataclass default (version 2 leaves defaults out; older lines lack fields added since)."""
     if not isinstance(r, dict):
         raise _Bad(f"{where or 'the line'}: {_shown(r)} is not an object")
     prefix = f"{where}." if where else ""
@@ -542,9 +556,10 @@ def _decode(cls, r, version: int, where: str = "", given: dict[str, Any] | None 
 # ---- the reader
 
 class RunFileReader:
-    """Turns the lines of one run file, in order, into Snapshots; read_line raises RunFileError for a damaged line,
-    after which the next lines still read. Every field is checked before it becomes a record (types, bounds,
-    lengths that agree), so a line another writer got wrong is refused whole, naming the field and why."""
+    """Turns the lines of one run file, in order, into Snapshots; read_line raises RunFileError for a damaged
+    line, after which the next lines still read. Every field is checked before it becomes a record (types,
+    bounds, lengths that agree), so a line another writer got wrong is refused whole, naming
+    the field and why."""
 
     def __init__(self, stream: str = ""):
         """`stream`: the name every RunInfo read gets (the file's); a second session appended to the file gets
@@ -613,7 +628,8 @@ def parse_line(line: str | bytes) -> dict:
 
 
 def nesting(data: bytes) -> int:
-    """How deep a JSON text's arrays and objects nest, its strings left out; cheap when the brackets are few."""
+    """How deep a JSON text's arrays and objects nest, its strings left out; cheap when the
+    brackets are few."""
     if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
         return 0
     depth = deepest = 0
@@ -630,8 +646,10 @@ def check_header(record: dict) -> int:
     version = record.get("version")
     if type(version) is not int or version not in READS:
         newer = type(version) is int and version > VERSION
-        raise RunFileError(f"run file version {_shown(version)}" + (" is newer than this mmtui reads" if newer else "")
-                           + f" (this mmtui reads versions 1 to {VERSION}{'; upgrade mmtui' if newer else ''})")
+        raise RunFileError(f"run file version {_shown(version)}"
+                           + (" is newer than this mmtui reads" if newer else "")
+                           + f" (this mmtui reads versions 1 to {VERSION}"
+                             f"{'; upgrade mmtui' if newer else ''})")
     return version
 
 

@@ -1,10 +1,10 @@
 """A run file written as TensorBoard logs, one run folder per run, with torch's SummaryWriter.
 
-The tags, which the README lists: train/loss (every step), train/lr, val/loss and train/split_loss (evaluations),
-each logged scalar under its own name; activations/LAYER and gradients/LAYER histograms and saturation/LAYER;
-weight_gradients/WEIGHT histograms, grad_data/WEIGHT and update_data_log10/WEIGHT; a layer that runs through
-time, its figures per time step: through_time_grad/LAYER/tNNN, through_time_saturation/LAYER/tNNN and
-through_time_std/LAYER/tNNN; samples as text.
+The tags, which the README lists: train/loss (every step), train/lr, val/loss and train/split_loss
+(evaluations), each logged scalar under its own name; activations/LAYER and gradients/LAYER histograms and
+saturation/LAYER; weight_gradients/WEIGHT histograms, grad_data/WEIGHT and update_data_log10/WEIGHT; a layer
+that runs through time, its figures per time step: through_time_grad/LAYER/tNNN,
+through_time_saturation/LAYER/tNNN and through_time_std/LAYER/tNNN; samples as text.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from pathlib import Path
 from mmtui.records import OTHER, ActivationStats, Snapshot, TimeStats
 from mmtui.runfile import MAX_LINE_BYTES, RunFileError, RunFileReader
 
-LOSS_TAG = "train/loss"  # a training loss's name by scalar_names' rule: `mmtui view` draws it as the loss again
+# a training loss's name by scalar_names' rule: `mmtui view` draws it as the loss again
+LOSS_TAG = "train/loss"
 LR_TAG = "train/lr"
 VAL_LOSS_TAG = "val/loss"  # a validation loss's name: drawn as the Loss panel's val points again
-SPLIT_LOSS_TAG = "train/split_loss"  # the loss over the whole train split, at an evaluation: neither name's rule
+# the loss over the whole train split, at an evaluation: neither name's rule
+SPLIT_LOSS_TAG = "train/split_loss"
 SAMPLES_TAG = "samples"  # the text tag `mmtui view` shows in the Samples panel
 FOLDER_CHARACTERS = re.compile(r"[^\w.+-]+")  # what a run's name keeps in its folder's name; the rest is "_"
 
@@ -60,13 +62,14 @@ class ExportResult:
 
 
 def layer_tag(stats: ActivationStats) -> str:
-    """A layer as its tags name it: the watched module's path and class, or the lecture's tanh layer number."""
+    """A layer as its tags name it: the watched module's path and class, or the lecture's
+    tanh layer number."""
     return " ".join(stats.name.split()) if stats.name else f"tanh layer {stats.layer}"
 
 
 def through_time_scalars(stats: TimeStats) -> list[tuple[str, float, int]]:
-    """A layer's figures by time step as scalars, one tag per figure and time step: TensorBoard draws each tag's
-    curve over training, and its scalars dashboard filters them by the layer's name or a time step."""
+    """A layer's figures by time step as scalars, one tag per figure and time step: TensorBoard draws each
+    tag's curve over training, and its scalars dashboard filters them by the layer's name or a time step."""
     label = " ".join(stats.name.split()) or "hidden state"
     figures = (("grad", stats.grad_std), ("saturation", stats.saturation), ("std", stats.std))
     return [(f"through_time_{figure}/{label}/t{time:03d}", value, stats.step)
@@ -111,10 +114,10 @@ class RunWriter:
                 scalars.append((SPLIT_LOSS_TAG, e.train_loss, e.step))
         for s in snap.layers:
             label = layer_tag(s)
-            counts.histograms += histogram_of(writer, f"activations/{label}", s.hist_edges, s.hist_counts, s.mean,
-                                              s.std, s.step)
-            counts.histograms += histogram_of(writer, f"gradients/{label}", s.grad_hist_edges, s.grad_hist_counts,
-                                              s.grad_mean, s.grad_std, s.step)
+            counts.histograms += histogram_of(writer, f"activations/{label}", s.hist_edges, s.hist_counts,
+                                              s.mean, s.std, s.step)
+            counts.histograms += histogram_of(writer, f"gradients/{label}", s.grad_hist_edges,
+                                              s.grad_hist_counts, s.grad_mean, s.grad_std, s.step)
             if s.kind != OTHER:
                 scalars.append((f"saturation/{label}", s.saturation, s.step))
         for p in snap.params:
@@ -136,8 +139,8 @@ class RunWriter:
 
 
 def export_run_file(path: Path, outdir: Path) -> ExportResult:
-    """Write every run of the run file at `path` into its own folder of `outdir`, read line by line (a large file
-    is never held whole); damaged lines are skipped and counted, as `mmtui view` does."""
+    """Write every run of the run file at `path` into its own folder of `outdir`, read line by line (a large
+    file is never held whole); damaged lines are skipped and counted, as `mmtui view` does."""
     result = ExportResult(outdir)
     reader = RunFileReader(path.name)
     writers: dict[str, RunWriter] = {}  # the open writer of each stream (a session): its runs come one by one
@@ -171,8 +174,8 @@ def export_run_file(path: Path, outdir: Path) -> ExportResult:
 
 
 def _bounded_lines(file):
-    """The file's lines, each read in pieces of at most MAX_LINE_BYTES: a longer line (a file of one 2 GB line)
-    is never held whole; its first piece stands for it, which the reader refuses as too long."""
+    """The file's lines, each read in pieces of at most MAX_LINE_BYTES: a longer line (a file of one 2 GB
+    line) is never held whole; its first piece stands for it, which the reader refuses as too long."""
     while line := file.readline(MAX_LINE_BYTES + 1):
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):

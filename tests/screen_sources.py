@@ -1,6 +1,6 @@
 """The runs each source's screen is tested and pictured on: a watched transformer's run file, a transformers
-Trainer's TensorBoard log (scalars only), a Lightning log with histograms of many runs, a script that never calls
-mmtui.watch. Run as a script, it saves the README's SVG screenshots of every source into docs/."""
+Trainer's TensorBoard log (scalars only), a Lightning log with histograms of many runs, a script that never
+calls mmtui.watch. Run as a script, it saves the README's SVG screenshots of every source into docs/."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINER_SCALARS = ("train/learning_rate", "train/grad_norm", "train/epoch", "eval/runtime",
                    "eval/samples_per_second", "eval/steps_per_second", "train/train_runtime",
                    "train/train_samples_per_second", "train/train_steps_per_second", "train/total_flos")
-QUIET_SCRIPT = "import time\nfor epoch in range(12):\n    print(f'epoch {epoch}: loss {3 - epoch / 10:.2f}')\n" \
+QUIET_SCRIPT = "import time\nfor epoch in range(12):\n" \
+               "    print(f'epoch {epoch}: loss {3 - epoch / 10:.2f}')\n" \
                "    time.sleep(0.02)\nprint('done')\n"
 
 
 def transformer_run(folder: Path, words: Path, steps: int = 20) -> Path:
     """The char transformer example watched for `steps` steps: its GELUs, weights and returned loss."""
     path = folder / "char_transformer.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "char_transformer.py"), "--data", str(words), "--steps",
-                    str(steps), "--run-file", str(path)], check=True, capture_output=True, cwd=folder, timeout=180)
+    subprocess.run([sys.executable, str(ROOT / "examples" / "char_transformer.py"), "--data", str(words),
+                    "--steps", str(steps), "--run-file", str(path)],
+                   check=True, capture_output=True, cwd=folder, timeout=180)
     return path
 
 
@@ -32,7 +34,8 @@ def trainer_log(folder: Path, points: int = 30) -> Path:
 
     log = folder / "hf-run"
     with SummaryWriter(str(log)) as writer:
-        writer.add_text("args", "{\"output_dir\": \"out\"}")  # the Trainer logs its arguments: "args/text_summary"
+        # the Trainer logs its arguments: "args/text_summary"
+        writer.add_text("args", "{\"output_dir\": \"out\"}")
         for i in range(points):
             step, loss = i * 10, 1.7 + 2.0 * math.exp(-i / 8) + 0.05 * math.sin(i)
             writer.add_scalar("train/loss", loss, step)
@@ -43,8 +46,8 @@ def trainer_log(folder: Path, points: int = 30) -> Path:
 
 
 def lightning_log(folder: Path, runs: int = 11) -> Path:
-    """A Lightning log folder: version_0 ... each with hparams.yaml, a loss, a validation loss, and histograms of
-    two weights and two activation layers every 50 steps."""
+    """A Lightning log folder: version_0 ... each with hparams.yaml, a loss, a validation loss, and histograms
+    of two weights and two activation layers every 50 steps."""
     import torch
     from torch.utils.tensorboard import SummaryWriter
 

@@ -1,5 +1,5 @@
-"""Several streams of snapshots compared: the History per stream, the Loss overlay, the Runs table, the c key; and the
-overview at 80x24."""
+"""Several streams of snapshots compared: the History per stream, the Loss overlay, the Runs table, the c key;
+and the overview at 80x24."""
 
 from __future__ import annotations
 
@@ -33,13 +33,14 @@ def app_on(source: StandInSource) -> MmtuiApp:
 
 
 def stats(step: int, mean: float) -> ActivationStats:
-    return ActivationStats(step=step, saturation=60.0, share_99=30.0, dead_units=1, units=10, mean=mean, std=0.9,
-                           hist_edges=(-1.0, -0.5, 0.0, 0.5, 1.0), hist_counts=(5, 1, 1, 5))
+    return ActivationStats(step=step, saturation=60.0, share_99=30.0, dead_units=1, units=10, mean=mean,
+                           std=0.9, hist_edges=(-1.0, -0.5, 0.0, 0.5, 1.0), hist_counts=(5, 1, 1, 5))
 
 
 def run_snapshots(stream: str, name: str, *, steps: int = 1000, level: float = 2.0, mean: float = 0.0,
                   run_id: int = 0, done: bool = True) -> list[Snapshot]:
-    """A finished run of `steps` steps in snapshots of 100, its loss settling at `level`; names sampled once."""
+    """A finished run of `steps` steps in snapshots of 100, its loss settling at `level`;
+    names sampled once."""
     info = RunInfo(run_id=run_id, name=name, model="mlp", settings={"init": name.split()[-1], "seed": 42},
                    total_steps=steps, vocab_size=27, expected_init_loss=math.log(27), stream=stream)
     snapshots = []
@@ -48,8 +49,10 @@ def run_snapshots(stream: str, name: str, *, steps: int = 1000, level: float = 2
         state = DONE if done and last else RUNNING
         evals = (EvalResult(first + 100, level + 0.01, level + 0.05),) if last else ()
         snapshots.append(Snapshot(run=info, state=state, step=first + 100, first_loss_step=first,
-                                  losses=tuple(level + 1.3 * math.exp(-(first + i) / 200) for i in range(100)),
-                                  lr=0.1, steps_per_s=500.0, init_loss=3.3, layers=(stats(first + 100, mean),),
+                                  losses=tuple(level + 1.3 * math.exp(-(first + i) / 200)
+                                               for i in range(100)),
+                                  lr=0.1, steps_per_s=500.0, init_loss=3.3,
+                                  layers=(stats(first + 100, mean),),
                                   params=(), evals=evals, samples=(f"{stream}-name",) if last else (),
                                   last_finite_loss=level, diverged_loss=None))
     return snapshots
@@ -99,13 +102,15 @@ def test_a_reinit_in_one_stream_leaves_a_ghost_there_and_the_other_stream_alone(
 
 def test_clashing_names_carry_their_stream():
     history = history_of(run_snapshots("a.jsonl", "mlp lecture") + run_snapshots("b.jsonl", "mlp lecture"))
-    assert history.label("a.jsonl") == "mlp lecture · a.jsonl" and history.label("b.jsonl") == "mlp lecture · b.jsonl"
+    assert (history.label("a.jsonl") == "mlp lecture · a.jsonl"
+            and history.label("b.jsonl") == "mlp lecture · b.jsonl")
     assert history_of(two_runs()).label("a.jsonl") == "mlp fix-tanh"
 
 
 def test_eight_and_more_runs_get_distinct_colours_in_the_plot_and_the_table():
     streams = len(RUN_CODES)
-    history = history_of([s for i in range(streams) for s in run_snapshots(f"{i}.jsonl", f"run {i}", steps=200)])
+    history = history_of([s for i in range(streams)
+                          for s in run_snapshots(f"{i}.jsonl", f"run {i}", steps=200)])
     curves = [line for line in loss_series(history, 80, True) if line.marker == "braille"]
     assert len(curves) == streams >= 8 and len({line.color for line in curves}) == streams
     rows = runs_table_lines(history, 120)[1:]
@@ -128,10 +133,14 @@ async def test_both_names_in_the_legend_and_c_cycles_the_panels_and_the_status_l
     app = app_on(StandInSource(two_runs()))
     async with app.run_test(size=WIDE) as pilot:
         await wait_until(pilot, lambda: "b.jsonl" in app.history.streams and app.history.latest.state == DONE)
-        await wait_until(pilot, lambda: "▶ mlp fix-tanh" in loss_panel_text(app) and "mlp lecture" in loss_panel_text(app)
-                         and shows(app, "run 1/2: mlp fix-tanh", "step 1,000: mean +0.25", "a.jsonl-name", "c next run"))
+        await wait_until(pilot,
+                         lambda: "▶ mlp fix-tanh" in loss_panel_text(app)
+                         and "mlp lecture" in loss_panel_text(app)
+                         and shows(app, "run 1/2: mlp fix-tanh", "step 1,000: mean +0.25", "a.jsonl-name",
+                                   "c next run"))
         await pilot.press("c")
-        await wait_until(pilot, lambda: shows(app, "run 2/2: mlp lecture", "step 700: mean -0.75", "b.jsonl-name"))
+        await wait_until(pilot,
+                         lambda: shows(app, "run 2/2: mlp lecture", "step 700: mean -0.75", "b.jsonl-name"))
         assert "▶ mlp lecture" in loss_panel_text(app)
         assert app.overview.activations.border_subtitle == "mlp lecture"
         assert app.overview.runs.region.height == 2 + 3  # its border, the header and a row per run
@@ -166,7 +175,8 @@ async def test_a_second_stream_arriving_later_brings_the_c_key():
 
 async def test_at_80x24_the_samples_panel_keeps_its_border_and_the_sparkline_stays_in_its_panel():
     snapshots = run_snapshots("", "mlp lecture")
-    snapshots = [replace(s, samples=tuple(f"name{s.step}-{i}" for i in range(8))) for s in snapshots]  # > a screen
+    # > a screen
+    snapshots = [replace(s, samples=tuple(f"name{s.step}-{i}" for i in range(8))) for s in snapshots]
     app = app_on(StandInSource(snapshots))
     async with app.run_test(size=SMALL) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None and app.history.latest.step == 1000)
@@ -180,6 +190,7 @@ async def test_at_80x24_the_samples_panel_keeps_its_border_and_the_sparkline_sta
                 assert not isinstance(widget, ScrollBar)
         rows = screen_text(app).splitlines()
         samples_rows = [row for row in rows if "name" in row and "─ Samples" not in row]
-        assert samples_rows and all(not BLOCK_GLYPHS & set(row[samples.x:samples.right]) for row in samples_rows)
+        assert samples_rows and all(not BLOCK_GLYPHS & set(row[samples.x:samples.right])
+                                    for row in samples_rows)
         trend, saturation = app.query_one("#saturation-trend").region, app.overview.saturation.region
         assert saturation.x < trend.x and trend.right < saturation.right  # inside the panel's borders

@@ -30,7 +30,8 @@ def cuda_found(monkeypatch):
     (True, CUDA_MIN_STEP_MACS, "cuda"),  # a step with arithmetic enough for the GPU
     (False, CUDA_MIN_STEP_MACS, "cpu"),
 ])
-def test_auto_picks_cuda_only_for_a_net_large_enough_and_a_device_found(cuda_found, found, step_macs, expected):
+def test_auto_picks_cuda_only_for_a_net_large_enough_and_a_device_found(cuda_found, found, step_macs,
+                                                                        expected):
     cuda_found(found)
     assert resolve_device("auto", step_macs) == torch.device(expected)
     assert resolve_device("cpu", step_macs) == torch.device("cpu")  # never CUDA unless asked for
@@ -45,7 +46,8 @@ def test_auto_says_what_it_picked_for_the_lecture_net(cuda_found, small_dataset,
     assert trainer.device == torch.device("cpu")
     notes = [note for snapshot in snapshots for note in snapshot.notes]
     assert len(notes) == 1 and notes[0].startswith("--device auto: training on the CPU (")
-    assert ("a CUDA device was found, but" in notes[0]) == found and f"{32 * 11_897:,} multiply-adds" in notes[0]
+    assert (("a CUDA device was found, but" in notes[0]) == found
+            and f"{32 * 11_897:,} multiply-adds" in notes[0])
 
 
 def test_cuda_without_a_device_is_an_error_that_names_the_way_out(cuda_found, small_dataset):
@@ -62,14 +64,15 @@ def test_headless_cuda_without_a_device_exits_2_with_one_line(small_words_path):
                            "--steps", "10", "--device", "cuda"], capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL, env=hidden)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["mmtui: error: --device cuda: torch finds no CUDA device here; "
-                                                "use --device cpu or auto"]
+    assert done.stderr.strip().splitlines() == ["mmtui: error: --device cuda: torch finds no CUDA device "
+                                                "here; use --device cpu or auto"]
     assert done.stdout == ""
 
 
 def test_moving_tensors_changes_them_in_place_for_every_holder():
-    # torch refuses to swap a CPU tensor's data for a meta tensor's, and this machine may have no GPU; a second
-    # CPU device index is a move it can make: `.to("cpu:0")` copies into new storage as `.to("cuda")` does.
+    # torch refuses to swap a CPU tensor's data for a meta tensor's, and this machine may have no GPU; a
+    # second CPU device index is a move it can make: `.to("cpu:0")` copies into new storage
+    # as `.to("cuda")` does.
     weight = torch.randn(3, 4, requires_grad=True)  # a layer net's parameter: an autograd leaf
     buffer = torch.zeros(4)
     before = weight.detach().clone()
@@ -103,7 +106,8 @@ def test_a_cpu_run_keeps_its_data_and_tensors_where_they_are(small_dataset, mode
 def test_the_dataset_moves_off_the_cpu_and_stays_put_on_it(small_dataset):
     assert dataset_on(small_dataset, torch.device("cpu")) is small_dataset
     moved = dataset_on(small_dataset, torch.device("meta"))
-    assert {t.device.type for t in (moved.Xtr, moved.Ytr, moved.Xdev, moved.Ydev, moved.Xte, moved.Yte)} == {"meta"}
+    assert {t.device.type
+            for t in (moved.Xtr, moved.Ytr, moved.Xdev, moved.Ydev, moved.Xte, moved.Yte)} == {"meta"}
     assert moved.vocab == small_dataset.vocab and small_dataset.Xtr.device.type == "cpu"
 
 
@@ -119,5 +123,6 @@ def test_a_cuda_run_follows_the_cpu_runs_numbers(small_dataset):
     cpu_losses, cpu_samples = run("cpu")
     cuda_losses, cuda_samples = run("cuda")
     assert cuda_losses[0] == pytest.approx(cpu_losses[0], rel=1e-5)  # the same init, drawn on the CPU
-    assert cuda_losses == pytest.approx(cpu_losses, rel=1e-3)  # the same minibatches; kernels round differently
+    # the same minibatches; kernels round differently
+    assert cuda_losses == pytest.approx(cpu_losses, rel=1e-3)
     assert len(cuda_samples) == len(cpu_samples)

@@ -3,7 +3,6 @@ becomes a record, version 2's compact lines read back exactly, and version 1 fil
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -17,21 +16,14 @@ import pytest
 from mmtui import runfile
 from mmtui.records import ActivationStats, EvalResult, ParamStats, RunInfo, Scalar, Snapshot
 from mmtui.records import SourceStatus
-from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
-from mmtui.sources import run_file
+from mmtui.runfile import RunFileError, RunFileReader, read_run_file
+from mmtui.sources.follow import Reading, ViewPathError
 from mmtui.sources.run_file import RunFileSource
+from collected import run_file_text
 
 # Written by the version 1 writer: the lecture's trainer (40 steps, an evaluation, samples), a run of
 # non-finite values, and examples/char_transformer.py watched
 V1_FILE = Path(__file__).parent / "data" / "run_v1.jsonl"
-
-
-def written(snapshots: list[Snapshot]) -> str:
-    stream = io.StringIO()
-    writer = RunFileWriter(stream)
-    for snapshot in snapshots:
-        writer.write(snapshot)
-    return stream.getvalue()
 
 
 def read_back(text: str) -> list[Snapshot]:
@@ -73,14 +65,14 @@ def test_a_version_1_file_reads_field_for_field_as_its_lines_say():
 
 def test_version_2_writes_every_field_of_real_and_non_finite_snapshots_back_exactly():
     snapshots = unstreamed(read_run_file(str(V1_FILE)))
-    back = read_back(written(snapshots))
+    back = read_back(run_file_text(snapshots))
     assert same(back, snapshots)
     assert any(not math.isfinite(loss) for s in back for loss in s.losses)
 
 
 def test_version_2_is_several_times_smaller_for_the_same_snapshots():
     v1 = [line for line in V1_FILE.read_text().splitlines() if '"layers":[{' in line]
-    v2 = [line for line in written(read_run_file(str(V1_FILE))).splitlines()
+    v2 = [line for line in run_file_text(read_run_file(str(V1_FILE))).splitlines()
           if line.startswith('{"event":"snapshot"') and '"layers":[{' in line]
     assert len(v1) == len(v2) == 4
     assert sum(map(len, v1)) > 3 * sum(map(len, v2))
@@ -100,7 +92,7 @@ def test_odd_values_round_trip_to_the_bit():
                         evals=(EvalResult(1, math.nan, -math.inf),), samples=("[b]x", ""),
                         last_finite_loss=None,
                         diverged_loss=None, scalars=(Scalar("s", 0, math.nan),), notes=("\x00",))
-    assert same(read_back(written([snapshot])), [snapshot])
+    assert same(read_back(run_file_text([snapshot])), [snapshot])
 
 
 @dataclass(frozen=True)
@@ -118,7 +110,7 @@ def test_fields_added_to_the_records_are_written_and_read_with_no_change_to_the_
     layer = MeasuredLater(**{f.name: getattr(snapshot.layers[0], f.name) for f in fields(ActivationStats)},
                           near_flat=0.25, slope=math.nan, tags=("a", "b"))
     snapshot = replace(snapshot, layers=(layer,))
-    (back,) = read_back(written([snapshot]))
+    (back,) = read_back(run_file_text([snapshot]))
     assert same(back, snapshot) and back.layers[0].near_flat == 0.25
 
 
@@ -126,7 +118,7 @@ def test_fields_added_to_the_records_are_written_and_read_with_no_change_to_the_
 
 def valid_lines() -> tuple[str, str, dict]:
     with_layers = [s for s in read_run_file(str(V1_FILE)) if s.layers]
-    header, start, snapshot, *_ = written(with_layers[:1]).splitlines()
+    header, start, snapshot, *_ = run_file_text(with_layers[:1]).splitlines()
     return header, start, json.loads(snapshot)
 
 
@@ -208,23 +200,25 @@ def tiny_run_files(folder: Path, count: int) -> list[Path]:
 
 
 def test_a_folder_of_many_run_files_shows_the_newest_and_counts_the_rest(tmp_path, monkeypatch):
-    paths = tiny_run_files(tmp_path, run_file.MAX_FILES + 8)
+    reading = Reading(settled_s=0.0)
+    paths = tiny_run_files(tmp_path, reading.max_files + 8)
     (tmp_path / "notes.txt").write_text("not a run\n")
     opened = []
-    first_line = run_file._first_line
-    monkeypatch.setattr(run_file, "_first_line", lambda path: opened.append(path) or first_line(path))
-    monkeypatch.setattr(run_file, "MTIME_SETTLED_NS", 0)
-    source = RunFileSource([tmp_path], follow=True)
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *args, **kwargs: opened.append(Path(path))
+                        or real_open(path, *args, **kwargs))
+    source = RunFileSource([tmp_path], follow=True, reading=reading)
+    assert set(source.paths) == set(paths[-reading.max_files:])
+    assert len(opened) == reading.max_files + 1  # notes.txt (the newest), the 32 newest run files: no others
     status = [item for item in source.receive(0.2) if isinstance(item, SourceStatus)][-1]
-    assert {f.path for f in source._files} == set(paths[-run_file.MAX_FILES:])
     assert "8 older files not shown (the 32 newest run files are)" in status.text
-    assert len(opened) == run_file.MAX_FILES + 1  # notes.txt (the newest), the 32 newest run files: no others
     opened.clear()
-    source._rescan()
+    source.rescan()
     assert opened == []  # nothing changed: not listed again, nothing opened
     (tmp_path / "new.jsonl").write_text((tmp_path / "run00000.jsonl").read_text())
-    source._rescan()
-    assert opened == [tmp_path / "new.jsonl"] and source._files[-1].path == tmp_path / "new.jsonl"
+    opened.clear()
+    source.rescan()
+    assert opened == [tmp_path / "new.jsonl"] and source.paths[-1] == tmp_path / "new.jsonl"
     source.close()
 
 
@@ -236,7 +230,7 @@ from pathlib import Path
 source = RunFileSource([Path(sys.argv[1])], follow=True)
 for _ in range(20):
     source.receive(0.05)
-print(source._said.text)
+print(source.status.text)
 """
 
 
@@ -294,7 +288,7 @@ def fuzz_cases(seed: int = 2026) -> list[tuple[str, list[str]]]:
     import random
 
     rng = random.Random(seed)
-    lines = written(read_run_file(str(V1_FILE))).splitlines()
+    lines = run_file_text(read_run_file(str(V1_FILE))).splitlines()
     base = [json.loads(line) for line in lines]
     targets = [i for i, line in enumerate(base) if line["event"] == "start"][:1]
     targets += [i for i, line in enumerate(base) if line["event"] == "snapshot" and line["layers"]][::3][:2]
@@ -437,7 +431,7 @@ async def test_a_run_files_names_samples_and_notes_are_drawn_as_plain_text(kind,
     from mmtui.tui.app import MmtuiApp
 
     path = tmp_path / "hostile.jsonl"
-    path.write_text(written(hostile_text_snapshots(HOSTILE_TEXT[kind])))
+    path.write_text(run_file_text(hostile_text_snapshots(HOSTILE_TEXT[kind])))
     app = MmtuiApp(RunFileSource([path], follow=False))
     async with app.run_test(size=(160, 48)) as pilot:
         for key in ("o", "y", "p", "o"):
@@ -456,7 +450,7 @@ async def test_a_run_files_names_samples_and_notes_are_drawn_as_plain_text(kind,
         assert "<a " not in svg and "example.com\"" not in svg
 
 
-def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_written(tmp_path):
+def test_a_word_list_holding_markup_trains_and_shows_its_samples_as_run_file_text(tmp_path):
     """The lecture's TUI on a UTF-8 word list of brackets and slashes: its samples are drawn as text (they
     broke the frame with a MarkupError after ~7 s)."""
     import asyncio
@@ -546,11 +540,9 @@ def received(source, seconds: float = 5.0) -> tuple[list[Snapshot], SourceStatus
 
 
 def test_a_first_record_of_2_to_the_60_bytes_is_refused_in_words(tmp_path):
-    from mmtui.sources.run_file import RunFilePathError
-
     path = tensorboard_log(tmp_path / "run")
     path.write_bytes(with_length(path.read_bytes(), 0, 2 ** 60))
-    with pytest.raises(RunFilePathError, match="its first record claims 1,152,921,504,606,846,976 bytes"):
+    with pytest.raises(ViewPathError, match="its first record claims 1,152,921,504,606,846,976 bytes"):
         tensorboard_source(path, follow=False)
 
 
@@ -586,9 +578,10 @@ def test_export_skips_a_line_of_20_mib_without_holding_it_and_writes_the_rest(tm
     from mmtui import tensorboard_export
 
     pytest.importorskip("tensorboard")
-    lines = written(read_run_file(str(V1_FILE))[:3]).splitlines()
+    lines = run_file_text(read_run_file(str(V1_FILE))[:3]).splitlines()
     path = tmp_path / "run.jsonl"
     path.write_text("\n".join(lines[:3] + ["[" + " " * (20 << 20) + "]"] + lines[3:]) + "\n")
     result = tensorboard_export.export_run_file(path, tmp_path / "out")
     assert result.damaged == 1 and "a line over 8 MiB" in result.first_damage
-    assert result.runs and result.runs[0].losses == sum(len(s.losses) for s in read_run_file(str(V1_FILE))[:3])
+    assert result.runs and result.runs[0].losses == sum(len(s.losses)
+                                                        for s in read_run_file(str(V1_FILE))[:3])

@@ -17,7 +17,8 @@ def mlp(preset: str, w1_scale: float, generator: torch.Generator, model: str = "
     return build_model(TrainConfig(init=preset, w1_scale=w1_scale, model=model), 27, generator)
 
 
-def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed: int = 10, hidden: int = 200):
+def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed: int = 10,
+                 hidden: int = 200):
     """An independent draw in the lecture's order, scaled as the lecture's experiments scale it."""
     g = torch.Generator().manual_seed(seed)
     C = torch.randn((V, embed), generator=g)
@@ -40,8 +41,9 @@ def lecture_draw(seed: int, preset: str, V: int = 27, block_size: int = 3, embed
 def lecture_layer_draw(g: torch.Generator, model: str, gain: float = 5 / 3, w1_scale: float = 1.0,
                        preset: str = "kaiming", V: int = 27, block_size: int = 3,
                        embed: int = 10) -> dict[str, torch.Tensor]:
-    """An independent draw of mlp-bn, deep or deep-bn from g in the lecture's order (C, then the layers in order),
-    scaled as the lecture's cells scale them; each BatchNorm's gamma and beta under their own names."""
+    """An independent draw of mlp-bn, deep or deep-bn from g in the lecture's order (C, then the layers in
+    order), scaled as the lecture's cells scale them; each BatchNorm's gamma and beta
+    under their own names."""
     drawn = {"C": torch.randn((V, embed), generator=g)}
     if model == "mlp-bn":  # the lecture's BatchNorm cell: C, W1, W2, b2; no b1
         assert preset in ("lecture", "kaiming")
@@ -160,7 +162,8 @@ def test_expected_init_loss_is_minus_log_one_over_v():
     assert expected_init_loss(27) == pytest.approx(-math.log(1 / 27)) == pytest.approx(3.2958, abs=1e-4)
 
 
-@pytest.mark.parametrize("model, count", [("mlp", 11_897), ("mlp-bn", 12_097), ("deep", 46_497), ("deep-bn", 47_024)])
+@pytest.mark.parametrize("model, count",
+                         [("mlp", 11_897), ("mlp-bn", 12_097), ("deep", 46_497), ("deep-bn", 47_024)])
 def test_each_model_has_the_lectures_parameter_count(model, count):
     assert mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model=model).num_params() == count
 
@@ -182,15 +185,17 @@ def test_batchnorm_nets_sample_with_running_statistics():
     net = mlp("kaiming", 1.0, torch.Generator().manual_seed(0), model="deep-bn")
     X = torch.randint(0, 27, (32, 3), generator=torch.Generator().manual_seed(1))
     one = net.forward(X[:1])
-    torch.testing.assert_close(one, net.forward(X)[:1])  # evaluation mode: an example's logits ignore its batch
+    # evaluation mode: an example's logits ignore its batch
+    torch.testing.assert_close(one, net.forward(X)[:1])
     Y = torch.randint(0, 27, (32,), generator=torch.Generator().manual_seed(2))
     net.step(X, Y, record=False)  # training mode moves the running statistics
     assert not torch.allclose(one, net.forward(X[:1]))
 
 
-LAYER_NET_DRAWS = [("mlp-bn", 5 / 3, 1.0, "lecture"), ("mlp-bn", 5 / 3, 1.0, "kaiming"), ("mlp-bn", 5 / 3, 2.0, "kaiming"),
-                   ("deep", 5 / 3, 1.0, "lecture"), ("deep", 0.5, 2.0, "lecture"),
-                   ("deep-bn", 5 / 3, 1.0, "lecture"), ("deep-bn", 3.0, 1.0, "lecture")]
+LAYER_NET_DRAWS = [("mlp-bn", 5 / 3, 1.0, "lecture"), ("mlp-bn", 5 / 3, 1.0, "kaiming"),
+                   ("mlp-bn", 5 / 3, 2.0, "kaiming"), ("deep", 5 / 3, 1.0, "lecture"),
+                   ("deep", 0.5, 2.0, "lecture"), ("deep-bn", 5 / 3, 1.0, "lecture"),
+                   ("deep-bn", 3.0, 1.0, "lecture")]
 
 
 @pytest.mark.parametrize("model, gain, w1_scale, preset", LAYER_NET_DRAWS,
@@ -229,7 +234,8 @@ def test_mlp_bn_running_statistics_follow_the_batch_with_momentum_0001():
 
 
 def test_batchnorm_matches_the_lectures_formula_and_its_gradients():
-    """The lecture's BatchNorm1d, written as in the notebook, against ours: output, gradients, running stats."""
+    """The lecture's BatchNorm1d, written as in the notebook, against ours: output,
+    gradients, running stats."""
     x = (torch.randn(32, 100, generator=torch.Generator().manual_seed(3)) * 2 + 0.5).requires_grad_()
     norm = BatchNorm1d(100)
     gamma = (torch.rand(100, generator=torch.Generator().manual_seed(4)) + 0.5).requires_grad_()

@@ -1,10 +1,8 @@
-"""Run files as a source: read whole, followed as they grow, through damage, truncation, rotation and deletion; and
-the app drawing them with the lecture's keys withheld."""
+"""Run files as a source: read whole, followed as they grow, through damage, truncation, rotation and
+deletion; and the app drawing them with the lecture's keys withheld."""
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import threading
 import time
@@ -17,11 +15,11 @@ from mmtui.engine.config import TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.records import DONE, Snapshot, SourceStatus
-from mmtui.runfile import RunFileWriter
-from mmtui.sources import run_file
-from mmtui.sources.run_file import RunFilePathError, RunFileSource, check_paths
+from mmtui.sources.follow import Reading, ViewPathError
+from mmtui.sources.run_file import OTHER, RunFileSource, check_paths, first_line
 from mmtui.tui.app import MmtuiApp
 from app_sources import screen_text, shows
+from collected import Collected, run_file_text
 from pilot_wait import wait_until
 
 TIMEOUT_S = 10.0
@@ -33,48 +31,18 @@ def real_run(small_dataset) -> list[Snapshot]:
     snapshots: list[Snapshot] = []
     Trainer(TrainConfig(steps=600, hidden=40, eval_every=300, num_samples=3), small_dataset, snapshots.append,
             pacing=Pacing(snapshot_every=50, sample_interval_s=0.0)).run()
-    assert snapshots[-1].state == DONE and any(s.samples for s in snapshots) and any(s.params for s in snapshots)
+    assert (snapshots[-1].state == DONE and any(s.samples for s in snapshots)
+            and any(s.params for s in snapshots))
     return snapshots
-
-
-def run_file_text(snapshots: list[Snapshot]) -> str:
-    stream = io.StringIO()
-    writer = RunFileWriter(stream)
-    for snapshot in snapshots:
-        writer.write(snapshot)
-    return stream.getvalue()
 
 
 def as_read_from(snapshots: list[Snapshot], stream: str) -> list[Snapshot]:
     return [replace(s, run=replace(s.run, stream=stream)) for s in snapshots]
 
 
-class Collected:
-    """What a source handed out so far, read with a deadline."""
-
-    def __init__(self, source: RunFileSource):
-        self.source = source
-        self.snapshots: list[Snapshot] = []
-        self.statuses: list[SourceStatus] = []
-
-    def until(self, condition, what: str, timeout: float = TIMEOUT_S) -> Collected:
-        deadline = time.monotonic() + timeout
-        while not condition(self):
-            assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}; last status {self.status!r}"
-            for item in self.source.receive(0.05):
-                (self.snapshots if isinstance(item, Snapshot) else self.statuses).append(item)
-        return self
-
-    @property
-    def status(self) -> SourceStatus | None:
-        return self.statuses[-1] if self.statuses else None
-
-    def says(self, phrase: str) -> bool:
-        return self.status is not None and phrase in self.status.text
-
-
-def source_on(*paths: Path, follow: bool = True) -> Collected:
-    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow))
+def source_on(*paths: Path, follow: bool = True, reading: Reading = Reading()) -> Collected:
+    return Collected(RunFileSource(check_paths([str(p) for p in paths], wait=False), follow=follow,
+                                   reading=reading))
 
 
 # ---- reading and following
@@ -91,7 +59,8 @@ def test_a_followed_file_hands_out_appended_lines_and_a_partial_line_once_comple
     path = tmp_path / "a.jsonl"
     lines = run_file_text(real_run).splitlines(keepends=True)
     path.write_text("".join(lines[:3]))  # header, start, first snapshot
-    followed = source_on(path).until(lambda c: len(c.snapshots) == 1 and c.says("following a.jsonl"), "line 3")
+    followed = source_on(path).until(lambda c: len(c.snapshots) == 1 and c.says("following a.jsonl"),
+                                     "line 3")
     half = len(lines[3]) // 2
     with path.open("a") as file:
         file.write(lines[3][:half])
@@ -138,7 +107,8 @@ def test_a_truncated_file_is_read_again_from_its_start_as_a_new_session(real_run
     followed = source_on(path).until(lambda c: len(c.snapshots) == len(real_run), "the whole file")
     path.write_text(run_file_text(real_run[:2]))  # shorter than what was read
     followed.until(lambda c: len(c.snapshots) == len(real_run) + 2, "the new file's lines")
-    assert followed.status.warning and "a.jsonl was truncated: read again from its start" in followed.status.text
+    assert followed.status.warning
+    assert "a.jsonl was truncated: read again from its start" in followed.status.text
     assert followed.snapshots[-2:] == as_read_from(real_run[:2], "a.jsonl (session 2)")
 
 
@@ -150,7 +120,7 @@ def test_a_replaced_file_is_reopened_after_its_last_lines(real_run, tmp_path):
         old.write("".join(run_file_text(real_run[:5]).splitlines(keepends=True)[5:]))
     new.write_text(run_file_text(real_run[:2]))
     os.replace(new, path)
-    followed.until(lambda c: len(c.snapshots) == 5 + 2, f"the old file's last lines, then the new file")
+    followed.until(lambda c: len(c.snapshots) == 5 + 2, "the old file's last lines, then the new file")
     assert followed.snapshots[3:5] == as_read_from(real_run[3:5], "a.jsonl")
     assert followed.snapshots[5:] == as_read_from(real_run[:2], "a.jsonl (session 2)")
     assert "a.jsonl was replaced: reading the new file" in followed.status.text
@@ -167,12 +137,12 @@ def test_a_deleted_file_says_so_and_is_read_again_when_it_comes_back(real_run, t
     followed.until(lambda c: len(c.snapshots) == 4 and c.says("replaced"), "the file back")
 
 
-def test_a_folder_is_every_run_file_in_it_and_files_added_later(real_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_file, "RESCAN_S", 0.1)
+def test_a_folder_is_every_run_file_in_it_and_files_added_later(real_run, tmp_path):
     (tmp_path / "a.jsonl").write_text(run_file_text(real_run[:2]))
     (tmp_path / "notes.txt").write_text("not a run\n")
     (tmp_path / "b.jsonl").write_text(run_file_text(real_run[:3]))
-    followed = source_on(tmp_path).until(lambda c: len(c.snapshots) == 5, "both files")
+    followed = source_on(tmp_path, reading=Reading(rescan_s=0.1)).until(lambda c: len(c.snapshots) == 5,
+                                                                         "both files")
     assert sorted({s.run.stream for s in followed.snapshots}) == ["a.jsonl", "b.jsonl"]
     (tmp_path / "c.jsonl").write_text(run_file_text(real_run[:1]))
     followed.until(lambda c: any(s.run.stream == "c.jsonl" for s in c.snapshots), "the file added later")
@@ -188,13 +158,12 @@ def test_two_files_of_one_name_are_told_apart_by_their_paths(real_run, tmp_path)
     assert [s.run.stream for s in read.snapshots] == [str(tmp_path / f / "run.jsonl") for f in ("x", "y")]
 
 
-def test_a_large_backlog_reports_its_progress_as_it_loads(real_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_file, "PROGRESS_FROM_BYTES", 1)
-    monkeypatch.setattr(run_file, "CHUNK_BYTES", 2048)
-    monkeypatch.setattr(run_file, "BATCH_S", 0.0)  # one chunk per receive()
+def test_a_large_backlog_reports_its_progress_as_it_loads(real_run, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text(run_file_text(real_run))
-    read = source_on(path, follow=False).until(lambda c: c.status and c.status.ended, "the end")
+    one_chunk_a_receive = Reading(progress_from_bytes=1, chunk_bytes=2048, batch_s=0.0)
+    read = source_on(path, follow=False,
+                     reading=one_chunk_a_receive).until(lambda c: c.status and c.status.ended, "the end")
     progress = [s.progress for s in read.statuses if s.progress is not None]
     assert len(progress) > 3 and progress == sorted(progress) and 0 < progress[0] < progress[-1] <= 1
     assert read.status.progress is None  # loaded: the bar goes
@@ -212,7 +181,8 @@ BAD_PATHS = {
     "binary": (lambda d: write(d / "model.pt", b"PK\x03\x04\x00\x00" * 100), "a binary file"),
     "not-a-run-file": (lambda d: write(d / "names.txt", b"emma\nolivia\n"), "not an mmtui run file"),
     "other-json": (lambda d: write(d / "other.jsonl", b'{"loss": 2.1}\n'), "not an mmtui run file"),
-    "newer-version": (lambda d: write(d / "new.jsonl", b'{"event":"header","format":"mmtui-run","version":7}\n'),
+    "newer-version": (lambda d: write(d / "new.jsonl",
+                                      b'{"event":"header","format":"mmtui-run","version":7}\n'),
                       "run file version 7 is newer than this mmtui reads"),
     "empty-folder": (lambda d: d, "a folder with no mmtui run files in it, and no TensorBoard event files"),
     "fifo": (lambda d: (os.mkfifo(d / "pipe"), d / "pipe")[1], "not a regular file"),
@@ -223,7 +193,7 @@ BAD_PATHS = {
 def test_a_path_that_is_no_run_file_is_refused_in_one_line(kind, tmp_path):
     make, phrase = BAD_PATHS[kind]
     path = make(tmp_path)
-    with pytest.raises(RunFilePathError, match=None) as refused:
+    with pytest.raises(ViewPathError, match=None) as refused:
         check_paths([str(path)], wait=False)
     assert phrase in str(refused.value) and "\n" not in str(refused.value)
 
@@ -235,7 +205,7 @@ def test_an_unreadable_file_is_refused_naming_why(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("builtins.open", refuse)  # root reads every file: the refusal is made, not awaited
-    assert run_file.run_file_problem(path) == f"{path}: cannot be read (Permission denied)"
+    assert first_line(path) == (OTHER, "cannot be read (Permission denied)")
 
 
 def test_with_wait_a_missing_file_is_awaited_and_read_when_it_appears(real_run, tmp_path):
@@ -286,7 +256,8 @@ async def test_a_finished_file_draws_every_panel_and_offers_no_lecture_key(real_
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = screen_text(app)
-        assert "log10 or linear" in help_text and "reinit" not in help_text and "pause / resume" not in help_text
+        assert "log10 or linear" in help_text and "reinit" not in help_text
+        assert "pause / resume" not in help_text
 
 
 async def test_a_followed_file_moves_the_step_counter_as_a_writer_appends(real_run, tmp_path):

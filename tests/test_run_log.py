@@ -23,8 +23,8 @@ from mmtui.engine.config import RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.trainer import Trainer
 from mmtui.engine.words import read_words
-from mmtui.records import (DIVERGED, ActivationStats, EvalResult, Histogram, ParamStats, Reinit, RunInfo, Scalar,
-                           Snapshot)
+from mmtui.records import (DIVERGED, ActivationStats, EvalResult, Histogram, ParamStats, Reinit, RunInfo,
+                           Scalar, Snapshot)
 from mmtui.runfile import RunFileError, RunFileReader, RunFileWriter, read_run_file
 from mmtui.sources.trainer import TrainerSource
 
@@ -90,13 +90,16 @@ def test_non_finite_values_and_save_messages_read_back_as_they_were():
                             grad_std=math.inf, white_rows=(0, (1 << 69) | 5), saturated_at=0.9, white_at=0.95,
                             name="blocks.0.act  Softplus", kind="rectifier", flat_below=math.log(2))
     param = ParamStats("W1", (30, 70), 1e-3, 2e-3, math.inf, -math.inf, (-1.0, 1.0), (7,))
-    info = RunInfo(run_id=4, name="a run", model="net", settings={"lr": 0.1, "note": "x", "nested": [1, {"a": None}]},
+    info = RunInfo(run_id=4, name="a run", model="net",
+                   settings={"lr": 0.1, "note": "x", "nested": [1, {"a": None}]},
                    total_steps=None, num_params=None, vocab_size=None, expected_init_loss=None)
-    snapshot = Snapshot(run=info, state=DIVERGED, step=4, first_loss_step=1, losses=(2.5, math.inf, -math.inf),
+    snapshot = Snapshot(run=info, state=DIVERGED, step=4, first_loss_step=1,
+                        losses=(2.5, math.inf, -math.inf),
                         lr=None, steps_per_s=0.0, init_loss=2.5, layers=(stats,), params=(param,),
                         evals=(EvalResult(4, None, 3.25),), samples=("", "ann"), last_finite_loss=2.5,
                         diverged_loss=math.nan, saved="run.pt", save_error="disk full",
-                        scalars=(Scalar("lr", 3, 0.1), Scalar("grad_norm", 4, math.inf)), notes=("no loss seen",),
+                        scalars=(Scalar("lr", 3, 0.1), Scalar("grad_norm", 4, math.inf)),
+                        notes=("no loss seen",),
                         weights=(Histogram("weights/fc.weight", 4, 0.0, math.inf, (-1.0, 0.0, 1.0), (3, 5)),))
     (back,) = round_trip([snapshot])
     assert math.isnan(back.diverged_loss) and math.isnan(back.layers[0].grad_mean)
@@ -106,7 +109,8 @@ def test_non_finite_values_and_save_messages_read_back_as_they_were():
 
 def test_the_file_is_standard_json_with_a_versioned_header(small_words_path, tmp_path):
     log = tmp_path / "run.jsonl"
-    result = CliRunner().invoke(cli, headless_args(small_words_path, "--log", str(log), "--diverge-at", "1e9"))
+    result = CliRunner().invoke(cli,
+                                headless_args(small_words_path, "--log", str(log), "--diverge-at", "1e9"))
     assert result.exit_code == 0, result.output
     for line in log.read_text(encoding="utf-8").splitlines():
         json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not standard JSON"))
@@ -121,8 +125,8 @@ def test_headless_log_keeps_every_loss_and_stdout_keeps_its_lines(small_words_pa
     log = tmp_path / "run.jsonl"
     result = CliRunner().invoke(cli, headless_args(small_words_path, "--log", str(log)))
     assert result.exit_code == 0, result.output
-    assert [e["event"] for e in events(result.stdout)] == ["start", "step", "eval", "step", "eval", "step", "eval",
-                                                           "done"]
+    assert [e["event"] for e in events(result.stdout)] == ["start", "step", "eval", "step", "eval", "step",
+                                                           "eval", "done"]
     snapshots = read_run_file(str(log))
     losses = [loss for s in snapshots for loss in s.losses]
     assert len(losses) == 300 and snapshots[0].first_loss_step == 0
@@ -159,7 +163,8 @@ def test_a_killed_run_leaves_every_line_whole(small_words_path, tmp_path):
             process.communicate()
     snapshots = read_run_file(str(log))  # raises on a damaged line
     assert snapshots[0].first_loss_step == 0
-    assert all(b.first_loss_step == a.first_loss_step + len(a.losses) for a, b in zip(snapshots, snapshots[1:]))
+    assert all(b.first_loss_step == a.first_loss_step + len(a.losses)
+               for a, b in zip(snapshots, snapshots[1:]))
     assert sum(len(s.losses) for s in snapshots) == snapshots[-1].step >= 500  # none lost before the kill
 
 
@@ -167,7 +172,8 @@ def test_ui_trainer_process_writes_a_start_line_for_each_reinit(small_words_path
     log = tmp_path / "tui.jsonl"
 
     def run_reached(lines, run_id: int, step: int) -> bool:
-        return any(e.get("event") == "snapshot" and e["run_id"] == run_id and e["step"] >= step for e in lines)
+        return any(e.get("event") == "snapshot" and e["run_id"] == run_id and e["step"] >= step
+                   for e in lines)
 
     source = TrainerSource(QUICK, read_words(small_words_path), process=True, files=RunFiles(log=str(log)))
     source.start()
@@ -184,8 +190,9 @@ def test_ui_trainer_process_writes_a_start_line_for_each_reinit(small_words_path
 
 def test_tui_writes_the_run_file_and_the_checkpoint_from_its_trainer(small_words_path, tmp_path):
     log, checkpoint, screenshot = tmp_path / "tui.jsonl", tmp_path / "tui.pt", tmp_path / "end.svg"
-    result = mmtui("--no-terminal", "--data", str(small_words_path), "--steps", "2000", "--eval-every", "1000",
-                   "--num-samples", "2", "--keys", "500:4", "--log", str(log), "--save", str(checkpoint),
+    result = mmtui("--no-terminal", "--data", str(small_words_path), "--steps", "2000",
+                   "--eval-every", "1000", "--num-samples", "2", "--keys", "500:4", "--log", str(log),
+                   "--save", str(checkpoint),
                    "--screenshot", str(screenshot), "--size", "120x40")
     assert result.returncode == 0, result.stderr
     svg = screenshot.read_text(encoding="utf-8")
@@ -193,7 +200,8 @@ def test_tui_writes_the_run_file_and_the_checkpoint_from_its_trainer(small_words
     screen = svg_text(svg).splitlines()
     assert len(screen) == 40 and max(len(row) for row in screen) <= 120  # --size
     assert "╭─ Loss" in screen[0] and "previous: mlp lecture x1" in "\n".join(screen)  # the 4 key's reinit
-    assert re.search(r"done  ·  init kaiming  ·  step 2,000 / 2,000", "\n".join(screen))  # the screen at the end
+    # the screen at the end
+    assert re.search(r"done  ·  init kaiming  ·  step 2,000 / 2,000", "\n".join(screen))
     snapshots = read_run_file(str(log))
     assert [s.run.settings["init"] for s in snapshots if s.first_loss_step == 0] == ["lecture", "kaiming"]
     assert snapshots[-1].saved == str(checkpoint) and snapshots[-1].step == 2000

@@ -40,25 +40,28 @@ def printed(first: int, last: int) -> ScriptOutput:
 
 
 async def test_the_output_keeps_following_when_a_panel_laid_out_beside_it_makes_it_shorter():
-    """A script's first run.log(lr=...) brings the Scalars panel, which takes rows from the Output: its log stayed
-    on the script's first lines, above its end, and Textual's Log follows only from its end."""
+    """A script's first run.log(lr=...) brings the Scalars panel, which takes rows from the Output: its log
+    stayed on the script's first lines, above its end, and Textual's Log follows only from its end."""
     source = ScriptedSource([printed(1, 8)], commands=frozenset(), produces=ScriptSource.produces,
                             promised=ScriptSource.promised)
     app = MmtuiApp(source)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: "line 8" in screen_text(app))
-        source.outbox += [script_snapshot(10), printed(9, 22)]  # the Loss takes half the width: lines rewrapped
+        # the Loss takes half the width: lines rewrapped
+        source.outbox += [script_snapshot(10), printed(9, 22)]
         await wait_until(pilot, lambda: "line 22" in screen_text(app) and app.loss_plot.region.area > 0)
         source.outbox += [script_snapshot(20, tuple(Scalar(f"metric_{i}", 20, 0.5) for i in range(6)))]
         await wait_until(pilot, lambda: app.overview.scalars.region.area > 0)
         source.outbox += [printed(23, 40)]
         await wait_until(pilot, lambda: "line 40" in screen_text(app), timeout=3)
-        app.output_panel.log_view.scroll_home(animate=False, immediate=True)  # the user scrolls up: it stays there
+        # the user scrolls up: it stays there
+        app.output_panel.log_view.scroll_home(animate=False, immediate=True)
         source.outbox += [printed(41, 45)]
         await wait_until(pilot, lambda: app.output_panel.lines[-1] == "line 45")
         await pilot.pause(0.1)
         assert "line 45" not in screen_text(app) and not app.output_panel.following
-        app.output_panel.log_view.scroll_end(animate=False, immediate=True)  # back at the end: it follows again
+        # back at the end: it follows again
+        app.output_panel.log_view.scroll_end(animate=False, immediate=True)
         source.outbox += [printed(46, 50)]
         await wait_until(pilot, lambda: "line 50" in screen_text(app), timeout=3)
 
@@ -67,16 +70,17 @@ async def test_the_output_keeps_following_when_a_panel_laid_out_beside_it_makes_
 
 SIZES = ((80, 24), (120, 40), (160, 48))
 # what a panel says while its data has not come: on a screen whose source has sent all it will, none may show
-PLACEHOLDERS = ("waiting for the first step", "names appear here as the run samples them", "waiting for weight",
-                "waiting for update:data", "no saturation image", "waiting for the first snapshot")
+PLACEHOLDERS = ("waiting for the first step", "names appear here as the run samples them",
+                "waiting for weight", "waiting for update:data", "no saturation image",
+                "waiting for the first snapshot")
 LETTERS = re.compile(r"[A-Za-z]{2,}")
 
 
 def shown_panels(app: MmtuiApp) -> set[str]:
     """The overview's panels that take room on the screen, by id."""
     overview = app.overview
-    panels = (overview.loss_plot, overview.activations, overview.saturation, overview.samples, overview.output,
-              overview.runs, overview.scalars)
+    panels = (overview.loss_plot, overview.activations, overview.saturation, overview.samples,
+              overview.output, overview.runs, overview.scalars)
     return {panel.id for panel in panels if panel is not None and panel.region.area > 0}
 
 
@@ -96,17 +100,19 @@ def loss_plot_gaps(app: MmtuiApp) -> tuple[int, int]:
 
 
 def words_inside_the_figure(app: MmtuiApp) -> list[str]:
-    """Words drawn inside the Loss figure's frame, over the curves: a legend's; the legend belongs above it."""
+    """Words drawn inside the Loss figure's frame, over the curves: a legend's; the legend
+    belongs above it."""
     rows = loss_rows(app)
     top = next(y for y, row in enumerate(rows) if "┌" in row)
     bottom = next(y for y, row in enumerate(rows) if "└" in row)
     return [word for row in rows[top:bottom] for word in LETTERS.findall(row.partition("│")[2] or row)]
 
 
-async def check_every_size(app: MmtuiApp, pilot, panels: set[str], also=lambda screen: True) -> dict[tuple, str]:
-    """At 80x24, 120x40 and 160x48: the overview lays out exactly `panels`, says no placeholder, leaves no more
-    than a few cells of the Loss panel empty and draws no legend over its curves; `also(screen)` holds. Returns
-    each size's screen."""
+async def check_every_size(app: MmtuiApp, pilot, panels: set[str],
+                           also=lambda screen: True) -> dict[tuple, str]:
+    """At 80x24, 120x40 and 160x48: the overview lays out exactly `panels`, says no placeholder, leaves no
+    more than a few cells of the Loss panel empty and draws no legend over its curves; `also(screen)` holds.
+    Returns each size's screen."""
     screens = {}
     for size in SIZES:
         await pilot.resize_terminal(*size)
@@ -122,7 +128,8 @@ async def check_every_size(app: MmtuiApp, pilot, panels: set[str], also=lambda s
 
 
 async def until_ended(app: MmtuiApp, pilot, timeout: float = 30) -> None:
-    await wait_until(pilot, lambda: app.source_status is not None and app.source_status.ended, timeout=timeout)
+    await wait_until(pilot, lambda: app.source_status is not None and app.source_status.ended,
+                     timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +199,8 @@ async def test_a_script_that_never_watches_gives_its_output_the_whole_screen(log
         shot = app.screenshot_svg()
     assert 'xml:space="preserve"' in shot  # rsvg-convert keeps the spaces between a name and its figures
     assert "epoch 11: loss 1.90" in screens[160, 48] and "? help" in screens[160, 48]
-    assert "y layers" not in screens[160, 48] and "l log/lin" not in screens[160, 48]  # no key for what cannot come
+    # no key for what cannot come
+    assert "y layers" not in screens[160, 48] and "l log/lin" not in screens[160, 48]
 
 
 # ---- the drawing functions
@@ -231,7 +239,8 @@ def test_long_names_are_cut_in_the_middle_and_columns_never_run_together():
 
 
 def test_a_legend_too_long_for_its_rows_cuts_names_then_counts_the_runs_it_leaves_out():
-    entries = [LegendEntry("⣀⣀", 6, f"lightning_logs/version_{i}_with_a_long_name", run=True) for i in range(11)]
+    entries = [LegendEntry("⣀⣀", 6, f"lightning_logs/version_{i}_with_a_long_name", run=True)
+               for i in range(11)]
     one_row = [line.text for line in legend_lines(entries, 80, 1)]
     assert len(one_row) == 1 and "more (c: next run)" in one_row[0] and len(one_row[0]) <= 80
     assert "…sion_0_wit…" in one_row[0] and "…sion_1_wit…" in one_row[0]  # cut where the names agree
@@ -249,10 +258,13 @@ def test_a_histograms_tag_that_names_a_weight_is_a_weights():
 
 def test_the_status_line_names_what_ran_and_an_ended_runs_average_speed():
     assert what_ran("mlp", {"init": "lecture", "seed": 1}) == "model mlp"  # the lecture's, as it always was
-    assert what_ran("LitNet", {"framework": "Lightning", "script": "train"}) == "Lightning · train · model LitNet"
-    assert what_ran("", {"log": "TensorBoard", "framework": "transformers"}) == "transformers · TensorBoard log"
+    assert what_ran("LitNet", {"framework": "Lightning", "script": "train"}) \
+        == "Lightning · train · model LitNet"
+    assert what_ran("", {"log": "TensorBoard", "framework": "transformers"}) \
+        == "transformers · TensorBoard log"
     history = History()
-    for step, speed, state in ((100, 100.0, RUNNING), (200, 100.0, RUNNING), (600, 400.0, RUNNING), (600, 0.0, DONE)):
+    for step, speed, state in ((100, 100.0, RUNNING), (200, 100.0, RUNNING), (600, 400.0, RUNNING),
+                               (600, 0.0, DONE)):
         history.add(replace(script_snapshot(step), steps_per_s=speed, state=state))
         if step == 600 and state == RUNNING:
             assert history.steps_per_s == 400.0  # running: the latest speed

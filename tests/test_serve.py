@@ -1,5 +1,5 @@
-"""`mmtui --serve`: the command each browser tab runs, the one-line refusals, the served child, and the monitor
-drawn and trained in a real headless chromium."""
+"""`mmtui --serve`: the command each browser tab runs, the one-line refusals, the served child, and the
+monitor drawn and trained in a real headless chromium."""
 
 from __future__ import annotations
 
@@ -88,12 +88,14 @@ def quit_packet() -> bytes:
 def test_a_served_child_runs_on_pipes_and_quits_when_the_server_says(small_words_path):
     # What textual-serve starts for a tab, with no terminal: it must draw on stdout rather than refuse.
     env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="120", ROWS="40")
-    child = subprocess.Popen([sys.executable, "-m", "mmtui", "--steps", "300", "--data", str(small_words_path)],
+    child = subprocess.Popen([sys.executable, "-m", "mmtui", "--steps", "300",
+                              "--data", str(small_words_path)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                              start_new_session=True)
     try:
         drawn = b""
-        deadline = Deadline(60, "waiting for the served child's first frame", lambda: f"; it wrote {drawn[:200]!r}")
+        deadline = Deadline(60, "waiting for the served child's first frame",
+                            lambda: f"; it wrote {drawn[:200]!r}")
         with selectors.DefaultSelector() as selector:
             selector.register(child.stdout, selectors.EVENT_READ)
             while len(drawn) < 10_000:  # the greeting, then a screenful
@@ -113,12 +115,13 @@ def test_a_served_child_runs_on_pipes_and_quits_when_the_server_says(small_words
 
 
 def test_a_tab_closed_while_its_mmtui_starts_still_ends_it(small_words_path):
-    # A resize and a quit before the app is up sent Textual's shutdown into an endless loop that took no signal:
-    # the process, and its trainer, stayed behind. The command ends a shutdown that hangs.
+    # A resize and a quit before the app is up sent Textual's shutdown into an endless loop that took no
+    # signal: the process, and its trainer, stayed behind. The command ends a shutdown that hangs.
     env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="120", ROWS="40")
-    child = subprocess.Popen([sys.executable, "-m", "mmtui", "--steps", "100000", "--data", str(small_words_path)],
-                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                             start_new_session=True)
+    child = subprocess.Popen([sys.executable, "-m", "mmtui", "--steps", "100000",
+                              "--data", str(small_words_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=env, start_new_session=True)
     try:
         time.sleep(0.3)
         resize = json.dumps({"type": "resize", "width": 100, "height": 30}).encode()
@@ -196,8 +199,8 @@ def test_ctrl_c_stops_the_server_without_a_traceback(tmp_path):
     stderr = (tmp_path / "server.err").read_text()
     assert code in (0, 130), stderr
     assert "Traceback" not in stderr
-    assert re.fullmatch(rf"mmtui: serving on http://127\.0\.0\.1:{port}/\?token=[\w-]{{32}} \(Ctrl\+C stops\)",
-                        stderr.splitlines()[0])
+    assert re.fullmatch(rf"mmtui: serving on http://127\.0\.0\.1:{port}/\?token=[\w-]{{32}} "
+                        r"\(Ctrl\+C stops\)", stderr.splitlines()[0])
     assert "warning" not in stderr  # bound to localhost
 
 
@@ -205,14 +208,16 @@ async def browse(url: str, profile: Path, trained, timeout: float) -> tuple[floa
     """Open url in headless chromium and screenshot it once trained() holds: the seconds until textual-serve's
     page showed the app's first bytes, and the PNG.
 
-    chromium's own `--screenshot --virtual-time-budget=N` cannot show the monitor: virtual time runs ahead while
-    the page waits on its websocket (15 s of budget passed in ~1.6 s), so the shot shows textual-serve's splash
-    before the served mmtui (~2 s to start) has drawn. Over the DevTools protocol the test waits in real time.
+    chromium's own `--screenshot --virtual-time-budget=N` cannot show the monitor: virtual time runs ahead
+    while the page waits on its websocket (15 s of budget passed in ~1.6 s), so the shot shows textual-serve's
+    splash before the served mmtui (~2 s to start) has drawn. Over the DevTools protocol the
+    test waits in real time.
     """
     import aiohttp  # textual-serve's own dependency
 
-    chrome = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
-                               f"--user-data-dir={profile}", "--window-size=1280,800", "about:blank"],
+    chrome = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                               "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                               "--window-size=1280,800", "about:blank"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return await asyncio.wait_for(_drive(chrome, url, profile, trained, aiohttp), timeout)
@@ -247,10 +252,11 @@ async def _drive(chrome: subprocess.Popen, url: str, profile: Path, trained, aio
 
             opened = time.monotonic()
             await call("Page.navigate", url=url)
-            # textual-serve's page marks its body when the app's first bytes arrive (the body is null while the
-            # page loads)
+            # textual-serve's page marks its body when the app's first bytes arrive (the body is null
+            # while the page loads)
             first_byte = "document.body !== null && document.body.classList.contains('-first-byte')"
-            while not (await call("Runtime.evaluate", expression=first_byte, returnByValue=True))["result"]["value"]:
+            while not (await call("Runtime.evaluate", expression=first_byte,
+                                  returnByValue=True))["result"]["value"]:
                 await asyncio.sleep(0.2)
             first_frame_s = time.monotonic() - opened
             while not trained():
@@ -385,8 +391,8 @@ def test_a_killed_server_leaves_no_tab_training(tmp_path, small_words_path):
 
     port = free_port()
     run_file = tmp_path / "RUN.jsonl"
-    server = start_server(["--port", str(port), "--steps", "10000000", "--compile", "off", "--eval-every", "0",
-                           "--data", str(small_words_path), "--log", str(run_file)], tmp_path)
+    server = start_server(["--port", str(port), "--steps", "10000000", "--compile", "off", "--eval-every",
+                           "0", "--data", str(small_words_path), "--log", str(run_file)], tmp_path)
     try:
         link = wait_until_answering(server, port, tmp_path)
         ws = f"ws://127.0.0.1:{port}/ws/{link.partition('token=')[2]}?width=100&height=30"

@@ -1,6 +1,6 @@
-"""TensorBoard logs in `mmtui view`, written by torch's own SummaryWriter: scalars as the loss curve, evaluations and
-scalars, histograms as layers, runs as streams, followed as they grow, damage worded; and `mmtui export
---tensorboard`, read back by TensorBoard's own reader."""
+"""TensorBoard logs in `mmtui view`, written by torch's own SummaryWriter: scalars as the loss curve,
+evaluations and scalars, histograms as layers, runs as streams, followed as they grow, damage worded; and
+`mmtui export --tensorboard`, read back by TensorBoard's own reader."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mmtui.records import DONE, OTHER, Snapshot, SourceStatus
+from mmtui.records import DONE, OTHER, Snapshot
+from mmtui.sources.follow import Reading
+from collected import Collected
 from test_headless_cli import assert_one_line_error, mmtui
 
 TIMEOUT_S = 20.0
@@ -59,37 +61,12 @@ def event_file(run_folder: Path) -> Path:
     return found
 
 
-class Collected:
-    """What a source handed out so far, read with a deadline."""
-
-    def __init__(self, source):
-        self.source = source
-        self.snapshots: list[Snapshot] = []
-        self.statuses: list[SourceStatus] = []
-
-    def until(self, condition, what: str, timeout: float = TIMEOUT_S) -> Collected:
-        deadline = time.monotonic() + timeout
-        while not condition(self):
-            assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}; last status {self.status!r}"
-            for item in self.source.receive(0.05):
-                (self.snapshots if isinstance(item, Snapshot) else self.statuses).append(item)
-        return self
-
-    @property
-    def status(self) -> SourceStatus | None:
-        return self.statuses[-1] if self.statuses else None
-
-    def ended(self) -> bool:
-        return self.status is not None and self.status.ended
-
-    def of(self, stream: str) -> list[Snapshot]:
-        return [s for s in self.snapshots if s.run.stream == stream]
-
-
-def source_on(*paths: Path, follow: bool = False, tag: str | None = None) -> Collected:
+def source_on(*paths: Path, follow: bool = False, tag: str | None = None,
+              reading: Reading = Reading()) -> Collected:
     from mmtui.sources.tensorboard import TensorBoardSource, check_log_paths
 
-    return Collected(TensorBoardSource(check_log_paths([str(p) for p in paths], wait=False), follow=follow, tag=tag))
+    checked = check_log_paths([str(p) for p in paths], wait=False)
+    return Collected(TensorBoardSource(checked, follow=follow, tag=tag, reading=reading), TIMEOUT_S)
 
 
 def losses_of(snapshots: list[Snapshot]) -> list[tuple[int, float]]:
@@ -126,7 +103,8 @@ def test_a_log_folder_is_every_run_folder_in_it(log_dir):
     read = source_on(folder).until(Collected.ended, "both runs read")
     assert {s.run.stream for s in read.snapshots} == {"run_a", "run_b"}
     assert read.status.text == "read 2 runs"
-    assert len(losses_of(read.of("run_b"))) == STEPS and losses_of(read.of("run_b"))[0][1] == pytest.approx(4.3)
+    assert len(losses_of(read.of("run_b"))) == STEPS
+    assert losses_of(read.of("run_b"))[0][1] == pytest.approx(4.3)
 
 
 def test_tag_picks_the_loss_curve_and_a_log_without_a_loss_tag_says_how(tb, tmp_path):
@@ -136,7 +114,8 @@ def test_tag_picks_the_loss_curve_and_a_log_without_a_loss_tag_says_how(tb, tmp_
     untagged = source_on(tmp_path).until(Collected.ended, "the log")
     assert not losses_of(untagged.snapshots)
     assert untagged.status.warning
-    assert "run: no training loss tag among objective, lr, val/loss (--tag TAG picks one)" in untagged.status.text
+    assert ("run: no training loss tag among objective, lr, val/loss (--tag TAG picks one)"
+            in untagged.status.text)
     assert {sc.name for s in untagged.snapshots for sc in s.scalars} == {"objective", "lr"}
 
 
@@ -150,9 +129,11 @@ def test_tf2_style_tensor_scalars_and_histograms_read_as_the_others(tb, tmp_path
     with SummaryWriter(log_dir=str(tmp_path / "keras")) as writer:
         for step in range(3):  # Keras's TensorBoard callback: tensors with the plugin named in their metadata
             writer.file_writer.add_summary(scalar_pb("epoch_loss", 2.0 - step / 10), step)
-            writer.file_writer.add_summary(histogram_pb("dense/kernel_0", values * (step + 1), buckets=30), step)
+            writer.file_writer.add_summary(histogram_pb("dense/kernel_0", values * (step + 1), buckets=30),
+                                           step)
     read = source_on(tmp_path).until(Collected.ended, "the log")
-    assert losses_of(read.snapshots) == [(0, pytest.approx(2.0)), (1, pytest.approx(1.9)), (2, pytest.approx(1.8))]
+    assert losses_of(read.snapshots) == [(0, pytest.approx(2.0)), (1, pytest.approx(1.9)),
+                                         (2, pytest.approx(1.8))]
     assert not any(s.layers for s in read.snapshots)  # a kernel's histogram is a weight's, not a layer's
     layer = [s for s in read.snapshots if s.weights][-1].weights[0]
     assert layer.name == "dense/kernel_0" and layer.step == 2 and sum(layer.hist_counts) == 1000
@@ -217,34 +198,11 @@ def test_a_truncated_last_record_is_read_once_complete_when_followed(log_dir, tm
     followed.until(lambda c: len(losses_of(c.snapshots)) == STEPS, "the completed record")
 
 
-def test_a_record_completed_after_the_reader_stopped_is_read_not_called_damaged(log_dir, tmp_path, monkeypatch):
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-
-    data = event_file(log_dir[0] / "run_a").read_bytes()
-    (tmp_path / "run").mkdir()
-    path = tmp_path / "run" / "events.out.tfevents.1.host"
-    path.write_bytes(data[:-7])
-    load = RawEventFileLoader.Load
-
-    def load_then_writer_completes(self):
-        yield from load(self)
-        if path.stat().st_size < len(data):  # the writer ends its record between the reader's stop and its check
-            with path.open("ab") as file:
-                file.write(data[-7:])
-
-    monkeypatch.setattr(RawEventFileLoader, "Load", load_then_writer_completes)
-    followed = source_on(tmp_path, follow=True).until(lambda c: len(losses_of(c.snapshots)) == STEPS,
-                                                      "the completed record")
-    assert not any(status.warning for status in followed.statuses), followed.statuses
-
-
-def test_more_runs_than_shown_say_so(tb, tmp_path, monkeypatch):
-    from mmtui.sources import tensorboard
-
-    monkeypatch.setattr(tensorboard, "MAX_RUNS", 3)  # 100 runs' worth of folders, in miniature
+def test_more_runs_than_shown_say_so(tb, tmp_path):
     for n in range(5):
         write_log(tmp_path / f"run{n}", steps=3)
-    read = source_on(tmp_path).until(Collected.ended, "the runs shown")
+    few = Reading(max_files=3)  # a folder of 100 runs, in miniature
+    read = source_on(tmp_path, reading=few).until(Collected.ended, "the runs shown")
     assert len({s.run.stream for s in read.snapshots}) == 3
     assert "2 more runs not shown (the 3 most recently written are)" in read.status.text
 
@@ -296,7 +254,8 @@ def test_view_refuses_a_bad_log_in_one_line_with_exit_2(tb, kind, tmp_path):
 def test_with_wait_and_tag_an_empty_folder_is_awaited_as_a_log(tb, tmp_path):
     shot = tmp_path / "view.svg"
     (tmp_path / "logs").mkdir()
-    result = mmtui("view", "--wait", "--tag", "loss", str(tmp_path / "logs"), "--no-terminal", "--screenshot", str(shot))
+    result = mmtui("view", "--wait", "--tag", "loss", str(tmp_path / "logs"), "--no-terminal", "--screenshot",
+                   str(shot))
     assert result.returncode == 0, result.stderr
     assert "waiting for event files in" in screenshot_text(shot)
 
@@ -306,10 +265,12 @@ def test_view_refuses_run_files_and_logs_together(log_dir, tmp_path):
     assert_one_line_error(mmtui("view", str(run_file), str(log_dir[0])), "cannot be viewed together")
 
 
-NO_TENSORBOARD = "import sys; sys.modules['tensorboard'] = None; sys.argv[0] = 'mmtui'; from mmtui.cli import main; main()"
+NO_TENSORBOARD = ("import sys; sys.modules['tensorboard'] = None; sys.argv[0] = 'mmtui'; "
+                  "from mmtui.cli import main; main()")
 
 
-@pytest.mark.parametrize("args", [["view", "--tag", "loss", "logs"], ["export", "--tensorboard", "RUN", "out"]])
+@pytest.mark.parametrize("args", [["view", "--tag", "loss", "logs"],
+                                  ["export", "--tensorboard", "RUN", "out"]])
 def test_without_the_extra_view_and_export_say_how_to_install_it(args, tmp_path):
     (tmp_path / "logs").mkdir()
     run_file = _write(tmp_path / "RUN", b'{"event":"header","format":"mmtui-run","version":1}\n')
@@ -336,8 +297,10 @@ async def test_the_app_draws_the_loss_curve_and_the_histogram_and_overlays_two_r
         assert "run_a" in screen and "run_b" in screen  # the Loss legend overlays both
         assert "step 200: mean" in screen and "step 299" in screen
         assert "TensorBoard log" in screen and "model" not in screen.splitlines()[-2]
-        # a logged histogram has no trouble measure: no panel of one, nor a 0 % trend, takes room from the rest
-        assert "Layer statistics" not in screen and "Saturation" not in screen and "% over the run" not in screen
+        # a logged histogram has no trouble measure: no panel of one, nor a 0 % trend,
+        # takes room from the rest
+        assert "Layer statistics" not in screen and "Saturation" not in screen
+        assert "% over the run" not in screen
         await pilot.press("comma")  # each step that logged histograms is a snapshot to step back to
         await wait_until(pilot, lambda: "step 100: mean" in screen_text(app), TIMEOUT_S)
 
@@ -348,7 +311,8 @@ async def test_the_app_draws_the_loss_curve_and_the_histogram_and_overlays_two_r
 def lecture_run_file(tb, small_words_path, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("run") / "lecture.jsonl"
     result = mmtui("--headless", "--steps", "400", "--every", "100", "--eval-every", "200", "--hidden", "40",
-                   "--num-samples", "3", "--model", "deep", "--data", str(small_words_path), "--log", str(path))
+                   "--num-samples", "3", "--model", "deep", "--data", str(small_words_path), "--log",
+                   str(path))
     assert result.returncode == 0, result.stderr
     return path
 
@@ -369,13 +333,15 @@ def test_export_reads_back_in_tensorboards_reader_with_every_tag(lecture_run_fil
     (run_folder,) = [p for p in out.iterdir()]
     written = read_run_file(str(lecture_run_file))
     weights = [p.name for p in next(s for s in written if s.params).params]
-    accumulator = EventAccumulator(str(run_folder), size_guidance={"scalars": 0, "histograms": 0, "tensors": 0})
+    accumulator = EventAccumulator(str(run_folder),
+                                   size_guidance={"scalars": 0, "histograms": 0, "tensors": 0})
     accumulator.Reload()
     tags = accumulator.Tags()
     assert {s.layer for snap in written for s in snap.layers} == {1, 2, 3, 4, 5}  # the deep net's Tanh layers
     assert EXPORTED_SCALARS <= set(tags["scalars"])
     for n in range(1, 6):
-        assert f"activations/tanh layer {n}" in tags["histograms"] and f"saturation/tanh layer {n}" in tags["scalars"]
+        assert f"activations/tanh layer {n}" in tags["histograms"]
+        assert f"saturation/tanh layer {n}" in tags["scalars"]
         assert f"gradients/tanh layer {n}" in tags["histograms"]
     for name in weights:
         assert f"weight_gradients/{name}" in tags["histograms"]
@@ -408,14 +374,17 @@ def test_an_export_viewed_again_gives_the_run_files_losses_and_histograms(lectur
     assert shown.hist_counts == first.hist_counts  # even bins in, the same even bins out
     assert shown.hist_edges == pytest.approx(first.hist_edges, abs=1e-6)
     assert [n for s in read.snapshots for n in s.samples] == [n for s in written for n in s.samples]
-    weights = {p.name for s in written for p in s.params}  # their gradients' histograms are weights', not layers
-    read_weights = {h.name for s in read.snapshots for h in s.weights}  # as many as MAX_HISTOGRAM_TAGS leaves room for
+    # their gradients' histograms are weights', not layers
+    weights = {p.name for s in written for p in s.params}
+    # as many as MAX_HISTOGRAM_TAGS leaves room for
+    read_weights = {h.name for s in read.snapshots for h in s.weights}
     assert read_weights and read_weights <= {f"weight_gradients/{name}" for name in weights}
     assert not any(layer.name.startswith("weight_gradients/") for s in read.snapshots for layer in s.layers)
 
 
 BAD_EXPORTS = {
-    "no-format": (lambda d, run: ["export", str(run), str(d / "out")], "say which format to write: --tensorboard"),
+    "no-format": (lambda d, run: ["export", str(run), str(d / "out")],
+                  "say which format to write: --tensorboard"),
     "missing-run-file": (lambda d, run: ["export", "--tensorboard", str(d / "absent.jsonl"), str(d / "out")],
                          "no such file"),
     "not-a-run-file": (lambda d, run: ["export", "--tensorboard", str(_write(d / "x.txt", b"emma\n")),

@@ -1,4 +1,5 @@
-"""The deep-net diagnostics in the TUI: model and gain keys, the layers and parameters views, their pure parts."""
+"""The deep-net diagnostics in the TUI: model and gain keys, the layers and parameters views,
+their pure parts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from mmtui.engine.words import read_words
 from mmtui.experiments import GAINS, MODELS, gain_label, next_gain
 from mmtui.records import RUNNING, ActivationStats, ParamStats, Reinit, RunInfo, Snapshot
 from mmtui.tui.app import MmtuiApp
-from mmtui.tui.diagnostics import activation_table, gradient_curves, gradient_table, histogram_curve, param_table
+from mmtui.tui.diagnostics import (activation_table, gradient_curves, gradient_table, histogram_curve,
+                                   param_table)
 from mmtui.tui.history import History, LossSeries, RatioSeries
 from mmtui.tui.widgets.dead_map import DEAD, WHITE, dead_columns, dead_map_lines
 from mmtui.tui.widgets.update_ratio_plot import ratio_lines
@@ -26,16 +28,17 @@ def layer_stats(layer: int = 1, *, std: float = 0.5, units: int = 6, white_rows:
                 grads: bool = True, step: int = 0) -> ActivationStats:
     edges = tuple(-1 + i * 0.5 for i in range(5))
     grad_edges = tuple(-0.01 + i * 0.005 for i in range(5))
-    return ActivationStats(step=step, saturation=10.0 * layer, share_99=5.0, dead_units=0, units=units, mean=0.01,
-                           std=std, hist_edges=edges, hist_counts=(1, 4, 4, 1), layer=layer,
+    return ActivationStats(step=step, saturation=10.0 * layer, share_99=5.0, dead_units=0, units=units,
+                           mean=0.01, std=std, hist_edges=edges, hist_counts=(1, 4, 4, 1), layer=layer,
                            grad_mean=1e-5 if grads else None, grad_std=1e-3 * layer if grads else None,
-                           grad_hist_edges=grad_edges if grads else (), grad_hist_counts=(2, 8, 8, 2) if grads else (),
-                           white_rows=white_rows)
+                           grad_hist_edges=grad_edges if grads else (),
+                           grad_hist_counts=(2, 8, 8, 2) if grads else (), white_rows=white_rows)
 
 
-def param_stats(name: str, ratio: float, update: float = -3.0, shape: tuple[int, ...] = (100, 100)) -> ParamStats:
-    return ParamStats(name, shape, grad_mean=1e-6, grad_std=1e-3, grad_data_ratio=ratio, update_ratio_log10=update,
-                      grad_hist_edges=(-0.01, 0.0, 0.01), grad_hist_counts=(5, 5))
+def param_stats(name: str, ratio: float, update: float = -3.0,
+                shape: tuple[int, ...] = (100, 100)) -> ParamStats:
+    return ParamStats(name, shape, grad_mean=1e-6, grad_std=1e-3, grad_data_ratio=ratio,
+                      update_ratio_log10=update, grad_hist_edges=(-0.01, 0.0, 0.01), grad_hist_counts=(5, 5))
 
 
 def run_info(run_id: int = 0, model: str = "deep", gain: float = 5 / 3) -> RunInfo:
@@ -57,7 +60,8 @@ WHITE_ROWS = (0b000101, 0b100100, 0b000100, 0b100101)
 
 def deep_snapshot(step: int, info: RunInfo | None = None) -> Snapshot:
     layers = [layer_stats(i, std=0.8 / i, white_rows=WHITE_ROWS, step=step) for i in range(1, 6)]
-    params = [param_stats("C", 0.001, shape=(27, 10))] + [param_stats(f"W{i}", 0.002 * i) for i in range(1, 6)]
+    params = [param_stats("C", 0.001, shape=(27, 10))] + [param_stats(f"W{i}", 0.002 * i)
+                                                          for i in range(1, 6)]
     params.append(param_stats("W6", 0.05, update=-1.5, shape=(100, 27)))
     return snapshot(step, layers=layers, params=params, info=info)
 
@@ -87,7 +91,8 @@ def test_a_loss_series_keeps_evenly_spread_raw_losses_and_a_smoothed_loss_of_all
     assert 8 <= len(series.steps) < 16 and bucket > 1
     assert {b - a for a, b in zip(series.steps, series.steps[1:])} == {bucket}  # evenly spread over the run
     assert series.raw == [float(step) for step in series.steps]  # samples, not means
-    assert series.steps[0] <= bucket and series.steps[-1] > 999 - bucket  # from the start to the latest bucket
+    # from the start to the latest bucket
+    assert series.steps[0] <= bucket and series.steps[-1] > 999 - bucket
     # the debiased EMA of every finite loss: on a ramp it lags about 1 / (1 - EMA_DECAY) = 100 steps behind
     assert 999 - 105 < series.latest_smooth < 999 - 95 and series.smooth[-1] < series.steps[-1]
 
@@ -250,7 +255,8 @@ async def test_b_m_g_step_from_the_run_shown_and_the_status_line_names_the_model
             await pilot.press(key)
             await wait_until(pilot, lambda: app.history.run.info.model == model)
         await pilot.press("g")
-        await wait_until(pilot, lambda: f"model {MODELS[2]}" in status_text(app) and "gain 1 " in status_text(app))
+        await wait_until(pilot,
+                         lambda: f"model {MODELS[2]}" in status_text(app) and "gain 1 " in status_text(app))
         assert source.sent == [Reinit(model="mlp-bn"), Reinit(model=MODELS[2]), Reinit(gain=GAINS[1])]
 
 
@@ -259,7 +265,8 @@ async def test_a_deep_run_shows_every_layer_and_weight(words):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("y")
         await wait_until(pilot, lambda: app.history.run is not None and len(app.history.run.layers) == 5)
-        await wait_until(pilot, lambda: shows(app, *(f"layer {i}" for i in range(1, 6)), " of 100 (red: white"))
+        await wait_until(pilot,
+                         lambda: shows(app, *(f"layer {i}" for i in range(1, 6)), " of 100 (red: white"))
         await pilot.press("p")
         await wait_until(pilot, lambda: len(app.history.run.update_ratios.steps) > 2)
         await wait_until(pilot, lambda: shows(app, "◀ largest grad:data"))

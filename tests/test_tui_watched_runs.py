@@ -1,5 +1,5 @@
-"""A watched model's run in the TUI: each layer worded by its function's kind and named by its module, long names
-kept by their ends, logged scalars as sparklines, the writer's notes in the status line."""
+"""A watched model's run in the TUI: each layer worded by its function's kind and named by its module, long
+names kept by their ends, logged scalars as sparklines, the writer's notes in the status line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import math
 from dataclasses import replace
 
 from mmtui.engine.config import TrainConfig
-from mmtui.records import BOUNDED, OTHER, RECTIFIER, RUNNING, ActivationStats, ParamStats, RunInfo, Scalar, Snapshot
+from mmtui.records import (BOUNDED, OTHER, RECTIFIER, RUNNING, ActivationStats, ParamStats, RunInfo, Scalar,
+                           Snapshot)
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.diagnostics import activation_table, param_table
 from mmtui.tui.history import STATS_KEPT, History, ScalarSeries
@@ -28,10 +29,10 @@ NO_LOSS = "no loss seen: return it from forward (as logits, loss) or call run.lo
 
 def layer(kind: str, name: str = "", *, edges=(-1.0, -0.5, 0.0, 0.5, 1.0), counts=(5, 1, 1, 3), layer_index=1,
           flat_below=0.0, saturation=40.0) -> ActivationStats:
-    return ActivationStats(step=10, saturation=saturation, share_99=30.0, dead_units=2, units=8, mean=0.2, std=0.4,
-                           hist_edges=edges, hist_counts=counts, layer=layer_index, grad_mean=1e-4, grad_std=2e-3,
-                           grad_hist_edges=(-0.01, 0.0, 0.01), grad_hist_counts=(3, 3), white_rows=(0b11, 0b11),
-                           name=name, kind=kind, flat_below=flat_below)
+    return ActivationStats(step=10, saturation=saturation, share_99=30.0, dead_units=2, units=8, mean=0.2,
+                           std=0.4, hist_edges=edges, hist_counts=counts, layer=layer_index, grad_mean=1e-4,
+                           grad_std=2e-3, grad_hist_edges=(-0.01, 0.0, 0.01), grad_hist_counts=(3, 3),
+                           white_rows=(0b11, 0b11), name=name, kind=kind, flat_below=flat_below)
 
 
 def weight(name: str) -> ParamStats:
@@ -40,8 +41,9 @@ def weight(name: str) -> ParamStats:
 
 def snapshot(step: int, layers=(), params=(), scalars=(), notes=()) -> Snapshot:
     return Snapshot(run=INFO, state=RUNNING, step=step, first_loss_step=step, losses=(2.0,), lr=3e-4,
-                    steps_per_s=50.0, init_loss=3.5, layers=tuple(layers), params=tuple(params), evals=(), samples=(),
-                    last_finite_loss=2.0, diverged_loss=None, scalars=tuple(scalars), notes=tuple(notes))
+                    steps_per_s=50.0, init_loss=3.5, layers=tuple(layers), params=tuple(params), evals=(),
+                    samples=(), last_finite_loss=2.0, diverged_loss=None, scalars=tuple(scalars),
+                    notes=tuple(notes))
 
 
 # ---- the words of each kind
@@ -60,7 +62,8 @@ def test_a_long_module_path_keeps_its_end():
     assert fitted(LONG_WEIGHT, 20) == "…" + LONG_WEIGHT[-19:] and len(fitted(LONG_WEIGHT, 20)) == 20
     assert fitted("W1", 20) == "W1"
     table = param_table((weight(LONG_WEIGHT), weight("transformer.h.2.attn.c_attn.weight"))).plain
-    assert "h.11.attn.c_attn.weight" in table and "h.2.attn.c_attn.weight" in table  # told apart by their ends
+    # told apart by their ends
+    assert "h.11.attn.c_attn.weight" in table and "h.2.attn.c_attn.weight" in table
 
 
 def red_columns(lines) -> list[bool]:
@@ -74,7 +77,8 @@ def test_a_rectifiers_histogram_reddens_the_bins_reaching_its_flat_side_and_labe
     lines = histogram_lines(relu, width=47, height=8)
     assert "█ t ≤ 0" in lines[0].text
     red = red_columns(lines)
-    assert red[:10] == [True] * 10 and not any(red[10:])  # 40 columns, 10 a bin: the first bin holds the zeros
+    # 40 columns, 10 a bin: the first bin holds the zeros
+    assert red[:10] == [True] * 10 and not any(red[10:])
     assert lines[-1].text.split() == ["0", "4"]  # its range's ends, not the tanh's -1 0 1
 
 
@@ -103,7 +107,8 @@ def test_the_saturation_panel_names_the_layer_and_says_flat_side_for_a_rectifier
 
 
 def test_mixed_kinds_share_one_column_and_a_function_with_no_measure_shows_dashes():
-    table = activation_table((layer(BOUNDED, "a  Tanh"), layer(RECTIFIER, "b  ReLU"), layer(OTHER, "c  Identity")))
+    table = activation_table((layer(BOUNDED, "a  Tanh"), layer(RECTIFIER, "b  ReLU"),
+                              layer(OTHER, "c  Identity")))
     header, tanh, relu, other = table.plain.splitlines()
     assert "in trouble" in header
     assert "40.00%" in tanh and "40.00%" in relu and "%" not in other and other.count("—") == 2
@@ -200,7 +205,8 @@ async def test_a_watched_run_is_drawn_in_its_own_words_with_its_scalars_and_note
                             commands=frozenset())
     app = MmtuiApp(source)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: shows(app, "Activations: transformer.h.0.mlp.act  NewGELU", "Scalars"))
+        await wait_until(pilot,
+                         lambda: shows(app, "Activations: transformer.h.0.mlp.act  NewGELU", "Scalars"))
         text = screen_text(app)
         assert "hidden tanh" not in text and "█ t ≤ 0" in text and "Dead units" in text
         status = next(line for line in text.splitlines() if line.strip().startswith("running"))
@@ -212,7 +218,8 @@ async def test_a_watched_run_is_drawn_in_its_own_words_with_its_scalars_and_note
         await wait_until(pilot, lambda: shows(app, "accuracy", "0.7 "))  # a row appears for a new scalar
         assert "0.00018 … 0.0003" in screen_text(app)  # lr's sparkline range
         await pilot.press("y")
-        await wait_until(pilot, lambda: shows(app, "Activations per layer", "transformer.h.2.mlp.act  NewGELU"))
+        await wait_until(pilot,
+                         lambda: shows(app, "Activations per layer", "transformer.h.2.mlp.act  NewGELU"))
         text = screen_text(app)
         assert "Tanh" not in text and "Dead neurons: t ≤ 0" in text and "flat side" in text
         assert "0.15" in text and "2.25" in text  # the axis spans the bins' centres, not [-1, 1]
@@ -233,7 +240,8 @@ def test_stepping_back_pins_older_statistics_and_newer_arrivals_leave_them_shown
     history.step_through(-100)
     assert history.run.first_layer.step == 0
     history.step_through(100)
-    assert history.run.first_layer.step == 100 and history.run.looking_back is None  # following the latest again
+    # following the latest again
+    assert history.run.first_layer.step == 100 and history.run.looking_back is None
 
 
 def test_the_statistics_kept_to_step_back_through_stay_bounded_and_span_the_run():
@@ -253,7 +261,8 @@ async def test_comma_and_full_stop_step_the_panels_through_earlier_statistics():
         await pilot.press("comma", "comma")
         await wait_until(pilot, lambda: shows(app, "step 10: mean", "statistics of step 10"))
         await pilot.press("full_stop", "full_stop")
-        await wait_until(pilot, lambda: shows(app, "step 30: mean") and "statistics of step" not in screen_text(app))
+        await wait_until(pilot,
+                         lambda: shows(app, "step 30: mean") and "statistics of step" not in screen_text(app))
 
 
 def test_a_histogram_axis_from_the_data_labels_its_middle_0_not_a_rounding_error():

@@ -14,8 +14,8 @@ from mmtui.tui.widgets.trend_sparkline import BLOCKS, LABEL_WIDTH, sparkline_lin
 
 
 def test_sparkline_scales_to_its_largest_reading_and_colours_each_column():
-    lines = sparkline_lines([80.0, 40.0, 2.0, 0.0], width=LABEL_WIDTH + 10, height=2, style_of=saturation_style,
-                            unit="%")
+    lines = sparkline_lines([80.0, 40.0, 2.0, 0.0], width=LABEL_WIDTH + 10, height=2,
+                            style_of=saturation_style, unit="%")
     assert [line.text for line in lines] == ["  80% █" + BLOCKS[0] * 3, " " * LABEL_WIDTH + "██▁ "]
     label, alarm, warn, ok = list(lines[1])
     assert (alarm.text, alarm.style) == ("█", ALARM_STYLE)  # 80%
@@ -24,7 +24,8 @@ def test_sparkline_scales_to_its_largest_reading_and_colours_each_column():
 
 
 def test_sparkline_shows_the_latest_readings_that_fit_and_draws_nothing_without_any():
-    lines = sparkline_lines([100.0, 0.0, 50.0, 100.0], width=LABEL_WIDTH + 3, height=1, style_of=lambda _: Style())
+    lines = sparkline_lines([100.0, 0.0, 50.0, 100.0], width=LABEL_WIDTH + 3, height=1,
+                            style_of=lambda _: Style())
     assert lines[0].text == "  100  ▄█"  # the last three readings, scaled to the largest of them
     assert sparkline_lines([], width=40, height=3, style_of=lambda _: Style()) == []
     assert all(set(line.text[LABEL_WIDTH:]) == {" "} for line in
@@ -43,7 +44,8 @@ def test_figure_strips_read_the_same_characters_and_colours_as_plotexts_own_text
     strips = figure_strips(plt, 60)
     assert [strip.text for strip in strips] == re.sub(r"\x1b\[[0-9;]*m", "", built).splitlines()
     assert all(strip.cell_length == 60 for strip in strips)
-    colours = {tuple(segment.style.color.triplet) for strip in strips for segment in strip if segment.style.color}
+    colours = {tuple(segment.style.color.triplet)
+               for strip in strips for segment in strip if segment.style.color}
     assert {(0, 128, 128), (0, 128, 0)} <= colours  # plotext's cyan and green, as Rich's standard RGB
 
 
@@ -58,8 +60,8 @@ def test_figure_strips_pad_and_crop_to_the_panel_width():
 def test_braille_line_runs_corner_to_corner_with_its_ticks_and_colour():
     red = Style(color="#ff0000")
     strips = line_plot([PlotLine([0.0, 1.0], [0.0, 1.0], red)], width=12, height=6,
-                       x=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")], "x"), y=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")]),
-                       title="diagonal")
+                       x=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")], "x"),
+                       y=Axis(0.0, 1.0, [(0.0, "0"), (1.0, "1")]), title="diagonal")
     title, top, middle, bottom, axis, labels = strips
     assert "diagonal" in title.text
     # 12 columns: a y label and a space, the axis, then 9 braille cells (18 x 12 dots)

@@ -1,4 +1,5 @@
-"""Checkpoints: a run's tensors, config, data identity, step and generator states; written atomically, read safely."""
+"""Checkpoints: a run's tensors, config, data identity, step and generator states; written
+atomically, read safely."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from mmtui.paths import write_whole
 
 FORMAT = "mmtui-checkpoint"
 FORMAT_VERSION = 1  # raise it when the stored fields change; load_checkpoint refuses any other version
-MAX_BYTES = 1 << 30  # a checkpoint larger than this is refused unread: the lecture's nets take tens of kilobytes
+# a checkpoint larger than this is refused unread: the lecture's nets take tens of kilobytes
+MAX_BYTES = 1 << 30
 
 
 class CheckpointError(DataError):
-    """A checkpoint that cannot be written, read or resumed; a DataError, so the CLI reports it in one line."""
+    """A checkpoint that cannot be written, read or resumed; a DataError, so the CLI
+    reports it in one line."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Checkpoint:
         return {"format": FORMAT, "version": FORMAT_VERSION, "config": dataclasses.asdict(self.config),
                 "vocab": list(self.vocab), "num_words": self.num_words, "words_sha256": self.words_sha256,
                 "step": self.step, "parameters": [p.detach() for p in self.parameters],
-                "buffers": [b.detach() for b in self.buffers], "batch_generator_state": self.batch_generator_state,
+                "buffers": [b.detach() for b in self.buffers],
+                "batch_generator_state": self.batch_generator_state,
                 "batch_position": self.batch_position, "sample_generator_state": self.sample_generator_state,
                 "init_loss": self.init_loss}
 
@@ -73,9 +77,9 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and check a checkpoint: its archive (sizes checked before torch allocates a tensor), format, version,
-    fields, config, and tensors that fit the config's net. torch's own warnings stay off the screen: a failure is
-    the one line of the CheckpointError."""
+    """Read and check a checkpoint: its archive (sizes checked before torch allocates a tensor), format,
+    version, fields, config, and tensors that fit the config's net. torch's own warnings stay off the screen:
+    a failure is the one line of the CheckpointError."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -83,7 +87,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint path is a directory, not a file: {path}")
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise CheckpointError(f"checkpoint {path} is larger than {MAX_BYTES >> 20} MiB: not an mmtui checkpoint")
+            raise CheckpointError(f"checkpoint {path} is larger than {MAX_BYTES >> 20} MiB: "
+                                  "not an mmtui checkpoint")
         raw = path.read_bytes()  # once: what is checked is what torch reads
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
@@ -91,16 +96,17 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)  # plain values only: no code
+            # plain values only: no code
+            data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - a truncated or foreign file fails in torch.load in many ways
         raise CheckpointError(f"not an mmtui checkpoint, or truncated or corrupt: {path}") from None
     return _parse(data, path)
 
 
 def _check_archive(raw: bytes, path: Path) -> None:
-    """torch.save's zip archive, as save_checkpoint writes it: entries stored, never compressed, so the tensors
-    it holds cannot be larger than the file. A zip bomb (a 2 GiB tensor deflated into 2 MB, which torch would
-    inflate before any check) and a pickle outside an archive are refused here."""
+    """torch.save's zip archive, as save_checkpoint writes it: entries stored, never compressed, so the
+    tensors it holds cannot be larger than the file. A zip bomb (a 2 GiB tensor deflated into 2 MB, which
+    torch would inflate before any check) and a pickle outside an archive are refused here."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             entries = archive.infolist()
@@ -108,8 +114,8 @@ def _check_archive(raw: bytes, path: Path) -> None:
         raise CheckpointError(f"not an mmtui checkpoint, or truncated or corrupt: {path}") from None
     for entry in entries:
         if entry.compress_type != zipfile.ZIP_STORED or entry.file_size != entry.compress_size:
-            raise CheckpointError(f"not an mmtui checkpoint: {path} holds a compressed entry ({entry.filename}, "
-                                  f"{entry.file_size:,} bytes inflated)")
+            raise CheckpointError(f"not an mmtui checkpoint: {path} holds a compressed entry "
+                                  f"({entry.filename}, {entry.file_size:,} bytes inflated)")
     if sum(entry.file_size for entry in entries) > len(raw):
         raise CheckpointError(f"not an mmtui checkpoint: {path} claims more than it holds")
 
@@ -122,7 +128,8 @@ def _parse(data, path: Path) -> Checkpoint:
                               f"this mmtui reads version {FORMAT_VERSION}")
     for name, kind in FIELD_TYPES.items():
         if not isinstance(data.get(name, ...), kind):
-            raise CheckpointError(f"checkpoint {path} is corrupt: its {name!r} is missing or of the wrong type")
+            raise CheckpointError(f"checkpoint {path} is corrupt: its {name!r} is missing or "
+                                  "of the wrong type")
     config = _config(data["config"], path)
     vocab = data["vocab"]
     if not all(isinstance(ch, str) and len(ch) == 1 for ch in vocab):
@@ -137,8 +144,8 @@ def _parse(data, path: Path) -> Checkpoint:
         if state.dtype != torch.uint8 or state.shape != generator_size:
             raise CheckpointError(f"checkpoint {path} is corrupt: its {name!r} is no generator state")
     return Checkpoint(config, tuple(vocab), data["num_words"], data["words_sha256"], data["step"], parameters,
-                      buffers, data["batch_generator_state"], data["batch_position"], data["sample_generator_state"],
-                      data["init_loss"])
+                      buffers, data["batch_generator_state"], data["batch_position"],
+                      data["sample_generator_state"], data["init_loss"])
 
 
 def _config(stored: dict, path: Path) -> TrainConfig:
@@ -172,22 +179,25 @@ def _tensors(data: dict, config: TrainConfig, vocab_size: int, path: Path):
     return tuple(stored["parameters"]), tuple(stored["buffers"])
 
 
-def check_resumable(checkpoint: Checkpoint, config: TrainConfig, vocab: tuple[str, ...], words_sha256: str) -> None:
+def check_resumable(checkpoint: Checkpoint, config: TrainConfig, vocab: tuple[str, ...],
+                    words_sha256: str) -> None:
     """Raise CheckpointError unless `config` continues the checkpoint's run on the words it was trained on."""
     if vocab != checkpoint.vocab:
         def listed(chars: set[str]) -> str:
             return repr("".join(sorted(chars))) if chars else "none"
 
-        raise CheckpointError(f"the checkpoint's vocabulary ({len(checkpoint.vocab) + 1} tokens) is not the data's "
-                              f"({len(vocab) + 1}): characters only in the checkpoint: "
+        raise CheckpointError(f"the checkpoint's vocabulary ({len(checkpoint.vocab) + 1} tokens) "
+                              f"is not the data's ({len(vocab) + 1}): characters only in the checkpoint: "
                               f"{listed(set(checkpoint.vocab) - set(vocab))}, only in the data: "
                               f"{listed(set(vocab) - set(checkpoint.vocab))}")
     if words_sha256 != checkpoint.words_sha256:
-        raise CheckpointError(f"the checkpoint was trained on another word list ({checkpoint.num_words} words, "
-                              f"same characters): resume it with the --data it was trained on")
+        raise CheckpointError("the checkpoint was trained on another word list "
+                              f"({checkpoint.num_words} words, same characters): "
+                              f"resume it with the --data it was trained on")
     changed = [name for name in RUN_FIELDS if getattr(config, name) != getattr(checkpoint.config, name)]
     if changed:
-        raise CheckpointError(f"the checkpoint's run has other {', '.join(changed)}; a resumed run keeps them")
+        raise CheckpointError(f"the checkpoint's run has other {', '.join(changed)}; "
+                              "a resumed run keeps them")
     if config.steps <= checkpoint.step:
         raise CheckpointError(f"the checkpoint is at step {checkpoint.step}: the run's total steps "
                               f"({config.steps}) must be above it to train further")

@@ -11,7 +11,8 @@ from mmtui.engine.words import Vocab, read_words, split_words, words_digest
 
 
 def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every (context, next character) pair: X (N, block_size) of the previous characters, 0-padded, Y (N,)."""
+    """Every (context, next character) pair: X (N, block_size) of the previous characters,
+    0-padded, Y (N,)."""
     stoi = vocab.stoi()
     # Each character becomes the code point of its index, so one translate and encode do the lookup for all.
     text = (Vocab.END.join(words) + Vocab.END).translate({ord(ch): index for ch, index in stoi.items()})
@@ -20,8 +21,8 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
 
 
 def contexts(codes: torch.Tensor, block_size: int) -> torch.Tensor:
-    """X (N, block_size): the block_size characters before each of `codes` (words, each ended by the end token 0)
-    within its word, 0-padded, oldest first as the lecture's list. Y alone gives X, for any block size."""
+    """X (N, block_size): the block_size characters before each of `codes` (words, each ended by the end token
+    0) within its word, 0-padded, oldest first as the lecture's list. Y alone gives X, for any block size."""
     index = torch.arange(len(codes))
     starts = torch.ones(len(codes), dtype=torch.bool)  # (N,) where a word starts: after an end token
     starts[1:] = codes[:-1] == 0

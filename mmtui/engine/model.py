@@ -28,7 +28,8 @@ class Model(Protocol):
 
     def parameters(self) -> list[torch.Tensor]: ...
 
-    def buffers(self) -> list[torch.Tensor]: ...  # state that is not trained by SGD: BatchNorm's running statistics
+    # state that is not trained by SGD: BatchNorm's running statistics
+    def buffers(self) -> list[torch.Tensor]: ...
 
     def weights(self) -> dict[str, int]: ...  # 2-D weights: name -> index in parameters()
 
@@ -42,7 +43,8 @@ class Model(Protocol):
 class MLP:
     """C (V x embed), W1 (block*embed x hidden), b1, W2 (hidden x V), b2: the lecture's starting code."""
 
-    def __init__(self, C: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor):
+    def __init__(self, C: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
+                 b2: torch.Tensor):
         self.C, self.W1, self.b1, self.W2, self.b2 = C, W1, b1, W2, b2
 
     def parameters(self) -> list[torch.Tensor]:
@@ -134,6 +136,7 @@ def build_model(config: TrainConfig, vocab_size: int, generator: torch.Generator
         apply_preset(drawn, config.init, config.w1_scale, CELL_WEIGHTS[config.model])
         return build_recurrent(config.model, drawn, RECURRENT_HIDDEN)
     batchnorm = config.model == "mlp-bn"
-    drawn = draw_mlp(vocab_size, config.block_size, config.embed, config.hidden, generator, with_b1=not batchnorm)
+    drawn = draw_mlp(vocab_size, config.block_size, config.embed, config.hidden, generator,
+                     with_b1=not batchnorm)
     apply_preset(drawn, config.init, config.w1_scale)
     return build_mlp_bn(**drawn) if batchnorm else MLP(**drawn)

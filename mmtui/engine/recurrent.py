@@ -1,5 +1,5 @@
-"""The recurrent models: makemore's tanh RNN and GRU cells over the lecture's context, a character a time step, the
-last hidden state predicting the next character; trained with autograd."""
+"""The recurrent models: makemore's tanh RNN and GRU cells over the lecture's context, a character a time
+step, the last hidden state predicting the next character; trained with autograd."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ TIME_NAMES: dict[str, str] = {"rnn": "h = tanh(W [x, h])", "gru": "hbar = tanh(W
 
 class RecurrentNet:
     """C (V x embed), the learned start state (1 x hidden), the cell's weights ((embed + hidden) x hidden) and
-    biases, W2 (hidden x V) and b2; makemore's RNN with the lecture's data: the loss is the last step's alone, so
-    the gradient reaching each earlier hidden state is what came back through time."""
+    biases, W2 (hidden x V) and b2; makemore's RNN with the lecture's data: the loss is the last step's alone,
+    so the gradient reaching each earlier hidden state is what came back through time."""
 
     def __init__(self, kind: str, C: torch.Tensor, start: torch.Tensor, cell: dict[str, torch.Tensor],
                  W2: torch.Tensor, b2: torch.Tensor):
@@ -49,14 +49,16 @@ class RecurrentNet:
         for t in range(X.shape[1]):
             x = emb[:, t]  # (B, embed)
             if self.kind == "rnn":
-                h = torch.addmm(self.cell["bxh"], torch.cat([x, h], 1), self.cell["Wxh"]).tanh()  # (B, hidden)
+                h = torch.addmm(self.cell["bxh"], torch.cat([x, h], 1),
+                                self.cell["Wxh"]).tanh()  # (B, hidden)
                 hbar = h
             else:
                 xh = torch.cat([x, h], 1)  # (B, embed + hidden)
                 r = torch.addmm(self.cell["br"], xh, self.cell["Wr"]).sigmoid()  # (B, hidden): the reset gate
                 xrh = torch.cat([x, r * h], 1)  # (B, embed + hidden)
                 hbar = torch.addmm(self.cell["bh"], xrh, self.cell["Wh"]).tanh()  # (B, hidden)
-                z = torch.addmm(self.cell["bz"], xh, self.cell["Wz"]).sigmoid()  # (B, hidden): the update gate
+                # the update gate
+                z = torch.addmm(self.cell["bz"], xh, self.cell["Wz"]).sigmoid()  # (B, hidden)
                 h = torch.lerp(h, hbar, z)  # (1 - z) * h + z * hbar
             states.append(h)
             tanhs.append(hbar)
@@ -67,8 +69,8 @@ class RecurrentNet:
         return self._run(X)[0]
 
     def step(self, X: torch.Tensor, Y: torch.Tensor, record: bool) -> StepResult:
-        """Loss and gradients; with record, every step's tanh output, the gradient reaching it, and the gradient
-        reaching every step's hidden state (the RNN's are the same tensors)."""
+        """Loss and gradients; with record, every step's tanh output, the gradient reaching it, and the
+        gradient reaching every step's hidden state (the RNN's are the same tensors)."""
         logits, states, tanhs = self._run(X)
         loss = F.cross_entropy(logits, Y)
         params = self.parameters()
@@ -86,8 +88,8 @@ class RecurrentNet:
 
 def draw_recurrent(kind: str, vocab_size: int, embed: int, hidden: int,
                    generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Raw randn draws in the lecture's way: C, then each cell Linear's weight and bias, then W2, b2; the start
-    state is zeros, as makemore's."""
+    """Raw randn draws in the lecture's way: C, then each cell Linear's weight and bias, then W2, b2; the
+    start state is zeros, as makemore's."""
     drawn = {"C": torch.randn((vocab_size, embed), generator=generator)}
     for name in CELL_WEIGHTS[kind]:
         drawn[name] = torch.randn((embed + hidden, hidden), generator=generator)

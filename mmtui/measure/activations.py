@@ -22,8 +22,8 @@ FLAT_NAMES = ("gelu", "silu", "swish", "mish", "selu", "celu", "elu", "softplus"
 BOUNDED_NAMES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softsign": (-1.0, 1.0)}
 SOFTSIGN_AT = 1 - math.sqrt(NEAR_FLAT_SLOPE)  # 0.757: softsign's slope is (1 - |t|) ** 2
 SOFTSIGN_WHITE_AT = 1 - math.sqrt(1 - WHITE_AT ** 2)  # 0.859: as flat as tanh's white pixels
-HARD_AT = 0.999  # a hard bound's slope is exactly 0 at the bound only: outputs on it, allowing the scaling's
-# rounding
+# a hard bound's slope is exactly 0 at the bound only: outputs on it, allowing the scaling's rounding
+HARD_AT = 0.999
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class Activation:
     kind: str  # BOUNDED, RECTIFIER, FLAT or OTHER
     bounds: tuple[float, float] = (-1.0, 1.0)  # a BOUNDED function's range
     flat_below: float = 0.0  # a RECTIFIER's output at or below this came from an input at or below 0
-    saturated_at: float = SATURATED_AT  # a BOUNDED function's |t| (scaled to [-1, 1]) past which its slope is
-    # below NEAR_FLAT_SLOPE of its peak: 0.97 for tanh and sigmoid alike
+    # a BOUNDED function's |t| (scaled to [-1, 1]) past which its slope is below NEAR_FLAT_SLOPE of its peak:
+    # 0.97 for tanh and sigmoid alike
+    saturated_at: float = SATURATED_AT
     white_at: float = WHITE_AT  # and past which an output is a white pixel
     known: bool = True  # a FLAT function mmtui knows to be elementwise; else each measurement checks it is
 

@@ -10,8 +10,9 @@ class LossBook:
     and a watched loop book every step's loss here, so the two judge them alike."""
 
     def __init__(self, diverge_at: float | None = None, init_loss: float | None = None):
-        self.diverge_at = diverge_at  # a loss not below this diverged; None: never (a watched loop's NaN is a
-        # step whose loss nobody told, not a divergence)
+        # a loss not below this diverged; None: never (a watched loop's NaN is a step whose loss nobody
+        # told, not a divergence)
+        self.diverge_at = diverge_at
         self.init_loss = init_loss  # the loss of step 0, before its update
         self.last_finite_loss: float | None = None  # the latest finite loss below diverge_at
         self.diverged_loss: float | None = None  # the loss that diverged

@@ -15,8 +15,8 @@ class Readout:
     def __init__(self):
         self._parts: list[torch.Tensor] = []  # each (n,) float32, on its tensor's device, in put() order
         self._size = 0
-        self._copies: list[tuple[list[int], torch.Tensor, torch.cuda.Event | None]] = []  # the parts'
-        # indices, their host tensor and its copy's event, one per device
+        # the parts' indices, their host tensor and its copy's event, one per device
+        self._copies: list[tuple[list[int], torch.Tensor, torch.cuda.Event | None]] = []
         self._values: list[float] | None = None
 
     def put(self, *pieces: torch.Tensor) -> int:

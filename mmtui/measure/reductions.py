@@ -18,10 +18,12 @@ HIST_BINS = 50  # the lecture's histograms: 50 bins
 MAP_EXAMPLES = 32  # examples in the dead-neuron bitmap: the lecture's batch
 MAP_UNITS = 512  # units in it: wider than any map a terminal draws
 MAP_BITS = 16  # bits of the map packed into one float32 of the readout: its integers are exact below 2 ** 24
-TWO_PASS_UP_TO = 2 ** 13  # a tensor up to this size (the lecture's every one) gets torch.std_mean's two-pass
-# mean and std on the CPU too
-SPREAD, TROUBLE, RANGE = 2, 4, 2  # sizes of a layer's readout pieces: mean and std; troubled, white, dead
-# units and whether the function is elementwise; low and high
+# a tensor up to this size (the lecture's every one) gets torch.std_mean's two-pass mean
+# and std on the CPU too
+TWO_PASS_UP_TO = 2 ** 13
+# sizes of a layer's readout pieces: mean and std; troubled, white, dead units and whether the function is
+# elementwise; low and high
+SPREAD, TROUBLE, RANGE = 2, 4, 2
 
 
 def as_examples_by_units(t: torch.Tensor) -> torch.Tensor:
@@ -145,8 +147,8 @@ class StepStats:
         self.step = step
         self.readout = Readout()
         self._layers: list[_Layer] = []
-        self._grads: dict[int, tuple[int, int]] = {}  # layer handle -> where its gradient's results start,
-        # numel
+        # layer handle -> where its gradient's results start, numel
+        self._grads: dict[int, tuple[int, int]] = {}
         self._weights: list[_Weight] = []
         self.times = ThroughTime(self.readout)  # the figures by time step of layers that run through time
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-SAMPLE_ELEMENTS = 2 ** 16  # a tensor up to this size is measured whole (the lecture's every tensor); a larger
-# one on this many of its elements: a share or a histogram bin of p then errs by sqrt(p (1 - p) / 65536) <=
-# 0.2 points, below a pixel of any panel (tests/test_sampling.py measures it on real models)
+# a tensor up to this size is measured whole (the lecture's every tensor); a larger one on this many of its
+# elements: a share or a histogram bin of p then errs by sqrt(p (1 - p) / 65536) <= 0.2 points, below a pixel
+# of any panel (tests/test_sampling.py measures it on real models)
+SAMPLE_ELEMENTS = 2 ** 16
 MIN_ROWS = 32  # a sample of examples keeps at least the dead map's examples
 SEED = 20_260_101  # the subsets are fixed: the same elements at every measurement, whatever the user's seed
 
@@ -24,8 +25,9 @@ class Samples:
         if device not in self._generators:
             self._generators[device] = torch.Generator(device=device).manual_seed(SEED)
         generator = self._generators[device]
-        if count > 16 * keep:  # a permutation of a huge tensor's indices costs its size; a draw with
-            # replacement repeats about keep / 32 of them, which the figures cannot tell from a subset
+        # a permutation of a huge tensor's indices costs its size; a draw with replacement repeats about
+        # keep / 32 of them, which the figures cannot tell from a subset
+        if count > 16 * keep:
             chosen = torch.randint(count, (keep,), generator=generator, device=device)  # (keep,)
         else:
             chosen = torch.randperm(count, generator=generator, device=device)[:keep]  # (keep,)

@@ -8,8 +8,8 @@ from torch import nn
 
 from mmtui.records import NEAR_FLAT_SLOPE
 
-PROBE_SPAN = 10.0  # a function's peak slope is looked for on [-10, 10]: GELU's 1.13 at 1.4, softplus's 1 far
-# right
+# a function's peak slope is looked for on [-10, 10]: GELU's 1.13 at 1.4, softplus's 1 far right
+PROBE_SPAN = 10.0
 PROBE_POINTS = 2001
 
 

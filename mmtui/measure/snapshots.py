@@ -4,20 +4,24 @@ due."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing, StatsClock
-from mmtui.measure.reductions import StepStats
-from mmtui.records import RUNNING, EvalResult, RunInfo, Scalar, Snapshot
+from mmtui.records import RUNNING, ActivationStats, EvalResult, Histogram, RunInfo, Scalar, Snapshot
+
+if TYPE_CHECKING:  # the statistics come measured; a log's histograms come without torch (mmtui view)
+    from mmtui.measure.reductions import StepStats
 
 
 class SnapshotBuilder:
     """Collects one run's losses, evaluations, samples, scalars and notes between two snapshots, and takes
     them.
 
-    The lecture's trainer and watch() both build their snapshots here, so the two agree on what a snapshot
-    holds and on the pace: a snapshot at step 0 and then every `snapshot_every` steps or `snapshot_interval_s`
-    seconds; statistics on every step-counted one, else when the StatsClock says.
+    The lecture's trainer, watch() and a TensorBoard log read back all build their snapshots here, so they
+    agree on what a snapshot holds. The trainer and watch() also keep its pace: a snapshot at step 0 and then
+    every `snapshot_every` steps or `snapshot_interval_s` seconds; statistics on every step-counted one, else
+    when the StatsClock says.
     """
 
     def __init__(self, run: RunInfo, pacing: Pacing, step: int = 0, now: float | None = None,
@@ -34,6 +38,8 @@ class SnapshotBuilder:
         self.scalars: list[Scalar] = []
         self.notes: list[str] = []
         self._measured: list[StepStats] = []  # measured steps whose results are on their way to the host
+        self._logged: tuple[tuple[ActivationStats, ...], tuple[Histogram, ...]] | None = None  # a log's
+        # histograms of layers and weights, for the next snapshot
         self.saved: str | None = None  # a checkpoint written since the last snapshot
         self.save_error: str | None = None
         self._last_emit = self._rate_t0 = now
@@ -42,8 +48,8 @@ class SnapshotBuilder:
 
     @property
     def has_news(self) -> bool:
-        """Losses, evaluations or samples that no snapshot carried yet."""
-        return bool(self.losses or self.evals or self.samples)
+        """Losses, evaluations, samples, scalars or logged histograms that no snapshot carried yet."""
+        return bool(self.losses or self.evals or self.samples or self.scalars or self._logged)
 
     def snapshot_due(self, step: int, now: float) -> bool:
         """Whether a snapshot is due before training step `step` (updates done so far)."""
@@ -61,6 +67,11 @@ class SnapshotBuilder:
     def add_stats(self, stats: StepStats) -> None:
         """A measured step's statistics, sent: the first snapshot that finds them landed carries them."""
         self._measured.append(stats)
+
+    def add_logged(self, layers: tuple[ActivationStats, ...], weights: tuple[Histogram, ...]) -> None:
+        """Histograms a log holds, of layers and of weights, for the next snapshot: statistics not measured
+        here."""
+        self._logged = (layers, weights)
 
     def _landed(self, wait: bool) -> StepStats | None:
         """The latest measured step whose results have landed (all of them, with `wait`); older ones are
@@ -96,6 +107,9 @@ class SnapshotBuilder:
         measured = self._landed(wait=state != RUNNING)
         layers, params = measured.records() if measured is not None else ((), ())
         through_time = measured.through_time() if measured is not None else ()
+        weights: tuple[Histogram, ...] = ()
+        if self._logged is not None:
+            (layers, weights), self._logged = self._logged, None
         elapsed = now - self._rate_t0
         rate = (step - self._rate_step0) / elapsed if elapsed > 0 else 0.0
         snapshot = Snapshot(
@@ -104,7 +118,7 @@ class SnapshotBuilder:
             lr=lr, steps_per_s=rate, init_loss=self.book.init_loss, layers=layers, params=params,
             evals=tuple(self.evals), samples=tuple(self.samples), last_finite_loss=self.book.last_finite_loss,
             diverged_loss=self.book.diverged_loss, saved=self.saved, save_error=self.save_error,
-            scalars=tuple(self.scalars), notes=tuple(self.notes), through_time=through_time)
+            scalars=tuple(self.scalars), notes=tuple(self.notes), through_time=through_time, weights=weights)
         self.first_loss_step += len(self.losses)  # the step of the next loss: a watched loop's losses may
         # come a snapshot later than their steps, on their way from a device
         self.losses, self.evals, self.samples, self.scalars, self.notes = [], [], [], [], []

@@ -14,8 +14,9 @@ from mmtui.measure.activations import Activation
 from mmtui.measure.readout import Readout
 from mmtui.records import AT_HIDDEN, BOUNDED, OTHER, RECTIFIER, SATURATED_AT, TimeStats
 
-MAX_TIMES = 64  # time steps measured per layer at most: wider than the view's heat map on any terminal. A
-# layer called more often keeps every other call, then every fourth ..., so a step's cost stays bounded
+# time steps measured per layer at most: wider than the view's heat map on any terminal. A layer called more
+# often keeps every other call, then every fourth ..., so a step's cost stays bounded
+MAX_TIMES = 64
 
 
 @dataclass
@@ -31,8 +32,9 @@ class _Series:
     calls: int = 0  # calls seen (per-call layers) or the time axis's length (sequences)
     stride: int = 1  # calls kept: those that are multiples of it
     kept: dict[int, int] = field(default_factory=dict)  # time step -> where its std is
-    saturation_after: int = 1  # its saturation is this far after its std: 1 per call, the block's length for
-    # a sequence (one block of stds, then one of saturations)
+    # its saturation is this far after its std: 1 per call, the block's length for a sequence (one block of
+    # stds, then one of saturations)
+    saturation_after: int = 1
     grads: dict[int, int] = field(default_factory=dict)  # time step -> where its gradient's std is
     first: torch.Tensor | None = None  # call 0's output, reduced once a second call shows the layer recurs
 

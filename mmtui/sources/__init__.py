@@ -1,1 +1,2 @@
-"""Sources of snapshots behind the one Source protocol of mmtui.records: the trainer, run files; never textual."""
+"""Sources of snapshots behind the one Source protocol of mmtui.records: the trainer, run files, a script,
+TensorBoard logs, the files read through one follower (follow.py); never textual."""

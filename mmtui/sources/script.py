@@ -1,4 +1,5 @@
-"""A script run by `mmtui run`: the child process, its output made safe to draw, and the run file it writes."""
+"""A script run by `mmtui run`: the child process, its output made safe to draw, and the run file it
+writes."""
 
 from __future__ import annotations
 
@@ -16,31 +17,36 @@ from pathlib import Path
 
 from mmtui.processes import GroupGuard, stop_group
 from mmtui.records import OUTPUT, RUNS, Arrival, Command, ScriptExited, ScriptOutput, SourceStatus
-from mmtui.sources.run_file import BATCH_S, RunFileSource
+from mmtui.sources.follow import Reading
+from mmtui.sources.run_file import RunFileSource
 from mmtui.text import safe_text
 
-LOG_ENV = "MMTUI_LOG"  # mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
+# mmtui.watcher.files.LOG_ENV, the file watch() writes; importing it from there loads torch
+LOG_ENV = "MMTUI_LOG"
 AUTOWATCH = "mmtui.integrations.autowatch"  # runs a script as python does, its model and optimizer watched
-RUNS_FOLDER = "runs"  # where watch() keeps a run it is not told where to write: the user keeps this one there too
+# where watch() keeps a run it is not told where to write: the user keeps this one there too
+RUNS_FOLDER = "runs"
 MAX_LINES = 2_000  # output lines held: what the panel scrolls back through, and where the traceback is found
-MAX_LINE_CHARS = 10_000  # a line without an end is ended here: a stream of binary garbage holds bounded memory
+# a line without an end is ended here: a stream of binary garbage holds bounded memory
+MAX_LINE_CHARS = 10_000
 READ_BYTES = 64 * 1024
 STOP_GRACE_S = 3.0  # after SIGINT (a KeyboardInterrupt: watch() writes its last snapshot) before SIGTERM
 KILL_GRACE_S = 2.0  # after SIGTERM before SIGKILL, and after SIGKILL before giving up on the process
 DRAIN_S = 0.5  # after the exit, how long output still coming (a grandchild holding the pipe) is awaited
 NO_RUN_FILE_NOTE_S = 15.0  # running this long without a run file, the panel says how to add mmtui.watch
-WATCH_LINES = "add `import mmtui` and `run = mmtui.watch(model, optimizer)` to it (without log=: mmtui run reads " \
-              "the file watch writes by default)"
+WATCH_LINES = "add `import mmtui` and `run = mmtui.watch(model, optimizer)` to it (without log=: mmtui run " \
+              "reads the file watch writes by default)"
 
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
 class ScriptLines:
-    """A child's output as lines: ended by \\n or \\r\\n, a lone \\r starting the line over (a tqdm bar), the last
-    MAX_LINES held. feed() is called by the reader thread, take() by the app's worker."""
+    """A child's output as lines: ended by \\n or \\r\\n, a lone \\r starting the line over (a tqdm bar), the
+    last MAX_LINES held. feed() is called by the reader thread, take() by the app's worker."""
 
     def __init__(self, max_lines: int = MAX_LINES):
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character split across reads
+        # a character split across reads
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._lines: deque[str] = deque(maxlen=max_lines)
         self._ended = 0  # lines ended so far
         self._taken = 0  # of them, handed out by take() (or dropped from the buffer before it could)
@@ -102,9 +108,11 @@ class ScriptLines:
         if not starts:
             return ""
         start = starts[-1]
-        for earlier in reversed(starts[:-1]):  # "During handling of the above exception, another ...", a blank line
+        # "During handling of the above exception, another ...", a blank line
+        for earlier in reversed(starts[:-1]):
             between = [line for line in lines[earlier:start] if line.strip()]
-            if not between or not between[-1].endswith(("another exception occurred:", "of the following exception:")):
+            if not between or not between[-1].endswith(("another exception occurred:",
+                                                        "of the following exception:")):
                 break
             start = earlier
         return "\n".join(lines[start:])
@@ -139,17 +147,20 @@ def new_run_file(stem: str) -> Path:
 
 
 class ScriptSource:
-    """A Python script as a child process: its output as ScriptOutput, its end as ScriptExited, and the snapshots
-    of the run file it writes through mmtui.watch. Takes no commands: quitting the app stops the script."""
+    """A Python script as a child process: its output as ScriptOutput, its end as ScriptExited, and the
+    snapshots of the run file it writes through mmtui.watch. Takes no commands: quitting the app stops the
+    script."""
 
     commands: frozenset[type] = frozenset()
     produces = RunFileSource.produces - {RUNS} | {OUTPUT}  # its output, and what its one run file reveals
     promised = frozenset({OUTPUT})  # a script that never calls mmtui.watch sends its output alone
 
     def __init__(self, argv: list[str], name: str, run_file: Path, note_after_s: float = NO_RUN_FILE_NOTE_S,
-                 stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S):
+                 stop_grace_s: float = STOP_GRACE_S, kill_grace_s: float = KILL_GRACE_S,
+                 reading: Reading = Reading()):
         """`stop_grace_s`: how long the script's group is given after SIGINT, before SIGTERM; `kill_grace_s`:
-        after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on."""
+        after SIGTERM before SIGKILL, and after SIGKILL before the group is given up on; `reading`: how its
+        run file is read."""
         self.argv, self.name, self.run_file = argv, name, run_file
         self._watched = AUTOWATCH in argv  # run through the zero-line watch: its model is found unasked
         self.graces = (stop_grace_s, kill_grace_s, kill_grace_s)
@@ -158,7 +169,7 @@ class ScriptSource:
         self.exited: ScriptExited | None = None  # once receive() has reported the end
         self._note_after_s = note_after_s
         self._output = ScriptLines()
-        self._run = RunFileSource([run_file], follow=True)  # a file that does not exist yet is awaited
+        self._run = RunFileSource([run_file], follow=True, reading=reading)  # awaited until it exists
         self._run_status: SourceStatus | None = None  # the latest the run file source said
         self._said: SourceStatus | None = None
         self._drained = threading.Event()  # the pipe reached its end: every line printed is read
@@ -174,7 +185,8 @@ class ScriptSource:
     def start(self) -> None:
         """Start the script; raises OSError when it cannot start."""
         env = {**os.environ, LOG_ENV: str(self.run_file.resolve()), "PYTHONUNBUFFERED": "1"}
-        # stdin is the TUI's; a session of its own: no controlling terminal to draw on, and one group to signal.
+        # stdin is the TUI's; a session of its own: no controlling terminal to draw on,
+        # and one group to signal.
         self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._guard = GroupGuard(self.process.pid, self.graces)
@@ -214,7 +226,8 @@ class ScriptSource:
         deadline = time.monotonic() + timeout
         while True:
             items = []
-            for item in self._run.receive(min(BATCH_S, max(0.0, deadline - time.monotonic()))):
+            for item in self._run.receive(min(self._run.reading.batch_s,
+                                              max(0.0, deadline - time.monotonic()))):
                 if isinstance(item, SourceStatus):
                     self._run_status = item  # said again as part of the script's status
                 else:
@@ -240,7 +253,8 @@ class ScriptSource:
             self._exit_seen_at = now
         if not self._drained.is_set() and now - self._exit_seen_at < DRAIN_S:
             return None
-        self._run.follow = False  # nothing more will be written: the run file source ends once it has read all
+        # nothing more will be written: the run file source ends once it has read all
+        self._run.follow = False
         self.exited = self._describe_exit(self.process.returncode)
         return self.exited
 
@@ -276,7 +290,8 @@ class ScriptSource:
     # ---- what the panel and the status line say
 
     def _notes(self, exited: ScriptExited | None) -> tuple[str, ...]:
-        """How to add mmtui.watch: once while the script runs without a run file, and at its end without one."""
+        """How to add mmtui.watch: once while the script runs without a run file, and at its end without
+        one."""
         if self.run_file.exists():
             return ()
         if exited is not None:  # given once: receive() reports the exit once

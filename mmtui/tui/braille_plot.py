@@ -80,7 +80,8 @@ def _dots(value: float, axis: Axis, last: int) -> float:
 
 def line_plot(lines: Sequence[PlotLine], width: int, height: int, x: Axis, y: Axis, title: str = "",
               guides: Sequence[tuple[float, Style]] = ()) -> list[Strip]:
-    """A title row (the y label, then `title`), the canvas with y ticks on its left, the x axis and its labels.
+    """A title row (the y label, then `title`), the canvas with y ticks on its left, the x
+    axis and its labels.
 
     `guides`: horizontal lines (y value, style) drawn under the data lines.
     """

@@ -1,4 +1,5 @@
-"""The deep-net diagnostics as the panels show them: tables and histogram curves built from a snapshot's stats."""
+"""The deep-net diagnostics as the panels show them: tables and histogram curves built from a
+snapshot's stats."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from mmtui.tui.layer_words import WORDS, fitted, layer_label, trouble_word
 from mmtui.tui.palette import ALARM, code_style, layer_color
 
 HEADER = Style(bold=True, dim=True)
-NAME_WIDTHS = {"layer": (9, 34), "weight": (16, 34)}  # a name column's least and most cells: a watched model's
-# module paths are long, and their ends tell layers apart
+# a name column's least and most cells: a watched model's module paths are long, and their
+# ends tell layers apart
+NAME_WIDTHS = {"layer": (9, 34), "weight": (16, 34)}
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,13 @@ def swatch(index: int) -> Style:
 
 
 def histogram_curve(edges: tuple[float, ...], counts: tuple[int, ...], color: int) -> Curve | None:
-    """Density per bin centre, as the lecture's torch.histogram(t, density=True); None when there is nothing to
-    draw (NaN and inf have no place on a plot)."""
+    """Density per bin centre, as the lecture's torch.histogram(t, density=True); None when there is nothing
+    to draw (NaN and inf have no place on a plot)."""
     total = sum(counts)
     if not counts or len(edges) != len(counts) + 1 or total <= 0:
         return None
-    points = [((lo + hi) / 2, n / (total * (hi - lo))) for lo, hi, n in zip(edges, edges[1:], counts) if hi > lo]
+    points = [((lo + hi) / 2, n / (total * (hi - lo)))
+              for lo, hi, n in zip(edges, edges[1:], counts) if hi > lo]
     points = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
     if not points:
         return None
@@ -55,12 +58,13 @@ def name_column(names: list[str], heading: str) -> int:
 # ---- activations of every layer
 
 def activation_curves(layers: tuple[ActivationStats, ...]) -> list[Curve]:
-    return _curves([histogram_curve(s.hist_edges, s.hist_counts, layer_color(i)) for i, s in enumerate(layers)])
+    return _curves([histogram_curve(s.hist_edges, s.hist_counts, layer_color(i))
+                    for i, s in enumerate(layers)])
 
 
 def activation_table(layers: tuple[ActivationStats, ...]) -> Text:
-    """mean, std and saturated % per layer, as the lecture prints them (a ReLU's share on its flat side), and dead
-    units; a function with no trouble measure shows a dash."""
+    """mean, std and saturated % per layer, as the lecture prints them (a ReLU's share on its flat side), and
+    dead units; a function with no trouble measure shows a dash."""
     labels = [layer_label(s) for s in layers]
     width = name_column(labels, "layer")
     trouble = trouble_word({s.kind for s in layers}) or "saturated"
@@ -89,7 +93,8 @@ def gradient_table(layers: tuple[ActivationStats, ...]) -> Text:
     text = Text(f"   {'layer':<{width}}{'grad mean':>12}{'grad std':>11}", HEADER)
     for i, (s, label) in enumerate(zip(layers, labels)):
         text.append("\n━━ ", swatch(i))
-        text.append(f"{fitted(label, width - 1):<{width}}{_sci(s.grad_mean, signed=True):>12}{_sci(s.grad_std):>11}")
+        text.append(f"{fitted(label, width - 1):<{width}}"
+                    f"{_sci(s.grad_mean, signed=True):>12}{_sci(s.grad_std):>11}")
     return text
 
 
@@ -111,7 +116,8 @@ def param_table(params: tuple[ParamStats, ...]) -> Text:
     for i, p in enumerate(params):
         text.append("\n━━ ", swatch(i))
         shape = " x ".join(str(n) for n in p.shape)
-        text.append(f"{fitted(p.name, width - 1):<{width}}{shape:>11}{_sci(p.grad_mean, signed=True):>12}{_sci(p.grad_std):>11}")
+        text.append(f"{fitted(p.name, width - 1):<{width}}{shape:>11}"
+                    f"{_sci(p.grad_mean, signed=True):>12}{_sci(p.grad_std):>11}")
         flagged = len(ratios) > 1 and p.grad_data_ratio == largest
         text.append(f"{_sci(p.grad_data_ratio):>11}", ALARM if flagged else None)
         text.append(f"{p.update_ratio_log10:>+19.2f}")
@@ -123,7 +129,8 @@ def param_table(params: tuple[ParamStats, ...]) -> Text:
 # ---- weights' values, as a log holds them
 
 def weight_curves(weights: tuple[Histogram, ...]) -> list[Curve]:
-    return _curves([histogram_curve(h.hist_edges, h.hist_counts, layer_color(i)) for i, h in enumerate(weights)])
+    return _curves([histogram_curve(h.hist_edges, h.hist_counts, layer_color(i))
+                    for i, h in enumerate(weights)])
 
 
 def weight_table(weights: tuple[Histogram, ...]) -> Text:

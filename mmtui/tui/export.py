@@ -1,4 +1,5 @@
-"""What the TUI writes to files: the e key's CSV of the current run, and any file written whole or said to fail."""
+"""What the TUI writes to files: the e key's CSV of the current run, and any file written
+whole or said to fail."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from mmtui.tui.history import RunHistory
 
 
 def save_text(path: Path, text: str, what: str) -> tuple[str, str]:
-    """Write `text` whole to `path` (never through a symlink there); the notice to show and its severity: where
-    it was saved, or why not (a full disk) in one line; the app stays up either way."""
+    """Write `text` whole to `path` (never through a symlink there); the notice to show and its severity:
+    where it was saved, or why not (a full disk) in one line; the app stays up either way."""
     try:
         written = write_whole(path, text)
     except OSError as error:
@@ -23,7 +24,8 @@ def save_text(path: Path, text: str, what: str) -> tuple[str, str]:
 def run_csv(run: RunHistory) -> str:
     """Columns step, loss, smoothed_loss, val_loss, then log10 update:data per weight; blank where unknown.
 
-    Rows are the steps the bounded histories kept (every step of a short run, a thinning sample of a long one).
+    Rows are the steps the bounded histories kept (every step of a short run, a thinning
+    sample of a long one).
     """
     rows: dict[int, dict[str, float]] = {}
     for step, loss, smooth in zip(run.losses.steps, run.losses.raw, run.losses.smooth):

@@ -1,4 +1,5 @@
-"""What a layer's gradient by time step says: how far it fades back through time, and from where it is lost."""
+"""What a layer's gradient by time step says: how far it fades back through time, and from
+where it is lost."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 
 from mmtui.records import TimeStats
 
-FADED_BELOW = 0.01  # a time step whose gradient is below this share of the last step's has, for learning, none
+# a time step whose gradient is below this share of the last step's has, for learning, none
+FADED_BELOW = 0.01
 
 
 def _reached(stats: TimeStats) -> tuple[tuple[int, ...], tuple[float, ...]]:
@@ -17,8 +19,9 @@ def _reached(stats: TimeStats) -> tuple[tuple[int, ...], tuple[float, ...]]:
 
 
 def faded_from(stats: TimeStats) -> int | None:
-    """The latest time step whose gradient is below FADED_BELOW of the last reached step's: from there back the
-    earlier characters barely teach the net; None where no step fell that far (or there is no gradient)."""
+    """The latest time step whose gradient is below FADED_BELOW of the last reached step's: from there back
+    the earlier characters barely teach the net; None where no step fell that far (or
+    there is no gradient)."""
     times, grads = _reached(stats)
     if len(grads) < 2:
         return None
@@ -30,8 +33,8 @@ def faded_from(stats: TimeStats) -> int | None:
 
 
 def fade(stats: TimeStats) -> float | None:
-    """The first time step's gradient over the last reached step's: 1e-3 is three orders of magnitude lost on the
-    way back; None without gradients."""
+    """The first time step's gradient over the last reached step's: 1e-3 is three orders of magnitude lost on
+    the way back; None without gradients."""
     _, grads = _reached(stats)
     if len(grads) < 2 or not math.isfinite(grads[0]):
         return None

@@ -160,11 +160,13 @@ class RunHistory:
     latest_kept: bool = True  # whether past_layers[-1] stays once newer statistics come
     pinned_step: int | None = None  # the step of the statistics shown instead of the latest; None: the latest
     init_layers: tuple[ActivationStats, ...] = ()  # the run's first statistics, kept whatever thinning drops
-    past_times: list[tuple[TimeStats, ...]] = field(default_factory=list)  # snapshots' figures by time step
-    # spread evenly over the run as past_layers, oldest first, the latest last: the through-time heat map's rows
+    # snapshots' figures by time step spread evenly over the run as past_layers, oldest first, the latest
+    # last: the through-time heat map's rows
+    past_times: list[tuple[TimeStats, ...]] = field(default_factory=list)
     time_thinning: Thinning = field(default_factory=lambda: Thinning(STATS_KEPT))  # which past_times stay
     latest_times_kept: bool = True  # whether past_times[-1] stays once newer figures come
-    first_times: tuple[TimeStats, ...] = ()  # the run's first figures by time step, kept whatever thinning drops
+    # the run's first figures by time step, kept whatever thinning drops
+    first_times: tuple[TimeStats, ...] = ()
 
     @property
     def layers(self) -> tuple[ActivationStats, ...]:
@@ -207,8 +209,8 @@ class RunHistory:
 
     @property
     def shown_times(self) -> tuple[TimeStats, ...]:
-        """The figures by time step of the statistics shown: the latest, or those at or before the step stepped
-        back to; () for a run with none."""
+        """The figures by time step of the statistics shown: the latest, or those at or before the step
+        stepped back to; () for a run with none."""
         if not self.past_times:
             return ()
         if self.pinned_step is None:

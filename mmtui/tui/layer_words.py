@@ -1,5 +1,5 @@
-"""What a layer's figures are called, by its function's kind (the lecture's tanh words, a ReLU's, or none), and how
-a long name is cut to fit."""
+"""What a layer's figures are called, by its function's kind (the lecture's tanh words, a ReLU's, or none),
+and how a long name is cut to fit."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ class MeasureWords:
     heading: str  # the layers table's column
     units: str  # units in trouble for the whole batch
     whole_batch: str  # what such a unit is for every example
-    warn_at: float  # share % from which a reading is yellow, then red: a healthy GELU has ~10% near-flat outputs,
-    alarm_at: float  # a healthy tanh layer few saturated ones
+    # share % from which a reading is yellow, then red: a healthy GELU has ~10% near-flat outputs,
+    # a healthy tanh layer few saturated ones
+    warn_at: float
+    alarm_at: float
 
 
 WORDS = {BOUNDED: MeasureWords("Saturation", "saturated", "saturated", "dead units", "white", 10, 50),
@@ -46,10 +48,10 @@ def bounds(stats: ActivationStats) -> tuple[float, float]:
 
 
 def in_trouble(stats: ActivationStats, value: float, white: bool = False) -> bool:
-    """Whether an output of `value` counts as saturated (BOUNDED, past saturated_at or, `white`, past white_at on
-    the range scaled to [-1, 1]) or on the flat side (RECTIFIER); never where the value alone does not tell: a
-    FLAT function's near-flat outputs lie where its slope is, not at a value (a GELU's negative half is healthy),
-    nor for a function with no measure."""
+    """Whether an output of `value` counts as saturated (BOUNDED, past saturated_at or, `white`, past white_at
+    on the range scaled to [-1, 1]) or on the flat side (RECTIFIER); never where the value alone does not
+    tell: a FLAT function's near-flat outputs lie where its slope is, not at a value (a GELU's negative half
+    is healthy), nor for a function with no measure."""
     if stats.kind == BOUNDED:
         low, high = bounds(stats)
         scaled = (value - low) * 2 / (high - low) - 1 if high > low else 0.0
@@ -60,16 +62,17 @@ def in_trouble(stats: ActivationStats, value: float, white: bool = False) -> boo
 
 
 def bin_in_trouble(stats: ActivationStats, low: float, high: float) -> bool:
-    """Whether a histogram bin from `low` to `high` is drawn as trouble: its centre saturated, or reaching down
-    to the flat side (a ReLU's first bin holds its zeros); never a FLAT function's."""
+    """Whether a histogram bin from `low` to `high` is drawn as trouble: its centre saturated, or reaching
+    down to the flat side (a ReLU's first bin holds its zeros); never a FLAT function's."""
     if stats.kind == RECTIFIER:
         return low <= stats.flat_below
     return in_trouble(stats, (low + high) / 2)
 
 
 def trouble_rule(stats: ActivationStats, white: bool = False) -> str | None:
-    """The condition an output in trouble meets, as the panels print it: "|h| > 0.97", "t within 0.015 of 0 or 1",
-    "t ≤ 0", "slope < 5.9% of its peak"; None for a function with no trouble measure."""
+    """The condition an output in trouble meets, as the panels print it: "|h| > 0.97",
+    "t within 0.015 of 0 or 1", "t ≤ 0", "slope < 5.9% of its peak"; None for a function with no trouble
+    measure."""
     name = symbol(stats)
     if stats.kind == BOUNDED:
         at = stats.white_at if white else stats.saturated_at
@@ -92,14 +95,14 @@ def trouble_word(kinds: set[str]) -> str:
 
 
 def fitted(text: str, width: int) -> str:
-    """`text` in at most `width` cells, its start elided: a module path's end (its block number, its class) is what
-    tells two layers apart."""
+    """`text` in at most `width` cells, its start elided: a module path's end (its block number, its class) is
+    what tells two layers apart."""
     return text if len(text) <= width else ELLIPSIS + text[len(text) - width + 1:]
 
 
 def cut_middle(text: str, width: int) -> str:
-    """`text` in at most `width` cells, its middle elided: a run's or a scalar's name keeps how it begins and how it
-    ends ("train/train_sam…_per_second", "version_1…_seed_3")."""
+    """`text` in at most `width` cells, its middle elided: a run's or a scalar's name keeps how it begins and
+    how it ends ("train/train_sam…_per_second", "version_1…_seed_3")."""
     if len(text) <= width:
         return text
     if width <= 1:
@@ -110,8 +113,8 @@ def cut_middle(text: str, width: int) -> str:
 
 def cut_apart(names: list[str], width: int) -> list[str]:
     """Each name in at most `width` cells, cut where the names agree: what they share at the start and the end
-    gives way first, so that what tells them apart stays ("…version_3_seed…" of "lightning_logs/version_3_seed_1");
-    a name that is different throughout is cut in the middle."""
+    gives way first, so that what tells them apart stays ("…version_3_seed…" of
+    "lightning_logs/version_3_seed_1"); a name that is different throughout is cut in the middle."""
     if all(len(name) <= width for name in names):
         return names
     if len(names) < 2:

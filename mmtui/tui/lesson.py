@@ -212,8 +212,8 @@ def _view_is(seen: Observed, args: list[str]) -> bool:
 
 
 def _time_fade(seen: Observed, args: list[str]) -> bool:
-    """The fresh run is of model args[0], and at its first figures by time step the first step's gradient over the
-    last's is below or above args[2]: what the through-time view showed of its init."""
+    """The fresh run is of model args[0], and at its first figures by time step the first step's gradient over
+    the last's is below or above args[2]: what the through-time view showed of its init."""
     run = seen.fresh
     if run is None or run.info.model != args[0] or not run.first_times:
         return False
@@ -223,7 +223,8 @@ def _time_fade(seen: Observed, args: list[str]) -> bool:
 
 
 def _time_fade_arguments(args: list[str]) -> str | None:
-    ok = len(args) == 3 and args[0] in MODELS and args[1] in ("below", "above") and _number(args[2]) is not None
+    ok = (len(args) == 3 and args[0] in MODELS and args[1] in ("below", "above")
+          and _number(args[2]) is not None)
     return None if ok else "takes a model, below or above, and a ratio"
 
 
@@ -293,8 +294,8 @@ FIGURES: dict[str, Callable[[History], str | None]] = {
                                 else None),
     "update_range": _run_figure(lambda run: f"{min(r):.1f} to {max(r):.1f}" if (r := _update_ratios(run))
                                 else None),
-    "w1_scale": _run_figure(lambda run: f"{run.info.settings['w1_scale']:g}" if "w1_scale" in run.info.settings
-                            else None),
+    "w1_scale": _run_figure(lambda run: f"{run.info.settings['w1_scale']:g}"
+                            if "w1_scale" in run.info.settings else None),
     "init_time_fade": _run_figure(lambda run: _fade_text(run.first_times)),
     "time_fade": _run_figure(lambda run: _fade_text(run.shown_times)),
     "faded_from": _run_figure(lambda run: _faded_text(run.shown_times)),

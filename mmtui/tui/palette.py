@@ -1,4 +1,5 @@
-"""The app's named colours: one red for "saturated", one cycle for layers and one for runs, used by every widget."""
+"""The app's named colours: one red for "saturated", one cycle for layers and one for runs,
+used by every widget."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ GUIDE_GREY = "#bcbcbc"  # guide lines drawn under the data
 
 ALARM = Style(color=SATURATED_RED, bold=True)
 
-# The Loss panel, in plotext's colour names: its raw points, val points, the expected step-0 loss and the ghost.
+# The Loss panel, in plotext's colour names: its raw points, val points, the expected
+# step-0 loss and the ghost.
 RAW_LOSS = "gray"
 VAL_LOSS = "orange"
 EXPECTED_LOSS = "green"
 GHOST_LOSS = "magenta"
 
-# 256-colour codes (plotext and the braille canvas take them). Layers and weights: near matplotlib's default cycle
-# as the lecture's plots use it. Runs: the first is plotext's cyan, the one run's colour when nothing is compared;
-# none is the Loss panel's grey, orange, green or magenta, which mean something else there.
+# 256-colour codes (plotext and the braille canvas take them). Layers and weights: near matplotlib's default
+# cycle as the lecture's plots use it. Runs: the first is plotext's cyan, the one run's colour when nothing is
+# compared; none is the Loss panel's grey, orange, green or magenta, which mean something else there.
 LAYER_CODES = (33, 208, 40, 196, 135, 130, 212, 245, 142, 44)
 RUN_CODES = (6, 33, 201, 226, 196, 135, 212, 130, 255, 51)
 
@@ -43,5 +45,6 @@ def run_color(index: int) -> int:
 
 @lru_cache(maxsize=64)
 def code_style(code: int) -> Style:
-    """A 256-colour code as fixed RGB: Textual would otherwise map ANSI colours to RGB again on every frame."""
+    """A 256-colour code as fixed RGB: Textual would otherwise map ANSI colours to RGB
+    again on every frame."""
     return Style(color=Color.from_triplet(Color.from_ansi(code).get_truecolor()))

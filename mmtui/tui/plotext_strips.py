@@ -38,7 +38,8 @@ def figure_strips(plt: Plot, width: int) -> list[Strip]:
 
 
 def plotext_style(color: str | int) -> Style:
-    """A plotext colour (a name or a 256-colour code) as the figure draws it: a legend beside the figure matches."""
+    """A plotext colour (a name or a 256-colour code) as the figure draws it: a legend beside
+    the figure matches."""
     return _cell_style(color, "default", "default")
 
 

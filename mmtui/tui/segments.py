@@ -1,4 +1,5 @@
-"""Cells to segments: consecutive cells of one style merged into one Segment, for every panel drawn as strips."""
+"""Cells to segments: consecutive cells of one style merged into one Segment, for every
+panel drawn as strips."""
 
 from __future__ import annotations
 

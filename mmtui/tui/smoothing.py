@@ -1,4 +1,5 @@
-"""The loss curve's smoothing: TensorBoard's debiased EMA, its weight fitted to the number of points it smooths."""
+"""The loss curve's smoothing: TensorBoard's debiased EMA, its weight fitted to the number of
+points it smooths."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from weakref import WeakKeyDictionary
 if TYPE_CHECKING:
     from mmtui.tui.history import LossSeries
 
-SPAN_SHARE = 40  # the EMA averages over about 1/40 of the points: ~75 steps of a 3,000-step run kept whole, and
-# under two points of a log's 30, where a fixed weight of 0.99 lagged far behind (2.05 where the loss was 1.73)
+# the EMA averages over about 1/40 of the points: ~75 steps of a 3,000-step run kept whole, and under two
+# points of a log's 30, where a fixed weight of 0.99 lagged far behind (2.05 where the loss was 1.73)
+SPAN_SHARE = 40
 
 
 def fitted_weight(points: int) -> float:
-    """The EMA's weight for a curve of `points` points: its span, 1 / (1 - weight), is 1 + points / SPAN_SHARE."""
+    """The EMA's weight for a curve of `points` points: its span, 1 / (1 - weight), is 1 +
+    points / SPAN_SHARE."""
     return points / (points + SPAN_SHARE)
 
 
@@ -35,11 +38,13 @@ def smoothed(values: Sequence[float]) -> list[float]:
 
 
 class SmoothedCurves:
-    """Each loss series' smoothed points, kept until the series grows or thins: 32 finished runs of 2,048 points
-    took ~25 ms a frame to smooth again (the weight, fitted to their number, changes with every point added)."""
+    """Each loss series' smoothed points, kept until the series grows or thins: 32 finished runs of 2,048
+    points took ~25 ms a frame to smooth again (the weight, fitted to their number, changes with
+    every point added)."""
 
     def __init__(self) -> None:
-        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int, int], list[float]]] = WeakKeyDictionary()
+        self._kept: WeakKeyDictionary[LossSeries, tuple[tuple[int, int, int], list[float]]] = \
+            WeakKeyDictionary()
 
     def of(self, losses: LossSeries) -> list[float]:
         """The smoothed points of `losses`, one per kept raw loss."""

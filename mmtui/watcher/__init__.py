@@ -1,4 +1,5 @@
-"""watch(): the lecture's views for any PyTorch training loop, written as a run file that `mmtui view` follows."""
+"""watch(): the lecture's views for any PyTorch training loop, written as a run file that
+`mmtui view` follows."""
 
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
           log: str | os.PathLike | None = None, name: str | None = None, ranks: int | str | list[int] = 0,
           total_steps: int | None = None, pacing: Pacing = Pacing(),
           framework: str | None = None) -> WatchedRun | InertRun:
-    """Watch a training loop; returns the run (call run.log() for losses and scalars the model does not return,
-    run.close() or use it in a with block; interpreter exit closes it too).
+    """Watch a training loop; returns the run (call run.log() for losses and scalars the model does not
+    return, run.close() or use it in a with block; interpreter exit closes it too).
 
-    model: every activation module's outputs and gradients (Tanh, Sigmoid, the ReLU family, GELU ..., and modules
-        of your own whose class name says so), its 2-D weights, and the loss it returns (alone or beside logits).
+    model: every activation module's outputs and gradients (Tanh, Sigmoid, the ReLU family, GELU ..., and
+        modules of your own whose class name says so), its 2-D weights, and the loss it returns
+        (alone or beside logits).
     optimizer: counts the steps and measures the update each one made to the weights (Adam's, not lr * grad);
         a framework's wrapper of one (accelerate's AcceleratedOptimizer, Lightning's) or any object with
         step() and param_groups.
@@ -47,7 +49,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
         raise TypeError(f"mmtui.watch(model, optimizer): model must be a torch.nn.Module, not "
                         f"{type(model).__name__}; for a loop of raw tensors use mmtui.watch(params=[...])")
     if model is None and params is None:
-        raise TypeError("mmtui.watch needs a model (an nn.Module) or params=[...] (the tensors a loop updates)")
+        raise TypeError("mmtui.watch needs a model (an nn.Module) or params=[...] "
+                        "(the tensors a loop updates)")
     if optimizer is not None and not is_optimizer_like(optimizer):
         raise TypeError(f"mmtui.watch(model, optimizer): optimizer must be a torch.optim.Optimizer, not "
                         f"{type(optimizer).__name__} (a wrapper of one, or any with step() and param_groups)")
@@ -64,7 +67,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
     per_rank = len(writers) > 1
     path = run_file_path(log, rank, per_rank)
     caller = inspect.currentframe().f_back
-    named = parameter_names(model, params, {**caller.f_globals, **caller.f_locals} if params is not None else {})
+    named = parameter_names(model, params,
+                            {**caller.f_globals, **caller.f_locals} if params is not None else {})
     found = find_layers(model, layers) if model is not None else []
     label = _model_label(model)
     run_name = name or (f"{script_name()} {label}" if model is not None else script_name())
@@ -76,7 +80,8 @@ def watch(model: nn.Module | None = None, optimizer: torch.optim.Optimizer | Any
         settings |= {"rank": rank, "world_size": world}
         if per_rank:
             run_name += f" rank {rank}"
-    run = WatchedRun(model, optimizer, named, found, Path(path), run_name, _jsonable(settings), pacing, total_steps)
+    run = WatchedRun(model, optimizer, named, found, Path(path), run_name, _jsonable(settings), pacing,
+                     total_steps)
     if model is not None:
         model.__dict__["_mmtui_run"] = run  # not an attribute torch sees: no state_dict entry, no submodule
     return run

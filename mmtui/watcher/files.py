@@ -1,4 +1,5 @@
-"""Where a watched run writes: the run file's path, the rank that writes it, and the checks made at watch()."""
+"""Where a watched run writes: the run file's path, the rank that writes it, and the
+checks made at watch()."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def script_name() -> str:
 
 
 def run_file_path(log: str | os.PathLike | None, rank: int, per_rank: bool) -> Path:
-    """The file to write: `log`, else $MMTUI_LOG, else runs/<script>-<time>.jsonl; with a file per rank, the rank
-    goes before the suffix (run.rank1.jsonl)."""
+    """The file to write: `log`, else $MMTUI_LOG, else runs/<script>-<time>.jsonl; with a file per rank, the
+    rank goes before the suffix (run.rank1.jsonl)."""
     given = log if log is not None else os.environ.get(LOG_ENV)
     if given is not None:
         path = Path(given)

@@ -16,8 +16,8 @@ from mmtui.measure.reductions import StepStats, as_examples_by_units
 from mmtui.measure.through_time import hidden_output, recurrent_of, time_dim_of
 from mmtui.records import AT_INPUT, AT_OUTPUT, FLAT
 
-PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's and torch.compile's wrappers: not the user's
-# names
+# DistributedDataParallel's and torch.compile's wrappers: not the user's names
+PREFIXES = ("module.", "_orig_mod.")
 
 
 def user_name(path: str) -> str:
@@ -72,8 +72,8 @@ class LayerTaps:
         self._taken: dict[int, int] = {}  # layer index -> its handle in the step's StepStats
         self._inputs: dict[int, torch.Tensor] = {}  # a FLAT layer's sampled inputs (examples, units)
         self._peaks: dict[int, torch.Tensor | None] = {}  # a FLAT layer's peak slope, found once
-        self._time_inputs: dict[int, torch.Tensor] = {}  # a fused recurrent layer's input, where it takes a
-        # gradient: what flows back through time reaches it
+        # a fused recurrent layer's input, where it takes a gradient: what flows back through time reaches it
+        self._time_inputs: dict[int, torch.Tensor] = {}
         self._sequenced: set[int] = set()  # the fused recurrent layers measured by time step this step
 
     @property

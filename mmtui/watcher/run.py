@@ -1,4 +1,5 @@
-"""A watched training loop: its steps, losses and scalars, statistics at the monitor's pace, written as a run file."""
+"""A watched training loop: its steps, losses and scalars, statistics at the monitor's pace,
+written as a run file."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class WatchedRun:
     """The run of one watched loop: hooks on the model and the optimizer, and the run file they feed.
 
     Between the steps that carry statistics, the only work per step is a model hook that keeps the loss tensor
-    (no device sync) and the optimizer hook that counts the step; activation hooks exist only on a measured step.
+    (no device sync) and the optimizer hook that counts the step; activation hooks exist
+    only on a measured step.
     """
 
     def __init__(self, model: nn.Module | None, optimizer: torch.optim.Optimizer | None,
@@ -59,23 +61,27 @@ class WatchedRun:
         # made at the first snapshot, when the run's facts are known
         self._builder: SnapshotBuilder | None = None
         self._run: RunInfo | None = None
-        self._vocab_size: int | None = None  # from the logits beside a returned loss: -ln(1/V) is the expected loss
+        # from the logits beside a returned loss: -ln(1/V) is the expected loss
+        self._vocab_size: int | None = None
         self._step_losses: list = []  # this step's loss tensors (or floats): more than one with accumulation
         self._losses: list = []  # one per step since the last snapshot: tensors until a snapshot sends them
         self._in_flight: list[_InFlight] = []  # the losses of earlier snapshots on their way to the host
         self._booked = 0  # steps whose loss a snapshot has taken
-        self._logged_loss = False  # run.log(loss=...) was called: the model's returned losses are not counted twice
+        # run.log(loss=...) was called: the model's returned losses are not counted twice
+        self._logged_loss = False
         self._backward_losses = False  # the step's loss is what backward() was called on (log_backward)
         self._scalars: list[tuple[str, int, Any]] = []
         self._named_layers: list = []  # activations logged by name on the measured step
         self._measuring = False  # this step carries statistics
-        self._loss_awaited = False  # the last step ended without a loss: a run.log(loss=) right after is its loss
+        # the last step ended without a loss: a run.log(loss=) right after is its loss
+        self._loss_awaited = False
         self._write_awaited = False  # a snapshot is due, waiting for that loss
         self._said_no_loss = False
         self._steps_by_log = optimizer is None  # without an optimizer, each run.log(loss=...) ends a step
         self._closed = False
-        self._quiet_until: float | None = None  # till then a step needs no snapshot nor statistics: it is counted
-        # and its loss kept, nothing else (None: every step takes the full path)
+        # till then a step needs no snapshot nor statistics: it is counted and its loss kept, nothing else
+        # (None: every step takes the full path)
+        self._quiet_until: float | None = None
         self._handles = []
         # a compiled training step (optimizer.step() inside torch.compile) runs the step's end eagerly
         self._end_step_outside_graphs = CompileSafeHooks.outside_graphs(self._end_step)  # None: none compiles
@@ -98,14 +104,16 @@ class WatchedRun:
         if quiet is not None and loss is not None and self._steps_by_log and time.perf_counter() < quiet:
             self._losses.append(_reading(loss))  # a loop of raw tensors' every step: as little as counting it
             for name, value in values.items():
-                if not isinstance(value, torch.Tensor) or value.numel() == 1:  # a layer waits for a measured step
+                # a layer waits for a measured step
+                if not isinstance(value, torch.Tensor) or value.numel() == 1:
                     self._scalars.append((name, step, _reading(value)))
             self.step_count += 1
             return
         if loss is not None:
             if not self._logged_loss:
                 self._logged_loss, self._step_losses = True, []  # the loop's own loss replaces the model's
-            if self._loss_awaited and not self._step_losses:  # logged after optimizer.step(): the step just done
+            # logged after optimizer.step(): the step just done
+            if self._loss_awaited and not self._step_losses:
                 self._losses[-1] = _reading(loss)
                 self._loss_awaited = False
             else:
@@ -122,9 +130,9 @@ class WatchedRun:
             self._write(RUNNING, time.perf_counter())
 
     def losses_by_log(self) -> None:
-        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that knows
-        its step's loss better than a forward does (Lightning's training_step, the Trainer under gradient
-        accumulation), and logs it after the step."""
+        """Count only the losses given to run.log(loss=...), never one the model returns: for a loop that
+        knows its step's loss better than a forward does (Lightning's training_step, the Trainer under
+        gradient accumulation), and logs it after the step."""
         self._logged_loss, self._step_losses = True, []
 
     def log_backward(self, loss: torch.Tensor) -> None:
@@ -183,7 +191,8 @@ class WatchedRun:
         if self._builder is None:
             due = True  # the first step's statistics: the run's first snapshot carries them
         elif every:
-            due = (self.step_count + 1) % every == 0  # the coming step ends where a step-counted snapshot is due
+            # the coming step ends where a step-counted snapshot is due
+            due = (self.step_count + 1) % every == 0
         else:
             due = self._builder.stats_due(now)
         self._measuring = due
@@ -238,7 +247,8 @@ class WatchedRun:
 
     def _take_measurements(self, builder: SnapshotBuilder) -> None:
         """The measured step's layers (hooked and logged by name) and weights, sent on their way to the next
-        snapshot that finds them landed; what the measurement took the training thread sets the next's pace."""
+        snapshot that finds them landed; what the measurement took the training thread
+        sets the next's pace."""
         started = time.perf_counter()
         stats, self._stats = self._stats, None
         hooked = self._layers.captured or not self._layers.layers
@@ -259,7 +269,8 @@ class WatchedRun:
     def _measure_named(self, stats: StepStats, order: int, name: str, t: torch.Tensor) -> None:
         """A tensor the loop logged by name (run.log(h=h)), measured as its grad_fn says."""
         found = activation_of_tensor(t)
-        grad = t.grad if t.is_leaf or t.retains_grad else None  # a non-leaf's gradient exists only if retained
+        # a non-leaf's gradient exists only if retained
+        grad = t.grad if t.is_leaf or t.retains_grad else None
         whole = as_examples_by_units(t)
         rows = self._samples.rows(("named", name), whole.shape[0], whole.shape[1], t.device)
         handle = stats.activation(t, order=order, name=name, kind=found.kind, bounds=found.bounds,
@@ -274,7 +285,8 @@ class WatchedRun:
         if self._builder is None:
             vocab = self._vocab_size
             self._run = RunInfo(
-                run_id=0, name=self._name, model=self._settings.get("model", "model"), settings=self._settings,
+                run_id=0, name=self._name, model=self._settings.get("model", "model"),
+                settings=self._settings,
                 total_steps=self._total_steps, num_params=self._num_params, vocab_size=vocab,
                 expected_init_loss=math.log(vocab) if vocab else None)
             self._builder = SnapshotBuilder(self._run, self._pacing, now=now)
@@ -288,7 +300,8 @@ class WatchedRun:
         if pending:
             self._in_flight.append(_InFlight(pending))
         while self._in_flight and (state != RUNNING or self._in_flight[0].readout.ready()):
-            for value in self._in_flight.pop(0).floats():  # a running snapshot takes those landed, never waits
+            # a running snapshot takes those landed, never waits
+            for value in self._in_flight.pop(0).floats():
                 builder.add_loss(self._booked, value)
                 self._booked += 1
         if self._booked and builder.book.last_finite_loss is None and not self._said_no_loss:
@@ -297,8 +310,9 @@ class WatchedRun:
         elif self._said_no_loss and builder.book.last_finite_loss is not None:
             self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
             builder.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
-        latest = {name: (name, step, value) for name, step, value in self._scalars}  # a curve at the snapshots'
-        # pace: a scalar logged every step (lr) keeps its latest reading per snapshot; every evaluation stays
+        # a curve at the snapshots' pace: a scalar logged every step (lr) keeps its latest reading per
+        # snapshot; every evaluation stays
+        latest = {name: (name, step, value) for name, step, value in self._scalars}
         readings = [reading for reading in self._scalars if is_validation_loss(reading[0])] + \
             [reading for name, reading in latest.items() if not is_validation_loss(name)]
         values = _floats([value for _, _, value in readings])
@@ -311,9 +325,10 @@ class WatchedRun:
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
         started = time.perf_counter()
         snapshot = builder.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
-                                now=now)
+                             now=now)
         self._writer.write(snapshot)
-        if snapshot.layers or snapshot.params:  # reading statistics back and writing them is measuring's cost too
+        # reading statistics back and writing them is measuring's cost too
+        if snapshot.layers or snapshot.params:
             builder.clock.spent(time.perf_counter() - started)
 
     # ---- the end
@@ -335,7 +350,8 @@ class WatchedRun:
         self._file.close()
 
     def _close_at_exit(self) -> None:
-        """The interpreter is exiting with the run open: a Ctrl-C or an exception stopped it, or the loop ended."""
+        """The interpreter is exiting with the run open: a Ctrl-C or an exception stopped it,
+        or the loop ended."""
         interrupted = getattr(sys, "last_type", None) is not None
         self.close(STOPPED if interrupted else DONE)
 
@@ -387,7 +403,8 @@ def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
             return None
         return loss, logits if isinstance(logits, torch.Tensor) else None
     if isinstance(output, (tuple, list)):
-        loss = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() == 0 and t.requires_grad), None)
+        loss = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() == 0 and t.requires_grad),
+                    None)
         if loss is None:
             return None
         logits = next((t for t in output if isinstance(t, torch.Tensor) and t.dim() >= 2), None)
@@ -396,9 +413,9 @@ def _loss_in(output) -> tuple[torch.Tensor, torch.Tensor | None] | None:
 
 
 def _reading(value):
-    """A loss or scalar as kept until the next snapshot: a float read at once from the CPU, where reading costs
-    no sync; a device's tensor, detached, read with the others in one sync at the snapshot. (Keeping CPU tensors
-    alive instead cost the lecture's loop 9% of its speed in the allocator.)"""
+    """A loss or scalar as kept until the next snapshot: a float read at once from the CPU, where reading
+    costs no sync; a device's tensor, detached, read with the others in one sync at the snapshot. (Keeping CPU
+    tensors alive instead cost the lecture's loop 9% of its speed in the allocator.)"""
     if isinstance(value, torch.Tensor):
         return value.item() if value.is_cpu else value.detach()
     return float(value)

@@ -17,12 +17,12 @@ class WeightTaps:
     large weight keeps its sample's values only (sampling.SAMPLE_ELEMENTS), never a copy of the whole."""
 
     def __init__(self, named: list[tuple[str, torch.Tensor]], samples: Samples):
-        self.named = [(name, p) for name, p in named if p.dim() >= 2 and p.requires_grad]  # the weights, not
-        # biases
+        # the weights, not biases
+        self.named = [(name, p) for name, p in named if p.dim() >= 2 and p.requires_grad]
         self.samples = samples
         self.spent = 0.0  # seconds this took the training thread since the last look
-        self._before: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] | None = None  # per
-        # weight: its sampled elements (None: all), their values and the whole's std, before the update
+        # per weight: its sampled elements (None: all), their values and the whole's std, before the update
+        self._before: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] | None = None
 
     @torch.no_grad()
     def before_update(self) -> None:

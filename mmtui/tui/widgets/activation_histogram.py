@@ -1,4 +1,5 @@
-"""The Activations panel: an ASCII histogram of the first activation layer's outputs, the tails in trouble in red."""
+"""The Activations panel: an ASCII histogram of the first activation layer's outputs, the tails
+in trouble in red."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ TANH_TITLE = "Activations: hidden tanh h"  # the lecture's nets, whose layers ha
 
 
 class ActivationHistogram(StripsWidget):
-    """Counts of h per bin on [-1, 1], as the lecture's plt.hist(h.view(-1).tolist(), 50); of any other layer on
-    its function's range, or the data's.
+    """Counts of h per bin on [-1, 1], as the lecture's plt.hist(h.view(-1).tolist(), 50); of any other layer
+    on its function's range, or the data's.
 
     Drawn with block characters: a plotext bar chart of 50 bins cost about 28 ms to build and as much again
     for Textual to lay out, every frame.
@@ -42,7 +43,8 @@ class ActivationHistogram(StripsWidget):
 
     def lines(self, width: int, height: int) -> list[Strip]:
         stats = self.stats
-        if stats is not None and stats.name:  # the layer's name whole where the border has room, else its middle cut
+        # the layer's name whole where the border has room, else its middle cut
+        if stats is not None and stats.name:
             room = max(width - len("Activations: ") - 4, 8)
             title = plain(f"Activations: {cut_middle(layer_label(stats), room)}")
         else:
@@ -58,8 +60,8 @@ def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Str
     """A title line, bars `height - 3` rows high, an axis line and the labels of the range's ends (and 0)."""
     rule = trouble_rule(stats)
     figures = f"step {stats.step:,}: mean {stats.mean:+.2f}  std {stats.std:.2f}   "
-    # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share instead,
-    # where it fits (the Flat units panel gives it too)
+    # a FLAT function's near-flat outputs are not a range of values: no red bars, so no red key; its share
+    # instead, where it fits (the Flat units panel gives it too)
     share = f"{stats.saturation:.1f}% near-flat"
     said = ([Segment(share, DIM)] if len(figures + share) <= width else []) if stats.kind == FLAT else \
         [Segment(f"█ {rule}", TAIL)] if rule else []
@@ -74,7 +76,8 @@ def histogram_lines(stats: ActivationStats, width: int, height: int) -> list[Str
     tails = [bin_in_trouble(stats, low, high) for low, high in spans]
     for row in range(rows, 0, -1):
         label = f"{top:>6,} " if row == rows else f"{0:>6} " if row == 1 else " " * AXIS_WIDTH
-        bars = merged_segments((BLOCKS[min(max(level - (row - 1) * 8, 0), 8)] * column, TAIL if tail else BODY)
+        bars = merged_segments((BLOCKS[min(max(level - (row - 1) * 8, 0), 8)] * column,
+                                TAIL if tail else BODY)
                                for level, tail in zip(eighths, tails))
         lines.append(Strip([Segment(label, DIM), *bars]))
     span = column * len(counts)

@@ -40,13 +40,15 @@ class DeadNeuronMap(StripsWidget):
         if self.stats is None:
             return [Strip([Segment("waiting for the first step…")])]
         if not self.stats.white_rows:
-            why = "in this snapshot" if trouble_rule(self.stats) else "for this function (it has no flat or saturated side)"
+            why = ("in this snapshot" if trouble_rule(self.stats)
+                   else "for this function (it has no flat or saturated side)")
             return [Strip([Segment(f"{layer_label(self.stats)}: no saturation image {why} · n: next layer")])]
         return dead_map_lines(self.stats, width)
 
 
 def dead_columns(white_rows: tuple[int, ...]) -> int:
-    """Bit u set when unit u is white for every example: a dead neuron, its gradient zero through the function."""
+    """Bit u set when unit u is white for every example: a dead neuron, its gradient zero
+    through the function."""
     mask = -1 if white_rows else 0
     for row in white_rows:
         mask &= row
@@ -65,14 +67,16 @@ def dead_map_lines(stats: ActivationStats, width: int) -> list[Strip]:
                    for c in range(columns)]
     dead_count = bin(dead & ((1 << min(units, dead.bit_length())) - 1)).count("1")
     lines = [Strip([Segment(f"{layer_label(stats)} · step {stats.step:,}: "),
-                    Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}", ALARM if dead_count else None),
+                    Segment(f"{dead_count} dead unit{'' if dead_count == 1 else 's'}",
+                            ALARM if dead_count else None),
                     Segment(f" of {units} (red: white for all {len(rows)} examples) · "
                             f"{stats.share_99:.1f}% white · n: next layer", DIM)])]
     for top in range(0, len(rows), 2):
         upper = rows[top]
         lower = rows[top + 1] if top + 1 < len(rows) else 0
         cells = [_cell(upper, lower, c * per_column, per_column) for c in range(columns)]
-        lines.append(Strip(merged_segments((cell, DEAD if dead else WHITE) for cell, dead in zip(cells, column_dead))))
+        lines.append(Strip(merged_segments((cell, DEAD if dead else WHITE)
+                                           for cell, dead in zip(cells, column_dead))))
     of_all = f" of {units:,}" if shown < units else ""
     span = f"units 0 → {shown - 1}{of_all} across, examples 0 → {len(rows) - 1} down, 2 per row"
     lines.append(Strip([Segment(span + (", 2 units per column" if per_column == 2 else ""), DIM)]))

@@ -1,4 +1,5 @@
-"""The help screen: every key, the init presets and the models, and which lesson of the lecture each re-runs."""
+"""The help screen: every key, the init presets and the models, and which lesson of the
+lecture each re-runs."""
 
 from __future__ import annotations
 

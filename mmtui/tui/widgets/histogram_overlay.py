@@ -1,4 +1,5 @@
-"""Overlaid histograms for the diagnostics panels: one coloured line per layer or weight, as the lecture draws."""
+"""Overlaid histograms for the diagnostics panels: one coloured line per layer or weight, as
+the lecture draws."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ NAMED_TITLES = ("Activations per layer", "output t", "Gradients reaching each la
 
 
 class LayersView(Grid):
-    """The lecture's per-layer diagnostics of the deep net: a shrinking or saturating gain shows layer by layer."""
+    """The lecture's per-layer diagnostics of the deep net: a shrinking or saturating gain
+    shows layer by layer."""
 
     DEFAULT_CSS = f"""
     LayersView {{ grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr {MAP_HEIGHT}; }}
@@ -50,14 +51,16 @@ class LayersView(Grid):
         # a log's histograms, or functions with no measure, have no image of units in trouble: no empty panel
         self.set_class(bool(layers) and all(s.kind == OTHER for s in layers), "unmeasured")
         self._title(layers)
-        self.activations.draw(activation_table(layers), activation_curves(layers), "waiting for the first step…")
-        self.gradients.draw(gradient_table(layers), gradient_curves(layers), "no gradients in the latest snapshot")
+        self.activations.draw(activation_table(layers), activation_curves(layers),
+                              "waiting for the first step…")
+        self.gradients.draw(gradient_table(layers), gradient_curves(layers),
+                            "no gradients in the latest snapshot")
         self._draw_map(layers)
         title_selected_run((self.activations, self.gradients, self.dead_map), history)
 
     def _title(self, layers: tuple[ActivationStats, ...]) -> None:
-        """The lecture's words for its tanh nets; a watched model's layers are of any function, each on its own
-        range: one shared axis spans a shared bound, else the data."""
+        """The lecture's words for its tanh nets; a watched model's layers are of any function, each on its
+        own range: one shared axis spans a shared bound, else the data."""
         titles = NAMED_TITLES if any(s.name for s in layers) else TANH_TITLES
         self.activations.border_title, self.activations.plot.xlabel, self.gradients.border_title = titles
         ranges = {bounds(s) if s.kind == BOUNDED else None for s in layers}
@@ -65,7 +68,8 @@ class LayersView(Grid):
 
     def next_map_layer(self, history: History) -> None:
         self.map_layer += 1
-        self._draw_map(history.run.shown_layers if history.run else ())  # the map alone: the plots did not change
+        # the map alone: the plots did not change
+        self._draw_map(history.run.shown_layers if history.run else ())
 
     def _draw_map(self, layers: tuple[ActivationStats, ...]) -> None:
         self.map_layer %= max(len(layers), 1)  # a reinit may bring fewer layers

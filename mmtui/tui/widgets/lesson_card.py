@@ -13,14 +13,16 @@ from mmtui.tui.history import History
 from mmtui.tui.lesson import LessonProgress, filled
 from mmtui.tui.palette import OK_GREEN, WARN_YELLOW
 
-RENDER_EVERY_S = 1.0  # a card's figures follow the run at most this often: the Markdown widget rebuilds on each
+# a card's figures follow the run at most this often: the Markdown widget rebuilds on each
+RENDER_EVERY_S = 1.0
 
 
 class LessonCard(Vertical):
     """A card's Markdown with its figures filled in, and a line saying what it waits for."""
 
     DEFAULT_CSS = """
-    LessonCard { width: 30%; min-width: 32; max-width: 56; border: round $primary; border-title-color: $accent; border-title-style: bold; }
+    LessonCard { width: 30%; min-width: 32; max-width: 56; border: round $primary;
+                 border-title-color: $accent; border-title-style: bold; }
     LessonCard > VerticalScroll { height: 1fr; scrollbar-size-vertical: 1; }
     LessonCard Markdown { margin: 0; padding: 0 1 0 0; }
     LessonCard #lesson-status { height: auto; padding: 0 1; }
@@ -37,7 +39,8 @@ class LessonCard(Vertical):
 
     @property
     def laid_out(self) -> bool:
-        """Whether the latest card's text is mounted as Markdown blocks (the unattended mode's screenshot waits)."""
+        """Whether the latest card's text is mounted as Markdown blocks (the unattended mode's
+        screenshot waits)."""
         return self._rendering is not None and self._rendering.is_done
 
     def compose(self) -> ComposeResult:

@@ -22,12 +22,13 @@ from mmtui.tui.widgets.plot_strips import Y_LABEL_WIDTH, PlotStrips, step_ticks
 LOG_TICKS = tuple(m * 10.0 ** k for k in range(-6, 0) for m in (1, 2, 5)) + (
     1, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 1000)
 MAX_LOG_LABELS = 9  # more would crowd a 20-row plot
-MIN_LOG_LABELS = 3  # fewer say nothing of the scale: a narrow range gets even steps instead (3.4, 3.6, 3.8, 4)
+# fewer say nothing of the scale: a narrow range gets even steps instead (3.4, 3.6, 3.8, 4)
+MIN_LOG_LABELS = 3
 NICE_STEPS = (5, 2, 1)  # times a power of 10: the spacing of those even steps
 LEGEND_ROWS_FROM = 12  # panel rows from which the legend may take two rows, not one
 LEGEND_GAP = "  "
-AXIS_LABELS_FROM = 12  # figure rows from which the axes are named ("step", "loss (log axis)"): a row below them
-# the curves need more
+# figure rows from which the axes are named ("step", "loss (log axis)"): a row below them the curves need more
+AXIS_LABELS_FROM = 12
 MIN_NAME = 12  # cells a run's name keeps in the legend before runs are left out ("+3 more")
 MARK = "▶ "  # the selected run, as the Runs table marks it
 PLACEABLE = 1e100  # losses at or past this (a file's 1e308, inf, NaN) are not drawn: plotext's axes overflow
@@ -57,8 +58,8 @@ class LegendEntry:
 
 
 class LossPlot(PlotStrips):
-    """Loss against step on a log10 or linear axis, with the expected step-0 loss as a green guide line; the legend
-    above the figure, never over the curves."""
+    """Loss against step on a log10 or linear axis, with the expected step-0 loss as a green guide line; the
+    legend above the figure, never over the curves."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -75,7 +76,8 @@ class LossPlot(PlotStrips):
     def lines(self, width: int, height: int) -> list[Strip]:
         if width < 10 or height < 5:
             return []
-        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale, self._smoothed)
+        self._series = loss_series(self._history, max(width - Y_LABEL_WIDTH, 10), self.log_scale,
+                                   self._smoothed)
         entries = legend_entries(self._history, self._series)
         legend = legend_lines(entries, width, 2 if height >= LEGEND_ROWS_FROM else 1)
         return legend + super().lines(width, height - len(legend))
@@ -88,8 +90,9 @@ class LossPlot(PlotStrips):
         run = self._history.run
         expected = run.info.expected_init_loss if run is not None else None
         guide = []  # the green line's height, where drawn: the axis spans it too
-        if run is not None and run.init_loss is not None and expected is not None and math.isfinite(expected) \
-                and (expected > 0 or not self.log_scale):  # a file's negative expected loss has no log
+        # a file's negative expected loss has no log
+        if (run is not None and run.init_loss is not None and expected is not None
+                and math.isfinite(expected) and (expected > 0 or not self.log_scale)):
             guide = [math.log10(expected) if self.log_scale else expected]
             plt.hline(guide[0], EXPECTED_LOSS)
         if series:
@@ -108,11 +111,14 @@ class LossPlot(PlotStrips):
 
 def log_ticks(low: float, high: float) -> list[float]:
     """At least MIN_LOG_LABELS loss values from `low` to `high` (both > 0) to label a log axis with: the round
-    values of LOG_TICKS where enough lie in the range (the powers of 10 alone over decades), else even steps."""
+    values of LOG_TICKS where enough lie in the range (the powers of 10 alone over
+    decades), else even steps."""
     labels = [v for v in LOG_TICKS if low <= v <= high]
-    if len(labels) > MAX_LOG_LABELS:  # decades of a classifier's loss: the powers of 10 alone, else every other
+    # decades of a classifier's loss: the powers of 10 alone, else every other
+    if len(labels) > MAX_LOG_LABELS:
         decades = [v for v in labels if abs(math.log10(v) - round(math.log10(v))) < 1e-9]
-        labels = decades if len(decades) >= MIN_LOG_LABELS else labels[::math.ceil(len(labels) / MAX_LOG_LABELS)]
+        labels = (decades if len(decades) >= MIN_LOG_LABELS
+                  else labels[::math.ceil(len(labels) / MAX_LOG_LABELS)])
     if len(labels) >= MIN_LOG_LABELS:
         return labels
     if not high > low:  # one value: it alone
@@ -128,19 +134,20 @@ def log_ticks(low: float, high: float) -> list[float]:
 
 def loss_series(history: History, width: int, log_scale: bool,
                 smoothed: SmoothedCurves | None = None) -> list[Series]:
-    """Beneath, the ghost's smoothed curve (one stream only) and the selected run's raw points; then every stream's
-    smoothed curve in its colour, and the selected run's val points on top. No NaN or inf."""
+    """Beneath, the ghost's smoothed curve (one stream only) and the selected run's raw points; then every
+    stream's smoothed curve in its colour, and the selected run's val points on top. No NaN or inf."""
     smoothed = smoothed or SmoothedCurves()
     series = []
     run = history.run
     if history.ghost is not None and not history.comparing:
         steps, smooth = smoothed_curve(history.ghost.losses, width, smoothed)
-        series.append(_scaled(steps, smooth, log_scale, GHOST_LOSS, "dot", f"previous: {history.ghost.info.name}"))
+        series.append(_scaled(steps, smooth, log_scale, GHOST_LOSS, "dot",
+                              f"previous: {history.ghost.info.name}"))
     if run is not None:
         steps, raw, _ = run.losses.downsampled(width)
         label = "raw loss" if not history.comparing else f"raw loss of {history.label(history.selected)}"
-        series.append(_scaled(steps, raw, log_scale, RAW_LOSS, "dot", label, points=True))  # a log's 30 points:
-        # 30 dots, not a dotted line between them
+        # a log's 30 points: 30 dots, not a dotted line between them
+        series.append(_scaled(steps, raw, log_scale, RAW_LOSS, "dot", label, points=True))
     for index, (name, stream) in enumerate(history.streams.items()):
         if not history.comparing:
             label = f"{stream.run.info.name} (smoothed)"
@@ -151,8 +158,8 @@ def loss_series(history: History, width: int, log_scale: bool,
     if run is not None:
         evals = [e for e in run.evals if math.isfinite(e.val_loss)]
         # "o", not "●": a two-cell glyph in some terminals would shift the rest of its row
-        series.append(_scaled([e.step for e in evals], [e.val_loss for e in evals], log_scale, VAL_LOSS, "o", "val",
-                              points=True))
+        series.append(_scaled([e.step for e in evals], [e.val_loss for e in evals], log_scale, VAL_LOSS, "o",
+                              "val", points=True))
     return [line for line in series if line.steps]
 
 
@@ -164,24 +171,28 @@ def smoothed_curve(losses: LossSeries, width: int, smoothed: SmoothedCurves) -> 
 
 
 def legend_entries(history: History, series: list[Series]) -> list[LegendEntry]:
-    """What the figure draws, in its order, and the green line where the run knows its expected step-0 loss."""
+    """What the figure draws, in its order, and the green line where the run knows its
+    expected step-0 loss."""
     swatches = {"dot": "••", "braille": "⣀⣀", "o": "o"}
-    shorts = {RAW_LOSS: "raw", GHOST_LOSS: "previous run", VAL_LOSS: "val"}  # a run's curve: "smoothed", alone
+    # a run's curve: "smoothed", alone
+    shorts = {RAW_LOSS: "raw", GHOST_LOSS: "previous run", VAL_LOSS: "val"}
     entries = [LegendEntry(swatches[line.marker], line.color, line.label,
                            shorts.get(line.color) or (None if history.comparing else "smoothed"),
-                           run=line.marker == "braille" and history.comparing) for line in series if line.label]
+                           run=line.marker == "braille" and history.comparing)
+               for line in series if line.label]
     run = history.run
     expected = run.info.expected_init_loss if run is not None else None
     if run is not None and run.init_loss is not None and expected is not None:
-        entries.append(LegendEntry("──", EXPECTED_LOSS, f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = "
+        entries.append(LegendEntry("──", EXPECTED_LOSS,
+                                   f"step-0 loss {run.init_loss:.2f}, expected -ln(1/V) = "
                                                        f"{expected:.2f} (green line)",
                                    f"expected {expected:.2f}, step 0: {run.init_loss:.2f}"))
     return entries
 
 
 def legend_lines(entries: list[LegendEntry], width: int, rows: int) -> list[Strip]:
-    """The entries in at most `rows` lines of `width` cells: names whole where they fit, then compared runs' names
-    cut in the middle, then the last runs left out for a "+N more"."""
+    """The entries in at most `rows` lines of `width` cells: names whole where they fit, then compared runs'
+    names cut in the middle, then the last runs left out for a "+N more"."""
     if not entries:
         return []
     short = _shortened(entries)
@@ -201,7 +212,8 @@ def legend_lines(entries: list[LegendEntry], width: int, rows: int) -> list[Stri
 
 
 def _shortened(entries: list[LegendEntry]) -> list[LegendEntry]:
-    """Short labels, and compared runs' names cut to MIN_NAME where they agree, keeping what tells them apart."""
+    """Short labels, and compared runs' names cut to MIN_NAME where they agree, keeping what
+    tells them apart."""
     entries = [replace(e, label=e.short or e.label) for e in entries]
     runs = [e for e in entries if e.run]
     marks = [MARK if e.label.startswith(MARK) else "" for e in runs]

@@ -22,12 +22,13 @@ WORD = re.compile(r"[^ ]* *")  # a word and the spaces after it: where a long li
 
 
 class OutputPanel(Vertical):
-    """A scrolling log of the script's lines, wrapped to the panel (a traceback reads whole at any width), with
-    the line being written (a tqdm bar) below it; the lower border says how the script ended.
+    """A scrolling log of the script's lines, wrapped to the panel (a traceback reads whole at any width),
+    with the line being written (a tqdm bar) below it; the lower border says how the script ended.
 
-    It follows the newest line until the user scrolls up, and again once they scroll back to the end. Textual's
-    Log follows only while it is scrolled to its end, and a panel made shorter (another panel laid out beside it,
-    the Scalars a script's first run.log(lr=...) brings) leaves it above its end: it stopped following for good.
+    It follows the newest line until the user scrolls up, and again once they scroll back to the end.
+    Textual's Log follows only while it is scrolled to its end, and a panel made shorter (another panel laid
+    out beside it, the Scalars a script's first run.log(lr=...) brings) leaves it above its end: it
+    stopped following for good.
     """
 
     DEFAULT_CSS = """
@@ -40,8 +41,10 @@ class OutputPanel(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Output"
-        self.lines: deque[str] = deque(maxlen=SCROLLBACK_LINES)  # unwrapped, to wrap again when the width changes
-        self.log_view = Log(max_lines=SCROLLBACK_LINES * 2, auto_scroll=False)  # a wrapped line takes more than one
+        # unwrapped, to wrap again when the width changes
+        self.lines: deque[str] = deque(maxlen=SCROLLBACK_LINES)
+        # a wrapped line takes more than one
+        self.log_view = Log(max_lines=SCROLLBACK_LINES * 2, auto_scroll=False)
         self.partial = Static("", id="output-partial", markup=False)
         self._wrapped_at = 0  # the width the log's lines are wrapped to
         self.following = True  # the newest lines are kept in view: the user has not scrolled up from them
@@ -54,7 +57,8 @@ class OutputPanel(Vertical):
         self.watch(self.log_view, "scroll_y", self._scrolled, init=False)
 
     def _scrolled(self) -> None:
-        """Only a scroll moves the log (a shorter panel keeps its offset): it follows when that leaves it at the end."""
+        """Only a scroll moves the log (a shorter panel keeps its offset): it follows when that
+        leaves it at the end."""
         self.following = self.log_view.is_vertical_scroll_end
 
     def _follow(self) -> None:
@@ -67,7 +71,8 @@ class OutputPanel(Vertical):
         return self._wrapped_at > 0
 
     def show(self, output: ScriptOutput) -> None:
-        skipped = [f"{NOTE}{output.dropped:,} lines skipped: printed faster than drawn"] if output.dropped else []
+        skipped = ([f"{NOTE}{output.dropped:,} lines skipped: printed faster than drawn"]
+                   if output.dropped else [])
         self._add(skipped + list(output.lines) + [NOTE + note for note in output.notes])
         self.partial.update(Text(output.partial))
         self.set_class(bool(output.partial), "writing")

@@ -1,5 +1,5 @@
-"""The overview: loss, the first layer's histogram and saturation, sampled names or a script's output, logged scalars
-and compared runs, each panel laid out only where its source sends its data."""
+"""The overview: loss, the first layer's histogram and saturation, sampled names or a script's output, logged
+scalars and compared runs, each panel laid out only where its source sends its data."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from mmtui.tui.widgets.scalars_panel import ScalarsPanel
 class OverviewView(Vertical):
     """The lecture's first experiments at a glance; the view the app starts in.
 
-    Two columns, the Loss over the Saturation panel and the Activations over the Samples (or a script's Output),
-    then the Runs table and the Scalars across the width. A panel whose data has not come and is not promised is
-    not laid out: its neighbour in the column takes its place, and a column left empty gives its width away.
+    Two columns, the Loss over the Saturation panel and the Activations over the Samples (or a script's
+    Output), then the Runs table and the Scalars across the width. A panel whose data has not come and is not
+    promised is not laid out: its neighbour in the column takes its place, and a column left empty
+    gives its width away.
     """
 
     DEFAULT_CSS = """
@@ -38,7 +39,8 @@ class OverviewView(Vertical):
     """
 
     def __init__(self, produces: frozenset[str], promised: frozenset[str], **kwargs) -> None:
-        """`produces`, `promised`: what the source may send, and what it sends from its start (records.Source)."""
+        """`produces`, `promised`: what the source may send, and what it sends from its start
+        (records.Source)."""
         super().__init__(**kwargs)
         self.produces, self.promised = produces, promised
         self.loss_plot = LossPlot(id="loss", classes="panel")
@@ -78,7 +80,8 @@ class OverviewView(Vertical):
         measured = LAYERS in self.promised or (first is not None and first.kind != OTHER)
         panels = {"loss": has(LOSS, history.latest is not None), "activations": layers,
                   "saturation": layers and measured, "samples": has(SAMPLES, SAMPLES in history.seen),
-                  "output": OUTPUT in self.promised, "runs": history.comparing, "scalars": bool(run and run.scalars)}
+                  "output": OUTPUT in self.promised, "runs": history.comparing,
+                  "scalars": bool(run and run.scalars)}
         return frozenset(name for name, shown in panels.items() if shown)
 
     def lay_out(self, history: History) -> None:
@@ -95,7 +98,8 @@ class OverviewView(Vertical):
         right = bool(shown & {"activations", "samples", "output"})
         _show(self.query_one("#overview-left"), left)
         _show(self.query_one("#overview-right"), right)
-        # a run's loss beside a script's output: half each, the output's lines being as long as the plot is wide
+        # a run's loss beside a script's output: half each, the output's lines being as
+        # long as the plot is wide
         self.set_class(left and shown & {"activations", "samples", "output"} == {"output"}, "halves")
 
     def draw(self, history: History) -> None:

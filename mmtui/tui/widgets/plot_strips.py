@@ -1,4 +1,5 @@
-"""The plumbing every plotext panel shares: one Plot, rebuilt only on new data or a resize, served as strips."""
+"""The plumbing every plotext panel shares: one Plot, rebuilt only on new data or a resize,
+served as strips."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class PlotStrips(StripsWidget):
         return figure_strips(plt, width)
 
     def plot(self, plt: Plot, width: int, height: int) -> None:
-        """Add the data, axes and labels to the cleared figure; colours as 256-colour codes (plotext_strips)."""
+        """Add the data, axes and labels to the cleared figure; colours as 256-colour codes
+        (plotext_strips)."""
         raise NotImplementedError
 
 

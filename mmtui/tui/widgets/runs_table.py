@@ -1,4 +1,5 @@
-"""The Runs table: compared runs side by side, each in its Loss-panel colour, and the selected run named on panels."""
+"""The Runs table: compared runs side by side, each in its Loss-panel colour, and the selected
+run named on panels."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ MAX_NAME = 40  # columns; longer names are cut in the middle, the figures keep t
 
 
 class RunsTable(StripsWidget):
-    """A header and one row per stream: latest step, smoothed train loss, val loss, and final losses once done."""
+    """A header and one row per stream: latest step, smoothed train loss, val loss, and final
+    losses once done."""
 
     DEFAULT_CSS = """
     RunsTable { height: auto; }
@@ -53,13 +55,14 @@ class RunsTable(StripsWidget):
         return 1 + self._rows
 
     def lines(self, width: int, height: int) -> list[Strip]:
-        return runs_table_lines(self._history, width, height, self._smoothed) if self._history is not None else []
+        return (runs_table_lines(self._history, width, height, self._smoothed)
+                if self._history is not None else [])
 
 
 def runs_table_lines(history: History, width: int, height: int | None = None,
                      smoothed: SmoothedCurves | None = None) -> list[Strip]:
-    """The header, then each stream in order of arrival (at most `height` lines: the rest counted on the last, the
-    selected run kept); every column as wide as its widest figure, so a name never runs into a step."""
+    """The header, then each stream in order of arrival (at most `height` lines: the rest counted on the last,
+    the selected run kept); every column as wide as its widest figure, so a name never runs into a step."""
     labels = [history.label(name) for name in history.streams]
     smoothed = smoothed or SmoothedCurves()
     figures = [_figures(stream, smoothed) for stream in history.streams.values()]
@@ -104,7 +107,8 @@ def _loss(value: float | None) -> str:
 
 
 def title_selected_run(panels: Iterable[Widget], history: History) -> None:
-    """Name the selected run under each panel that shows it alone, when several are compared; nothing otherwise."""
+    """Name the selected run under each panel that shows it alone, when several are compared;
+    nothing otherwise."""
     label = Text(history.label(history.selected)) if history.comparing else None  # Text: a name is not markup
     for panel in panels:
         if panel.border_subtitle != (label.markup if label else None):  # setting it refreshes the panel

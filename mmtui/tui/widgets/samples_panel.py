@@ -14,8 +14,8 @@ from mmtui.tui.plain import plain
 class SamplesPanel(VerticalScroll):
     """A scrolling list; each batch of names under a line with its step and preset."""
 
-    # No scrollbar: its two-cell thumb, drawn with block glyphs, read as the saturation sparkline spilling into
-    # this panel at 80x24. The newest names are at the top; the wheel still scrolls to older ones.
+    # No scrollbar: its two-cell thumb, drawn with block glyphs, read as the saturation sparkline spilling
+    # into this panel at 80x24. The newest names are at the top; the wheel still scrolls to older ones.
     DEFAULT_CSS = """
     SamplesPanel { scrollbar-size-vertical: 0; }
     """

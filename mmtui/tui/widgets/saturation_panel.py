@@ -1,5 +1,5 @@
-"""The Saturation panel: how much of the first layer is stuck (tanh at +-1, a ReLU at 0, a GELU near flat), its
-trend, dead units, and the step-0 loss."""
+"""The Saturation panel: how much of the first layer is stuck (tanh at +-1, a ReLU at 0, a GELU near flat),
+its trend, dead units, and the step-0 loss."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from mmtui.tui.palette import ALARM, OK_GREEN, SATURATED_RED, WARN_YELLOW
 from mmtui.tui.widgets.trend_sparkline import TrendSparkline
 
 CONFIDENTLY_WRONG = 1.0  # step-0 loss this far above -ln(1/V) earns the lecture's warning
-OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True) for c in (OK_GREEN, WARN_YELLOW, SATURATED_RED))
+OK_STYLE, WARN_STYLE, ALARM_STYLE = (Style(color=c, bold=True)
+                                     for c in (OK_GREEN, WARN_YELLOW, SATURATED_RED))
 
 
 def saturation_style(percent: float, kind: str = BOUNDED) -> Style:
@@ -41,7 +42,8 @@ class SaturationPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="saturation-figures")
-        yield TrendSparkline(lambda percent: saturation_style(percent, self.kind), unit="%", id="saturation-trend")
+        yield TrendSparkline(lambda percent: saturation_style(percent, self.kind), unit="%",
+                             id="saturation-trend")
 
     def draw(self, run: RunHistory | None) -> None:
         figures = self.query_one("#saturation-figures", Static)  # a fixed height: no layout pass needed
@@ -65,7 +67,8 @@ def describe(run: RunHistory) -> Text:
         _layer_figures(stats, text)
     expected = run.info.expected_init_loss
     if run.init_loss is not None and expected is not None:
-        text.append(f"step-0 loss {run.init_loss:.2f}, expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
+        text.append(f"step-0 loss {run.init_loss:.2f}, "
+                    f"expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
         # the lecture's cause, its nets' own: another model's high step-0 loss may have another
         if run.init_loss > expected + CONFIDENTLY_WRONG and lecture_run(run.info.model, run.info.settings):
             text.append("⚠ confidently wrong at init: the logits are too large", ALARM)
@@ -76,8 +79,8 @@ def describe(run: RunHistory) -> Text:
 
 
 def _layer_figures(stats: ActivationStats, text: Text) -> None:
-    """The share in trouble, the white pixels (a tanh's stricter bound) and the dead units, as the layer's kind
-    has them; a watched model's layer is named first, since it need not be the one the user thinks of."""
+    """The share in trouble, the white pixels (a tanh's stricter bound) and the dead units, as the layer's
+    kind has them; a watched model's layer is named first, since it need not be the one the user thinks of."""
     if stats.name:
         text.append(f"{layer_label(stats)}\n", "bold")
     if stats.kind == OTHER:

@@ -1,4 +1,5 @@
-"""The Scalars panel: every named scalar a run logs besides its loss (lr, test loss, accuracy), latest and trend."""
+"""The Scalars panel: every named scalar a run logs besides its loss (lr, test loss, accuracy),
+latest and trend."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ TREND = Style(color=CYAN)
 
 
 class ScalarsPanel(StripsWidget):
-    """One entry per scalar, in as many columns as the width holds: its name whole, latest reading, a sparkline of
-    the run, and the sparkline's least and largest reading; shown only for a run that logs scalars. What a short
-    panel cannot hold it counts on its last line."""
+    """One entry per scalar, in as many columns as the width holds: its name whole, latest reading, a
+    sparkline of the run, and the sparkline's least and largest reading; shown only for a run that logs
+    scalars. What a short panel cannot hold it counts on its last line."""
 
     DEFAULT_CSS = """
     ScalarsPanel { height: auto; }
@@ -67,7 +68,8 @@ class ScalarsPanel(StripsWidget):
             shown = max(rows * columns - 1, 0)
         cells = [scalar_line(name, series, column_width, name_width) for name, series in scalars[:shown]]
         if shown < len(scalars):
-            cells.append(Strip([Segment(f"+{len(scalars) - shown} more: a taller terminal shows them all", DIM)]))
+            cells.append(Strip([Segment(f"+{len(scalars) - shown} more: "
+                                        "a taller terminal shows them all", DIM)]))
         lines = []
         for row in range(rows):
             segments: list[Segment] = []
@@ -95,7 +97,8 @@ def scalar_line(name: str, series: ScalarSeries, width: int, name_width: int) ->
     shown = [v for v in series.values[-columns:] if math.isfinite(v)] if columns > 0 else []  # NaN has no bar
     if len(shown) < 2:
         return Strip([Segment(head)])
-    spare = RANGE_WIDTH - len(f"  {min(shown):.4g} … {max(shown):.4g}")  # a short range gives the trend its room
+    # a short range gives the trend its room
+    spare = RANGE_WIDTH - len(f"  {min(shown):.4g} … {max(shown):.4g}")
     shown = series.values[-(columns + spare):]
     low, high = min(shown), max(shown)
     span = high / 2 - low / 2 or 1.0  # halves: 1e308 - -1e308 overflows

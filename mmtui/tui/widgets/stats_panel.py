@@ -18,8 +18,8 @@ class StatsPanel(Vertical):
     StatsPanel > Static { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def __init__(self, title: str, xlabel: str, x_range: tuple[float, float] | None = None, symmetric: bool = True,
-                 **kwargs) -> None:
+    def __init__(self, title: str, xlabel: str, x_range: tuple[float, float] | None = None,
+                 symmetric: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = title
         self.table = Static()

@@ -1,4 +1,5 @@
-"""The plumbing of every panel drawn as strips: lines built once per data change or resize, served by render_line."""
+"""The plumbing of every panel drawn as strips: lines built once per data change or resize,
+served by render_line."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The through-time view: the gradient reaching a recurrent layer's hidden state by time step, now and over the
-run, and its saturation by time step."""
+"""The through-time view: the gradient reaching a recurrent layer's hidden state by time step, now and over
+the run, and its saturation by time step."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def _time_ticks(times: tuple[int, ...], count: int = 8) -> list[tuple[float, str
 
 
 class GradientByTime(StripsWidget):
-    """The latest statistics' gradient by time step on a log axis, a grey line at FADED_BELOW of the last step's
-    and a red one at the step from which it is below."""
+    """The latest statistics' gradient by time step on a log axis, a grey line at FADED_BELOW of the last
+    step's and a red one at the step from which it is below."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -116,11 +116,12 @@ class SaturationByTime(StripsWidget):
         if not stats.saturation:  # a kind without a trouble measure: its std alone
             high = max([s for s in stats.std if math.isfinite(s)] + [1e-9]) * 1.1
             return line_plot([PlotLine(stats.times, stats.std, code_style(layer_color(1)))], width, height, x,
-                             Axis(0, high, [(0, "0"), (high, f"{high:.2g}")], "std"), "output std by time step")
+                             Axis(0, high, [(0, "0"), (high, f"{high:.2g}")], "std"),
+                             "output std by time step")
         title = "% |t| > 0.97" if stats.kind == BOUNDED else "% on the flat side"
         mean_std = sum(stats.std) / len(stats.std)
-        return line_plot([PlotLine(stats.times, stats.saturation, Style(color=SATURATED_RED))], width, height, x,
-                         Axis(0, 100, [(0, "0"), (50, "50"), (100, "100")], "%"),
+        return line_plot([PlotLine(stats.times, stats.saturation, Style(color=SATURATED_RED))], width, height,
+                         x, Axis(0, 100, [(0, "0"), (50, "50"), (100, "100")], "%"),
                          f"{title}; output std {mean_std:.2f} on average")
 
 
@@ -148,7 +149,8 @@ class GradientHeatMap(StripsWidget):
             return [Strip([Segment(WAITING)])]
         room = max(height - 2, 1)  # the legend, the time axis
         if len(rows) > room:  # the whole run, evenly thinned, the latest last
-            rows = [rows[round(i * (len(rows) - 1) / (room - 1))] for i in range(room)] if room > 1 else rows[-1:]
+            rows = ([rows[round(i * (len(rows) - 1) / (room - 1))] for i in range(room)]
+                    if room > 1 else rows[-1:])
         logs = [v for row in rows for v in map(_log10, row.grad_std) if v is not None]
         if not logs:
             return [Strip([Segment("no gradients in these statistics")])]
@@ -183,8 +185,8 @@ class GradientHeatMap(StripsWidget):
 
 
 class TimeView(Grid):
-    """The gradient through time (Pascanu et al. 2013's picture, live): a tanh RNN's fades going back in time, a
-    GRU's or LSTM's gates keep more of it. The n key picks the next layer that runs through time."""
+    """The gradient through time (Pascanu et al. 2013's picture, live): a tanh RNN's fades going back in time,
+    a GRU's or LSTM's gates keep more of it. The n key picks the next layer that runs through time."""
 
     DEFAULT_CSS = """
     TimeView { grid-size: 2 2; grid-columns: 3fr 2fr; grid-rows: 1fr 1fr; }

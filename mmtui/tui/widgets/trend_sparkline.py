@@ -45,7 +45,8 @@ def sparkline_lines(values: Sequence[float], width: int, height: int, style_of: 
     if not shown or height < 1:
         return []
     top = max(shown)
-    eighths = [max(round(v / top * height * 8), 1) if v > 0 else 0 for v in shown]  # any reading above 0 shows
+    # any reading above 0 shows
+    eighths = [max(round(v / top * height * 8), 1) if v > 0 else 0 for v in shown]
     styles = [style_of(v) for v in shown]
     lines = []
     for row in range(height, 0, -1):

@@ -19,7 +19,8 @@ GUIDE = -3.0  # the lecture's rough healthy level: updates about 1/1000 of the d
 GUIDE_STYLE = Style(color=GUIDE_GREY)
 MARGIN = 0.25  # log10 units above and below the lines and the guide
 MAX_TICKS = 12  # y ticks at most
-SGD_TITLE = "Update:data ratio, log10 ((lr · grad).std() / data.std())"  # the lecture's formula, its SGD's update
+# the lecture's formula, its SGD's update
+SGD_TITLE = "Update:data ratio, log10 ((lr · grad).std() / data.std())"
 MEASURED_TITLE = "Update:data ratio, log10 (update.std() / data.std()), the optimizer's real update"
 
 
@@ -41,14 +42,16 @@ class UpdateRatioPlot(StripsWidget):
         if not lines:
             return [Strip([Segment("waiting for update:data ratios…")])]
         values = [v for _, _, line in lines for v in line]
-        low, high = min(min(values), GUIDE) - MARGIN, max(max(values), GUIDE) + MARGIN  # the guide always in view
+        # the guide always in view
+        low, high = min(min(values), GUIDE) - MARGIN, max(max(values), GUIDE) + MARGIN
         last = max(steps[-1] for _, steps, _ in lines)
         x = Axis(0, last, [(t, f"{t:,}") for t in step_ticks(last)], "step")
         every = max(math.ceil((high / 2 - low / 2) / (MAX_TICKS / 2)), 1)  # fewer ticks over a range of 1e308
         y = Axis(low, high, [(v, f"{v:g}") for v in range(math.ceil(low), math.floor(high) + 1, every)],
                  "log10 update:data")
         plotted = [PlotLine(steps, values, code_style(color)) for color, steps, values in lines]
-        return line_plot(plotted, width, height, x, y, f"grey line: {GUIDE:g} (updates ~1/1000 of the data); far "
+        return line_plot(plotted, width, height, x, y,
+                         f"grey line: {GUIDE:g} (updates ~1/1000 of the data); far "
                          "above: lr too high, far below: too low", guides=[(GUIDE, GUIDE_STYLE)])
 
 
@@ -59,7 +62,8 @@ def ratio_lines(run: RunHistory | None, width: int) -> list[tuple[int, list[int]
     steps, series = run.update_ratios.downsampled(width)
     lines = []
     for index, values in enumerate(series.values()):
-        kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]  # the plot cannot place NaN and inf
+        # the plot cannot place NaN and inf
+        kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(v)]
         if kept:
             lines.append((layer_color(index), [s for s, _ in kept], [v for _, v in kept]))
     return lines
