@@ -155,7 +155,7 @@ def _invited_only(Server):
                 self.tabs -= 1
 
         async def on_startup(self, app: web.Application) -> None:
-            """serve() has printed the link: textual-serve's banner would print one without its token."""
+            """run_server() has printed the link: textual-serve's banner would print one without its token."""
 
     return InvitedServer
 
