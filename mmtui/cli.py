@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES, RUN_FIELDS,
-                                 STEPS_PER_CALL, DeviceError, RunFiles, TrainConfig)
+from mmtui.engine.config import (AUTO_COMPILE_MIN_STEPS, COMPILE_MODES, CUDA_MIN_STEP_MACS, DEVICES,
+                                 RUN_FIELDS, STEPS_PER_CALL, DeviceError, RunFiles, TrainConfig)
 from mmtui.engine.resume import read_run
 from mmtui.measure.pacing import Pacing
 from mmtui.experiments import LECTURE_SEED, MODELS, PRESETS
@@ -97,18 +97,20 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.option("--init", "init", type=click.Choice(PRESETS), default="lecture", show_default=True,
               help="Init preset of the MLPs: lecture (raw randn), fix-logits, fix-tanh or kaiming.")
 @click.option("--gain", type=POSITIVE_FLOAT, default=5 / 3, show_default="5/3",
-              help="Deep nets: factor on the hidden weights (randn / sqrt(fan_in)); the lecture tries 5/3, 1, 0.5, 3.")
+              help="Deep nets: factor on the hidden weights (randn / sqrt(fan_in)); the lecture tries 5/3, "
+                   "1, 0.5, 3.")
 @click.option("--w1-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
               help="Further factor on the hidden weights W1, on top of the preset.")
 @click.option("--steps", type=POSITIVE_INT, default=200_000, show_default=True,
-              help="SGD steps (1 or more); the learning rate drops to lr/10 for the second half (deep nets: the "
-                   "last quarter). With --load: a new total above the saved step (default: the checkpoint's); "
-                   "the lr schedule follows it.")
+              help="SGD steps (1 or more); the learning rate drops to lr/10 for the second half (deep nets: "
+                   "the last quarter). With --load: a new total above the saved step (default: the "
+                   "checkpoint's); the lr schedule follows it.")
 @click.option("--stop-at", type=POSITIVE_INT, default=None,
-              help="Stop after this many steps (1 to --steps), as Ctrl-C would: final eval, samples and --save "
-                   "checkpoint; the lr schedule still follows --steps. A run stopped at 50000 of 100000 and "
-                   "resumed with --load ends with the uninterrupted run's numbers.")
-@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True, help="Examples per minibatch.")
+              help="Stop after this many steps (1 to --steps), as Ctrl-C would: final eval, samples and "
+                   "--save checkpoint; the lr schedule still follows --steps. A run stopped at 50000 of "
+                   "100000 and resumed with --load ends with the uninterrupted run's numbers.")
+@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True,
+              help="Examples per minibatch.")
 @click.option("--lr", type=POSITIVE_FLOAT, default=0.1, show_default=True, help="Learning rate.")
 @click.option("--embed", type=POSITIVE_INT, default=10, show_default=True,
               help="Embedding dimensions per character.")
@@ -120,24 +122,25 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
 @click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
               help="Torch CPU threads; one is fastest for this small net.")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
-              help="Where to train: cpu, cuda, or auto: the faster for the net, and said in a note. These nets "
-                   "are small enough that a step is bound by kernel launches, so auto picks the CPU unless a step "
-                   f"reaches {CUDA_MIN_STEP_MACS:,} multiply-adds (batch size x parameters) and torch finds a CUDA "
-                   "device.")
+              help="Where to train: cpu, cuda, or auto: the faster for the net, and said in a note. These "
+                   "nets are small enough that a step is bound by kernel launches, so auto picks the CPU "
+                   f"unless a step reaches {CUDA_MIN_STEP_MACS:,} multiply-adds (batch size x parameters) "
+                   "and torch finds a CUDA device.")
 @click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default=TrainConfig.compile,
               show_default=True,
-              help=f"Run the CPU's training steps through torch.compile, {STEPS_PER_CALL} to a call (~3x eager). "
-                   "auto: start at "
-                   f"once on the eager path and switch when the compiled step is built in the background (runs of "
-                   f"{AUTO_COMPILE_MIN_STEPS:,} steps or more); on: build it before the first step; off: eager only. "
-                   "Same numbers either way; a failed build stays on the eager path with one line.")
+              help=f"Run the CPU's training steps through torch.compile, {STEPS_PER_CALL} to a call (~3x "
+                   "eager). auto: start at once on the eager path and switch when the compiled step is built "
+                   f"in the background (runs of {AUTO_COMPILE_MIN_STEPS:,} steps or more); on: build it "
+                   "before the first step; off: eager only. Same numbers either way; a failed build stays on "
+                   "the eager path with one line.")
 @click.option("--eval-every", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Steps between full train/val evaluations (0: only at the end).")
 @click.option("--diverge-at", type=POSITIVE_FLOAT, default=None,
               help="A loss above this stops the run as diverged. Default: 100 x -ln(1/V).")
 @click.option("--num-samples", type=POSITIVE_INT, default=10, show_default=True,
               help="Names sampled at the end (and, in the TUI, every few seconds).")
-@click.option("--headless", is_flag=True, help="No terminal UI: print JSON lines to stdout (for scripts and CI).")
+@click.option("--headless", is_flag=True,
+              help="No terminal UI: print JSON lines to stdout (for scripts and CI).")
 @click.option("--every", type=POSITIVE_INT, default=1000, show_default=True,
               help="Headless: print a \"step\" line every this many steps.")
 @click.option("--trainer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
@@ -150,26 +153,26 @@ size_option = click.option("--size", type=Size(), default="160x48", show_default
               help="With --no-terminal: save an SVG screenshot here when training ends.")
 @size_option
 @click.option("--save", type=WritableFile(), default=None,
-              help="Checkpoint file (net, config, step, generator states), replaced atomically when the run ends, "
-                   "when it stops (--stop-at, Ctrl-C, SIGTERM, SIGHUP, quitting the TUI) and on the TUI's w key; not "
-                   "after divergence.")
+              help="Checkpoint file (net, config, step, generator states), replaced atomically when the run "
+                   "ends, when it stops (--stop-at, Ctrl-C, SIGTERM, SIGHUP, quitting the TUI) and on the "
+                   "TUI's w key; not after divergence.")
 @click.option("--load", type=click.Path(path_type=str), default=None, metavar="FILE",
-              help="Resume the checkpoint's run with the same numbers: its model, init, gain, sizes, seed, batch "
-                   "size and lr (giving those too is an error); --data defaults to the checkpoint's and must hold "
-                   "the same words; --steps may raise the total.")
+              help="Resume the checkpoint's run with the same numbers: its model, init, gain, sizes, seed, "
+                   "batch size and lr (giving those too is an error); --data defaults to the checkpoint's "
+                   "and must hold the same words; --steps may raise the total.")
 @click.option("--log", type=WritableFile(), default=None,
-              help="Append the JSON lines of --headless to this file as they happen, in the TUI too; each run "
-                   "(a TUI reinit too) begins with a \"start\" line.")
+              help="Append the JSON lines of --headless to this file as they happen, in the TUI too; each "
+                   "run (a TUI reinit too) begins with a \"start\" line.")
 @click.option("--serve", is_flag=True,
-              help="Serve the monitor to a web browser (textual-serve; pip install 'mmtui[serve]'): for a projector "
-                   "or a room. Bound to --host, localhost unless given.")
+              help="Serve the monitor to a web browser (textual-serve; pip install 'mmtui[serve]'): for a "
+                   "projector or a room. Bound to --host, localhost unless given.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="With --serve: the address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="With --serve: the port to listen on.")
 @click.option("--max-tabs", type=POSITIVE_INT, default=MAX_TABS, show_default=True,
-              help="With --serve: browser tabs served at once (each trains in processes of its own); one more "
-                   "gets a page that says so.")
+              help="With --serve: browser tabs served at once (each trains in processes of its own); one "
+                   "more gets a page that says so.")
 @click.option("--allow-writes", is_flag=True,
               help="With --serve: let browser tabs use w, s and e, which write files on this machine (off: "
                    "anyone with the link could fill its disk or replace the --save checkpoint).")
@@ -197,23 +200,23 @@ def _train(ctx: click.Context, headless: bool, every: int, trainer: str, no_term
     given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     clashing = [f"--{name.replace('_', '-')}" for name in RUN_FIELDS if name in given]
     if load is not None and clashing:
-        raise click.UsageError(f"{', '.join(clashing)} cannot be combined with --load: the checkpoint's config "
-                               f"defines the run (only --steps may change it)")
+        raise click.UsageError(f"{', '.join(clashing)} cannot be combined with --load: the checkpoint's "
+                               "config defines the run (only --steps may change it)")
     files = RunFiles(save=save, load=load, log=log)
     config = TrainConfig(**options)
     if serve:
-        _serve(config, files, given, host, port, max_tabs, headless, no_terminal)
+        _serve_to_browsers(config, files, given, host, port, max_tabs, headless, no_terminal)
     if headless:
         sys.exit(_run_engine_safely(lambda: _headless(config, files, given, Pacing(snapshot_every=every))))
     writes = allow_writes or not _served_to_a_browser()  # a served tab writes files only when told it may
-    exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal, key_script,
-                                             screenshot, size, lesson, writes)))
+    exit_now(_run_engine_safely(lambda: _tui(config, files, given, trainer == "thread", no_terminal,
+                                             key_script, screenshot, size, lesson, writes)))
 
 
 LESSON_FILE = click.Option(["--file", "lesson_file"], type=click.Path(path_type=str), default=None,
                            metavar="LESSON.md",
-                           help="A lesson of your own, in the format the README's 'A lesson of your own' gives. "
-                                "Default: the bundled lesson through the lecture.")
+                           help="A lesson of your own, in the format the README's 'A lesson of your own' "
+                                "gives. Default: the bundled lesson through the lecture.")
 
 
 @click.pass_context
@@ -233,38 +236,41 @@ def _lesson(ctx: click.Context, lesson_file: str | None, **options) -> None:
 lesson = click.Command(
     "lesson", callback=_lesson, context_settings=train.context_settings,
     params=[LESSON_FILE] + [option for option in train.params if option.name not in ("headless", "every")],
-    help="A guided lesson through the lecture: a card beside the panels says what to press and what to look "
-         "for, with the live figures, and checks that the key did it before it offers the next (→; ← goes "
-         "back). Takes mmtui's options (--data, --serve, ...).")
+    help="A guided lesson through the lecture: a card beside the panels says what to press and what to "
+         "look for, with the live figures, and checks that the key did it before it offers the next (→; ← "
+         "goes back). Takes mmtui's options (--data, --serve, ...).")
 
 
-def _serve(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int, max_tabs: int,
-           headless: bool, no_terminal: bool) -> None:
+def _serve_to_browsers(config: TrainConfig, files: RunFiles, given: set[str], host: str, port: int,
+                       max_tabs: int, headless: bool, no_terminal: bool) -> None:
     """Serve this command line, less its serve options, to every browser tab that opens host:port."""
     if headless or no_terminal:
-        raise click.UsageError(f"--serve cannot be combined with {'--headless' if headless else '--no-terminal'}: "
-                               f"each browser tab runs the monitor")
+        raise click.UsageError("--serve cannot be combined with "
+                               f"{'--headless' if headless else '--no-terminal'}: each browser tab runs the "
+                               "monitor")
 
     def check_run() -> int:
-        read_run(config, files.load, given)  # bad data or a bad checkpoint: one line now, not one in every tab
+        # bad data or a bad checkpoint: one line now, not one in every tab
+        read_run(config, files.load, given)
         return 0
 
     if code := _run_engine_safely(check_run):
         sys.exit(code)
-    from mmtui.serve import ServeError, serve
+    from mmtui.serve import ServeError, run_server
 
     try:
-        sys.exit(serve(sys.argv[1:], host, port, max_tabs))
+        sys.exit(run_server(sys.argv[1:], host, port, max_tabs))
     except ServeError as error:
         raise click.UsageError(str(error)) from None
 
 
-def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool, key_script,
-         screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None, writes: bool = True) -> int:
+def _tui(config: TrainConfig, files: RunFiles, given: set[str], in_process: bool, no_terminal: bool,
+         key_script, screenshot: str | None, size: tuple[int, int], lesson: Lesson | None = None,
+         writes: bool = True) -> int:
     from mmtui.sources.trainer import TrainerSource
 
-    # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint again
-    # in its own process.
+    # Bad data or a bad checkpoint is reported before the screen changes; the trainer reads the checkpoint
+    # again in its own process.
     config, words, _ = read_run(config, files.load, given)
     if not no_terminal:
         _check_terminal()
@@ -306,13 +312,14 @@ def _check_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("the TUI needs a terminal; use --headless for JSON lines or --no-terminal")
     if not sys.stderr.isatty():
-        raise click.UsageError("stderr is not a terminal, and the TUI draws its screen there: leave stderr on the "
-                               "terminal, or use --headless for JSON lines (--log FILE keeps a run file)")
+        raise click.UsageError("stderr is not a terminal, and the TUI draws its screen there: leave stderr "
+                               "on the terminal, or use --headless for JSON lines (--log FILE keeps a run "
+                               "file)")
 
 
 def _served_to_a_browser() -> bool:
-    """textual-serve runs each tab's mmtui on pipes and names Textual's web driver in TEXTUAL_DRIVER: that driver
-    reads keys on stdin and draws on stdout through the server, so the pipes are the terminal."""
+    """textual-serve runs each tab's mmtui on pipes and names Textual's web driver in TEXTUAL_DRIVER: that
+    driver reads keys on stdin and draws on stdout through the server, so the pipes are the terminal."""
     return os.environ.get("TEXTUAL_DRIVER", "").partition(":")[0] == "textual.drivers.web_driver"
 
 
@@ -345,8 +352,9 @@ def _run_engine_safely(run) -> int:
 @click.option("--no-follow", is_flag=True,
               help="Read the files as they are and stop: do not follow what is appended to them.")
 @click.option("--tag", default=None, metavar="TAG",
-              help="TensorBoard logs: the scalar tag drawn as the loss curve (default: the first tag named as a "
-                   "training loss: loss, train/loss, Loss/train, train_loss, ...). Implies TensorBoard logs.")
+              help="TensorBoard logs: the scalar tag drawn as the loss curve (default: the first tag named "
+                   "as a training loss: loss, train/loss, Loss/train, train_loss, ...). Implies TensorBoard "
+                   "logs.")
 @click.option("--no-terminal", is_flag=True,
               help="Without a terminal (Textual's headless mode): read the files, draw them, exit.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -354,11 +362,11 @@ def _run_engine_safely(run) -> int:
 @size_option
 def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, no_terminal: bool,
          screenshot: str | None, size: tuple[int, int]) -> None:
-    """Open run files (what --log writes) or TensorBoard logs in the monitor: PATH is a run file or a folder of
-    them, or an event file (events.out.tfevents.*) or a log folder, each run folder in it a run.
+    """Open run files (what --log writes) or TensorBoard logs in the monitor: PATH is a run file or a folder
+    of them, or an event file (events.out.tfevents.*) or a log folder, each run folder in it a run.
 
-    A file that grows is followed as `tail -f` does; several files or runs overlay their losses, and c picks the
-    run the other panels show.
+    A file that grows is followed as `tail -f` does; several files or runs overlay their losses, and c picks
+    the run the other panels show.
     """
     from mmtui.sources.follow import ViewPathError
     from mmtui.sources.run_file import RunFileSource, check_paths
@@ -386,8 +394,8 @@ def view(paths: tuple[str, ...], wait: bool, no_follow: bool, tag: str | None, n
 @click.argument("run_file", metavar="RUN.jsonl")
 @click.argument("outdir", metavar="OUTDIR")
 def export(tensorboard: bool, run_file: str, outdir: str) -> None:
-    """Write a run file as TensorBoard logs in OUTDIR (created if missing; it must hold no event files yet), one
-    run folder per run of the file: losses, evaluations, lr and logged scalars as scalars, each layer's
+    """Write a run file as TensorBoard logs in OUTDIR (created if missing; it must hold no event files yet),
+    one run folder per run of the file: losses, evaluations, lr and logged scalars as scalars, each layer's
     activations and gradients and each weight's gradients as histograms, saturation, grad:data and update:data
     as scalars, samples as text.
 
@@ -438,16 +446,17 @@ def export(tensorboard: bool, run_file: str, outdir: str) -> None:
 @click.option("--no-watch", is_flag=True,
               help="Do not watch the script's model and optimizer unasked: only its own mmtui.watch() does.")
 @size_option
-@click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
+@click.argument("script_and_args", nargs=-1, required=True, type=click.UNPROCESSED,
+                metavar="SCRIPT [ARGS]...")
 def run_script(as_module: bool, no_terminal: bool, screenshot: str | None, no_watch: bool,
                size: tuple[int, int], script_and_args: tuple[str, ...]) -> None:
     """Run a Python training script with the monitor: its output in a panel, and its loss and activations
     live: the model it trains and its optimizer are found and watched, no line of it changed (or, where it
     calls `run = mmtui.watch(model, optimizer)`, as that call says).
 
-    Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then SIGKILL);
-    mmtui exits with the script's exit code (when mmtui stopped it: 130 after q, 143 after SIGTERM, 129 after
-    SIGHUP), printing its traceback again if it crashed. The run file is kept in runs/.
+    Everything after SCRIPT (or -m MODULE) goes to the script. q stops it (SIGINT, then SIGTERM, then
+    SIGKILL); mmtui exits with the script's exit code (when mmtui stopped it: 130 after q, 143 after SIGTERM,
+    129 after SIGHUP), printing its traceback again if it crashed. The run file is kept in runs/.
     """
     from mmtui.sources.script import ScriptSource, new_run_file, python_command
 
@@ -471,7 +480,8 @@ def _check_runnable(target: str, as_module: bool) -> None:
 
         top = target.partition(".")[0]
         # python -m searches the current folder first; the package itself is not imported here.
-        if top not in sys.builtin_module_names and PathFinder.find_spec(top, [os.getcwd(), *sys.path]) is None:
+        found = top in sys.builtin_module_names or PathFinder.find_spec(top, [os.getcwd(), *sys.path])
+        if not found:
             raise click.UsageError(f"-m {target}: no module named {top!r}")
         return
     path = Path(target)
@@ -482,8 +492,8 @@ def _check_runnable(target: str, as_module: bool) -> None:
 
 
 class DefaultGroup(click.Group):
-    """mmtui's commands, `train` when the first argument names none: `mmtui --steps 10` is `mmtui train --steps
-    10`, and `mmtui --help` is train's help, which names the others."""
+    """mmtui's commands, `train` when the first argument names none: `mmtui --steps 10` is `mmtui train
+    --steps 10`, and `mmtui --help` is train's help, which names the others."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or args[0] not in self.commands:
@@ -501,7 +511,8 @@ cli = DefaultGroup("mmtui", commands=[train, lesson, view, run_script, export],
 def main() -> None:
     """Entry point: usage errors as one line on stderr, exit 2, as click's code but without the usage banner.
     Every command ends with exit_now: no interpreter teardown, during which a thread still in torch's C++ (the
-    compiled step's build, when a run diverged or stopped before it finished) aborted the process (SIGABRT)."""
+    compiled step's build, when a run diverged or stopped before it finished) aborted the process
+    (SIGABRT)."""
     code = 0
     try:
         cli.main(sys.argv[1:], prog_name="mmtui", standalone_mode=False)
@@ -512,7 +523,7 @@ def main() -> None:
     except click.UsageError as error:
         line = f"mmtui: error: {error.format_message()}"
         click.echo(line, err=True)
-        if sys.stdout.isatty() and not sys.stderr.isatty():  # a person at the terminal would not see stderr's line
+        if sys.stdout.isatty() and not sys.stderr.isatty():  # a person at the terminal would miss stderr's
             click.echo(line)
         code = 2
     except click.Abort:

@@ -1,5 +1,5 @@
-"""The lecture's experiments by name: init presets, models, gains; plain values the engine, the TUI's keys and the
-CLI share."""
+"""The lecture's experiments by name: init presets, models, gains; plain values the engine, the TUI's keys and
+the CLI share."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ PRESETS: tuple[str, ...] = ("lecture", "fix-logits", "fix-tanh", "kaiming")
 # Models (--model, the TUI's m key); b toggles BatchNorm: mlp <-> mlp-bn, deep <-> deep-bn.
 MODELS: tuple[str, ...] = ("mlp", "mlp-bn", "deep", "deep-bn", "rnn", "gru")
 RECURRENT: tuple[str, ...] = ("rnn", "gru")  # the models that read their context one character a time step
-RECURRENT_CONTEXT = 8  # characters a recurrent model reads, whatever --block-size: the MLPs' 3 leave no time to
-# see a gradient fade through, and 8 covers most of a name (the lecture's names are 6.1 characters on average)
+# Characters a recurrent model reads, whatever --block-size: the MLPs' 3 leave no time to see a gradient fade
+# through, and 8 covers most of a name (the lecture's names are 6.1 characters on average)
+RECURRENT_CONTEXT = 8
 BATCHNORM_TWIN: dict[str, str] = {"mlp": "mlp-bn", "mlp-bn": "mlp", "deep": "deep-bn", "deep-bn": "deep"}
 GAINS: tuple[float, ...] = (5 / 3, 1.0, 0.5, 3.0)  # the lecture's gain experiments, in the g key's order
 
@@ -33,6 +34,13 @@ PRESET_HELP: dict[str, str] = {
     "fix-tanh": "fix-logits plus W1 *= 0.2, b1 *= 0.01: tanh no longer saturated",
     "kaiming": "fix-logits plus W1 *= (5/3)/sqrt(fan_in), b1 *= 0.01",
 }
+
+
+def lecture_run(model: str, settings: dict) -> bool:
+    """Whether a run is the lecture trainer's, live or read back from its run file: one of MODELS, its
+    settings the trainer's config, which names the model too; a watched script's name its script, a log's
+    its kind. Only such a run has the lecture's presets, gains and step-0 loss to speak of."""
+    return model in MODELS and settings.get("model") == model and not {"script", "log"} & settings.keys()
 
 
 def context_for(model: str, block_size: int) -> int:

@@ -51,12 +51,12 @@ class JsonLines:
         for event, fields in events:
             if event == "eval":
                 self.write(event, **fields)
-        if snap.stats is not None:
-            stats = snap.stats
-            self.write("step", step=stats.step,
-                       loss=finite_or_none(snap.losses[stats.step - snap.first_loss_step]),
-                       lr=snap.lr, saturation=stats.saturation, share_99=stats.share_99,
-                       dead_units=stats.dead_units, h_mean=stats.mean, h_std=stats.std,
+        if snap.first_layer is not None:
+            first = snap.first_layer
+            self.write("step", step=first.step,
+                       loss=finite_or_none(snap.losses[first.step - snap.first_loss_step]),
+                       lr=snap.lr, saturation=first.saturation, share_99=first.share_99,
+                       dead_units=first.dead_units, h_mean=first.mean, h_std=first.std,
                        steps_per_s=snap.steps_per_s,
                        layers=[{"mean": s.mean, "std": s.std, "saturation": s.saturation,
                                 "grad_mean": finite_or_none(s.grad_mean),

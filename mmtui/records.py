@@ -171,8 +171,8 @@ class RunInfo:
     run_id: int  # grows with every reinit within one stream, so a UI knows when to reset its panels
     name: str  # how legends, tables and headings name the run: "mlp fix-tanh x1"
     model: str  # a label of the model: "mlp", "deep-bn", "GPT"
-    # what defines the run, JSON values; the status line shows the lecture's init, gain, w1_scale and seed
-    # where present. Never mutated once in a RunInfo.
+    # what defines the run, JSON values; of a lecture run (experiments.lecture_run) the status line shows the
+    # init, gain, w1_scale and seed its model takes. Never mutated once in a RunInfo.
     settings: dict[str, Any] = field(default_factory=dict)
     total_steps: int | None = None  # None when the writer does not know its length
     num_params: int | None = None
@@ -216,7 +216,7 @@ class Snapshot:
     weights: tuple[Histogram, ...] = ()
 
     @property
-    def stats(self) -> ActivationStats | None:
+    def first_layer(self) -> ActivationStats | None:
         """The first hidden layer: the one the lecture's MLP has."""
         return self.layers[0] if self.layers else None
 

@@ -1,7 +1,8 @@
-"""`mmtui --serve`: the monitor served to invited web browsers with textual-serve, each tab running its own mmtui.
+"""`mmtui --serve`: the monitor served to invited web browsers with textual-serve, each tab running its own
+mmtui.
 
-Invited means holding the link: a random token in the printed URL (as Jupyter's), without which the page and its
-websocket are refused. A websocket must also come from a page of this server (its Origin), and, bound to
+Invited means holding the link: a random token in the printed URL (as Jupyter's), without which the page and
+its websocket are refused. A websocket must also come from a page of this server (its Origin), and, bound to
 localhost, be addressed to localhost (its Host: a DNS-rebound name is refused). Tabs are bounded: each is a
 process that trains.
 """
@@ -64,12 +65,12 @@ def greeting(host: str, port: int, token: str) -> list[str]:
     other machines."""
     lines = [f"mmtui: serving on {link(host, port, token)} (Ctrl+C stops)"]
     if not is_local(host):
-        lines.append(f"mmtui: warning: bound to {host}, so reachable from other machines: anyone with this link "
-                     f"can watch and press keys; share it with the room only")
+        lines.append(f"mmtui: warning: bound to {host}, so reachable from other machines: anyone with this "
+                     "link can watch and press keys; share it with the room only")
     return lines
 
 
-def serve(argv: list[str], host: str, port: int, max_tabs: int = MAX_TABS) -> int:
+def run_server(argv: list[str], host: str, port: int, max_tabs: int = MAX_TABS) -> int:
     """Serve the monitor on host:port until Ctrl+C or SIGTERM; the exit code."""
     try:
         from textual_serve.server import Server
@@ -106,7 +107,8 @@ def _invited_only(Server):
             aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
             app.add_routes([
                 web.get("/", self.handle_index, name="index"),
-                web.get("/ws/{token}", self.handle_websocket, name="websocket"),  # the page adds ?width=&height=
+                # the page adds ?width=&height=
+                web.get("/ws/{token}", self.handle_websocket, name="websocket"),
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
             ])
@@ -118,8 +120,8 @@ def _invited_only(Server):
             if is_local(self.host) and not is_local(requested):
                 return _page(403, f"This monitor answers on {self.host} only, not {requested}.")
             if not secrets.compare_digest(token.encode(), self.token.encode()):
-                return _page(403, "This monitor needs the link with its token, as mmtui printed it where it was "
-                                  "started.")
+                return _page(403, "This monitor needs the link with its token, as mmtui printed it where it "
+                                  "was started.")
             if self.tabs >= self.max_tabs:
                 return _page(503, f"All {self.max_tabs} tabs this monitor serves are open: each runs its own "
                                   f"training. Close one (or ask for a larger --max-tabs), then reload.")
@@ -153,7 +155,7 @@ def _invited_only(Server):
                 self.tabs -= 1
 
         async def on_startup(self, app: web.Application) -> None:
-            """serve() has printed the link: textual-serve's banner would print one without its token."""
+            """run_server() has printed the link: textual-serve's banner would print one without its token."""
 
     return InvitedServer
 
@@ -161,15 +163,16 @@ def _invited_only(Server):
 def _page(status: int, text: str):
     from aiohttp import web
 
-    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>mmtui</title></head>"
-            f"<body style='font-family:sans-serif;margin:3em'><h1>mmtui</h1><p>{html.escape(text)}</p></body></html>")
+    body = ("<!doctype html><html><head><meta charset='utf-8'><title>mmtui</title></head>"
+            "<body style='font-family:sans-serif;margin:3em'><h1>mmtui</h1>"
+            f"<p>{html.escape(text)}</p></body></html>")
     return web.Response(status=status, text=body, content_type="text/html")
 
 
 def _check_free(host: str, port: int) -> None:
     """Bind every address host names, as the server will, so that a port in use is one line rather than the
-    server's traceback. SO_REUSEADDR as the server sets it: a port left in TIME_WAIT by a server just stopped is
-    free to it."""
+    server's traceback. SO_REUSEADDR as the server sets it: a port left in TIME_WAIT by a server just stopped
+    is free to it."""
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         for family, kind, protocol, _, address in addresses:

@@ -80,13 +80,13 @@ class StandInTrainer:
         self.info = self._run(0, model)
         self.state = RUNNING
         self.step = 0
-        self._news: list[Snapshot] = []  # answers to commands, handed out with the next receive()
+        self._outbox: list[Snapshot] = []  # answers to commands, handed out with the next receive()
         self.sent: list = []  # every command, in order
 
     def _run(self, run_id: int, model: str) -> RunInfo:
         s = self.settings
         return RunInfo(run_id=run_id, name=run_name(model, s["init"], s["w1_scale"], s["gain"]), model=model,
-                       settings=dict(s), total_steps=1_000_000, vocab_size=27,
+                       settings={**s, "model": model}, total_steps=1_000_000, vocab_size=27,
                        expected_init_loss=math.log(27))
 
     def send(self, command) -> None:
@@ -102,7 +102,7 @@ class StandInTrainer:
                 self.state, self.step = RUNNING, 0
             elif isinstance(command, TogglePause):
                 self.state = PAUSED if self.state == RUNNING else RUNNING
-            self._news.append(self._snapshot(saved="stand-in.pt" if isinstance(command, Save) else None))
+            self._outbox.append(self._snapshot(saved="stand-in.pt" if isinstance(command, Save) else None))
 
     def _snapshot(self, saved: str | None = None) -> Snapshot:
         return Snapshot(run=self.info, state=self.state, step=self.step, first_loss_step=self.step, losses=(),
@@ -114,9 +114,9 @@ class StandInTrainer:
         with self._lock:
             if self.state == RUNNING:
                 self.step += 1
-                self._news.append(replace(self._snapshot(), first_loss_step=self.step - 1, losses=(3.3,)))
-            news, self._news = self._news, []
-        return news
+                self._outbox.append(replace(self._snapshot(), first_loss_step=self.step - 1, losses=(3.3,)))
+            answers, self._outbox = self._outbox, []
+        return answers
 
     def cancel(self) -> None: ...
 

@@ -11,7 +11,7 @@ from torch import nn
 import mmtui
 from mmtui.measure.activations import activation_of
 from mmtui.measure.pacing import Pacing
-from mmtui.measure.stats import activation_stats
+from mmtui.measure.reductions import activation_stats
 from mmtui.records import BOUNDED, FLAT, NEAR_FLAT_SLOPE, OTHER, RECTIFIER, SATURATED_AT
 from mmtui.runfile import read_run_file
 

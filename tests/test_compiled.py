@@ -104,7 +104,7 @@ def test_step_counted_snapshots_fall_between_calls(lecture_runs):
     """Snapshots every 125 steps (an odd count: not a multiple of 2 steps a call) each carry their step's
     statistics."""
     snapshots = lecture_runs["on"].snapshots
-    assert [s.stats.step for s in snapshots if s.stats is not None] == list(range(0, STEPS, 125))
+    assert [s.first_layer.step for s in snapshots if s.first_layer is not None] == list(range(0, STEPS, 125))
     assert [s.step for s in snapshots] == [1] + list(range(126, STEPS, 125)) + [STEPS]
 
 

@@ -25,7 +25,7 @@ def first_snapshot(dataset, **config):
     config = TrainConfig(steps=1000, eval_every=0, num_samples=1, compile="off", **config)
     trainer = Trainer(config, dataset, emit, cancel=cancel, pacing=Pacing(snapshot_every=1))
     trainer.run()
-    assert snapshots[0].stats.step == 0
+    assert snapshots[0].first_layer.step == 0
     return snapshots[0]
 
 

@@ -8,7 +8,7 @@ import torch
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.readout import Readout
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.measure.stats import StepStats
+from mmtui.measure.reductions import StepStats
 from mmtui.records import DONE, RUNNING, RunInfo
 
 

@@ -21,7 +21,7 @@ from mmtui.engine.config import TrainConfig
 from mmtui.engine.model import build_model
 from mmtui.measure.sampling import SAMPLE_ELEMENTS, Samples
 from mmtui.measure.slopes import near_flat, peak_slope
-from mmtui.measure.stats import StepStats, as_examples_by_units
+from mmtui.measure.reductions import StepStats, as_examples_by_units
 from mmtui.records import BOUNDED, FLAT, OTHER
 from mmtui.watcher.weights import WeightTaps
 

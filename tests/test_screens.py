@@ -23,7 +23,7 @@ from mmtui.tui.layer_words import cut_middle
 from mmtui.tui.smoothing import SmoothedCurves, smoothed
 from mmtui.tui.widgets.loss_plot import LegendEntry, legend_lines, log_ticks
 from mmtui.tui.widgets.runs_table import runs_table_lines
-from mmtui.tui.widgets.status_line import describe, what_ran
+from mmtui.tui.widgets.status_line import StatusShown, describe, what_ran
 
 
 def script_snapshot(step: int, scalars: tuple[Scalar, ...] = ()) -> Snapshot:
@@ -269,4 +269,4 @@ def test_the_status_line_names_what_ran_and_an_ended_runs_average_speed():
         if step == 600 and state == RUNNING:
             assert history.steps_per_s == 400.0  # running: the latest speed
     assert history.steps_per_s == 250.0  # ended: 500 steps in 2 s, not the last snapshot's 400
-    assert "250 steps/s over the run" in describe(history.latest, history.steps_per_s).plain
+    assert "250 steps/s over the run" in describe(StatusShown(history.latest, history.steps_per_s)).plain

@@ -1,4 +1,5 @@
-"""The engine's statistics of one Tanh layer on a hand-built batch: saturation, dead units, the white image."""
+"""The engine's statistics of one Tanh layer on a hand-built batch: saturation, dead units, the white
+image."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import statistics
 import pytest
 import torch
 
-from mmtui.measure.stats import activation_stats
+from mmtui.measure.reductions import activation_stats
 
 # 4 examples x 10 units: 10 is not a multiple of 8, so the packed image spans two bytes with padding.
 DEAD, PARTLY_WHITE, SATURATED, LATE_WHITE = 2, 5, 7, 9

@@ -149,23 +149,24 @@ def test_small_logits_presets_start_near_minus_log_one_over_v(step0, preset):
 
 
 def test_lecture_init_saturates_most_of_tanh(step0):
-    stats = step0["lecture"].stats
+    stats = step0["lecture"].first_layer
     assert stats.step == 0
     assert stats.saturation > 50
     assert stats.share_99 > 50
 
 
 def test_fix_tanh_saturation_is_far_below_the_lectures(step0):
-    assert step0["fix-tanh"].stats.saturation < step0["lecture"].stats.saturation / 5
-    assert step0["fix-tanh"].stats.share_99 < 5
+    assert step0["fix-tanh"].first_layer.saturation < step0["lecture"].first_layer.saturation / 5
+    assert step0["fix-tanh"].first_layer.share_99 < 5
 
 
 def test_fix_logits_alone_leaves_tanh_as_saturated_as_the_lecture(step0):
-    assert step0["fix-logits"].stats.saturation == pytest.approx(step0["lecture"].stats.saturation)
+    assert step0["fix-logits"].first_layer.saturation == pytest.approx(
+        step0["lecture"].first_layer.saturation)
 
 
 def test_kaiming_saturates_less_than_the_lecture(step0):
-    assert step0["kaiming"].stats.saturation < step0["lecture"].stats.saturation / 2
+    assert step0["kaiming"].first_layer.saturation < step0["lecture"].first_layer.saturation / 2
 
 
 # ---- commands
@@ -444,8 +445,8 @@ def test_time_based_snapshots_carry_statistics_at_the_slower_stats_pace(small_da
     config = replace(QUICK, steps=400, hidden=50)
     every_step = Pacing(snapshot_every=0, snapshot_interval_s=0.0)
     _, rarely = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=3600.0))
-    _, always = run_trainer(config, small_dataset, pacing=replace(every_step, stats_interval_s=0.0,
-                                                                    stats_thinning=0.0, stats_budget=0.0))
+    always_measured = replace(every_step, stats_interval_s=0.0, stats_thinning=0.0, stats_budget=0.0)
+    _, always = run_trainer(config, small_dataset, pacing=always_measured)
     assert len(rarely) == len(always) == 400
     assert [bool(s.layers) for s in rarely] == [True] + [False] * 399  # step 0's, then none within the hour
     assert [bool(s.params) for s in rarely] == [True] + [False] * 399

@@ -14,11 +14,11 @@ import pytest
 
 from mmtui.engine.words import read_words
 from mmtui.experiments import LECTURE_SEED, PRESETS
-from mmtui.records import DIVERGED, PAUSED, RUNNING, Reinit, Save, TogglePause
+from mmtui.records import DIVERGED, LOSS, PAUSED, RUNNING, Reinit, Save, TogglePause
 from mmtui.tui.actions import KEY_ROWS, help_rows
 from mmtui.tui.app import MmtuiApp
 from mmtui.tui.widgets.help_screen import HelpScreen
-from app_sources import StandInTrainer, past_step, screen_text, trainer_app
+from app_sources import ScriptedSource, StandInTrainer, past_step, screen_text, trainer_app
 from pilot_wait import wait_until
 
 SIZE = (160, 48)
@@ -124,14 +124,28 @@ def test_the_readmes_key_table_is_the_apps():
     assert table in readme, f"the README's key table (under ### Keys) should read:\n{table}"
 
 
-def test_every_binding_is_in_the_table_and_the_help_lists_only_what_the_source_takes():
+def test_every_binding_is_in_the_table_and_the_help_lists_the_keys_offered():
     assert [binding.key for binding in MmtuiApp.BINDINGS] == [b.key for row in KEY_ROWS for b in row.bindings]
-    commands = frozenset({Reinit, TogglePause, Save})
-    everything = help_rows(commands)
-    read_only = help_rows(frozenset())
+    everything = help_rows(lambda binding: True)
     assert [keys for keys, _ in everything] == [" ".join(row.keys) for row in KEY_ROWS if row.text]
-    offered_by_commands = {keys for keys, _ in everything} - {keys for keys, _ in read_only}
-    assert offered_by_commands == {"1 2 3 4", "[ ]", "r", "b", "g", "m", "space", "w"}
     assert all("`" not in text for _, text in everything)  # the README's code marks are not drawn
-    unwritten = {keys for keys, _ in everything} - {keys for keys, _ in help_rows(commands, writes=False)}
-    assert unwritten == {"s", "w", "e"}  # a tab served without --allow-writes is offered no key that writes
+    assert "q" in [keys for keys, _ in help_rows(lambda binding: binding.key == "q")]  # ctrl+q not offered
+
+
+async def help_keys(app: MmtuiApp) -> set[str]:
+    """The keys the app's help screen lists, one by one."""
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        return {key for keys, _ in app.screen.key_rows for key in keys.split()}
+
+
+async def test_the_help_lists_only_the_keys_the_source_can_take():
+    lecture = await help_keys(MmtuiApp(StandInTrainer()))
+    assert {"1", "[", "r", "g", "m", "space", "w", "s", "e", "o", "y", "p", "n", ",", "."} <= lecture
+    assert "c" not in lecture and "t" not in lecture  # one run, and no figures by time step yet
+    no_layers = ScriptedSource([], commands=frozenset(), produces=frozenset({LOSS}))
+    losses_only = await help_keys(MmtuiApp(no_layers))
+    assert losses_only == {"l", "s", "e", "?", "q", "ctrl+q"}  # no layers, no weights: no view to go to
+    served = await help_keys(MmtuiApp(StandInTrainer(), writes=False))
+    assert not {"s", "w", "e"} & served  # a tab served without --allow-writes is offered no key that writes

@@ -3,9 +3,11 @@ names kept by their ends, logged scalars as sparklines, the writer's notes in th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import replace
 
+from mmtui.engine.config import TrainConfig
 from mmtui.records import (BOUNDED, OTHER, RECTIFIER, RUNNING, ActivationStats, ParamStats, RunInfo, Scalar,
                            Snapshot)
 from mmtui.tui.app import MmtuiApp
@@ -14,7 +16,7 @@ from mmtui.tui.history import STATS_KEPT, History, ScalarSeries
 from mmtui.tui.layer_words import fitted, trouble_rule
 from mmtui.tui.widgets.activation_histogram import TAIL, histogram_lines
 from mmtui.tui.widgets.saturation_panel import describe
-from mmtui.tui.widgets.status_line import describe as status_describe
+from mmtui.tui.widgets.status_line import StatusShown, describe as status_describe
 from app_sources import ScriptedSource, screen_text, shows
 from pilot_wait import wait_until
 
@@ -134,10 +136,59 @@ def test_notes_are_kept_once_each_for_the_status_line():
     assert list(history.notes) == [NO_LOSS]
 
 
+# ---- the lecture's words, on the lecture's runs alone
+
+def lecture_info(model: str) -> RunInfo:
+    """A run of the lecture's trainer as it describes itself: its config and the data's sizes."""
+    settings = {**dataclasses.asdict(TrainConfig(model=model)), "num_words": 2000}
+    return RunInfo(run_id=0, name=model, model=model, settings=settings, vocab_size=27,
+                   expected_init_loss=math.log(27))
+
+
+def status_of(info: RunInfo) -> str:
+    return status_describe(StatusShown(replace(snapshot(10), run=info), 50.0)).plain
+
+
+def test_the_status_line_says_a_lecture_runs_settings_where_its_model_uses_them():
+    for model in ("mlp", "mlp-bn"):
+        line = status_of(lecture_info(model))
+        assert "init lecture" in line and "W1 x1" in line and "seed 2147483647" in line and "gain" not in line
+    for model in ("deep", "deep-bn"):  # the gain is their experiment; they take no preset
+        line = status_of(lecture_info(model))
+        assert "gain 5/3" in line and "W1 x1" in line and "init" not in line
+    for model in ("rnn", "gru"):  # the presets and [ ] act on the cell's weights; there is no gain
+        line = status_of(lecture_info(model))
+        assert "init lecture" in line and "cell weights x1" in line
+        assert "gain" not in line and "W1" not in line
+
+
+def test_a_watched_script_and_a_log_are_told_none_of_the_lectures_settings():
+    script = RunInfo(run_id=0, name="train mlp", model="mlp",
+                     settings={"model": "mlp", "script": "train", "init": "lecture", "gain": 5 / 3, "seed": 1,
+                               "w1_scale": 1.0})
+    log = RunInfo(run_id=0, name="version_0", model="", settings={"log": "TensorBoard", "gain": 5 / 3})
+    for info, ran in ((script, "train · model mlp"), (log, "TensorBoard log")):
+        line = status_of(info)
+        assert ran in line
+        assert not any(word in line for word in ("init", "gain", "W1", "seed")), line
+
+
+def test_only_a_lecture_run_is_told_its_logits_are_too_large():
+    warning = "confidently wrong at init: the logits are too large"
+    script = RunInfo(run_id=0, name="train MLP", model="MLP", settings={"model": "MLP", "script": "train"},
+                     vocab_size=27, expected_init_loss=math.log(27))
+    for info, warned in ((lecture_info("mlp"), True), (lecture_info("rnn"), True), (script, False)):
+        history = History()
+        history.add(replace(snapshot(10), run=info, init_loss=27.0))
+        text = describe(history.run).plain
+        assert "step-0 loss 27.00, expected -ln(1/27) = 3.30" in text  # the figures, for every run
+        assert (warning in text) == warned, info.model
+
+
 # ---- on screen
 
 def test_a_note_follows_the_step_and_the_speed_which_a_narrow_terminal_keeps():
-    line = status_describe(snapshot(10), 50.0, note="compiled step in use from step 8").plain
+    line = status_describe(StatusShown(snapshot(10), 50.0, note="compiled step in use from step 8")).plain
     assert line.index("step 10") < line.index("50 steps/s") < line.index("compiled step in use from step 8")
     assert line.startswith("running  ·  step 10")
 

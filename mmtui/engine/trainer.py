@@ -24,7 +24,7 @@ from mmtui.experiments import RECURRENT, context_for, run_name
 from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.measure.stats import StepStats
+from mmtui.measure.reductions import StepStats
 from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
                            Save, Snapshot, Stop, TogglePause)
 
@@ -94,7 +94,7 @@ class Trainer:
         if resume is not None:
             self._restore(resume)
         if config.device == "auto":
-            self._news.notes.append(auto_note(self.device, step_macs))
+            self._builder.notes.append(auto_note(self.device, step_macs))
 
     # ---- one run between two reinits
 
@@ -121,15 +121,15 @@ class Trainer:
         self._block_state = self.generator.get_state()  # before the current block's draw: what a checkpoint keeps
         self._saved_step: int | None = None  # the step this run was last saved at
         now = time.perf_counter()
-        self._news = SnapshotBuilder(self.run_info, self.pacing, now=now,  # what the next snapshot carries
-                                     book=LossBook(self.diverge_at))
+        self._builder = SnapshotBuilder(self.run_info, self.pacing, now=now,  # what the next snapshot carries
+                                        book=LossBook(self.diverge_at))
         self._last_sample = now
         self._lr_tensors: dict[tuple[float, ...], torch.Tensor] = {}  # the compiled calls' learning rates
-        self._fast = self._compiled_steps(config)
+        self._compiled_steps = self._compiled_steps_of(config)
 
     # ---- the compiled path
 
-    def _compiled_steps(self, config: TrainConfig) -> CompiledSteps | None:
+    def _compiled_steps_of(self, config: TrainConfig) -> CompiledSteps | None:
         """The compiled steps of this run's kind of model, built or being built as config.compile asks; None where
         the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
         short = config.steps < self.tunables.auto_compile_min_steps
@@ -137,12 +137,12 @@ class Trainer:
             return None
         if config.model in RECURRENT:  # a loop over time steps through autograd: not built for the compiler
             if config.compile == "on":
-                self._news.notes.append(f"--compile on: {config.model} trains on the eager path")
+                self._builder.notes.append(f"--compile on: {config.model} trains on the eager path")
             return None
         if self.device.type != "cpu":
             if config.compile == "on":
-                self._news.notes.append(f"--compile on: the compiled step is built for the CPU only; training on "
-                                        f"{self.device.type} on the eager path")
+                self._builder.notes.append(f"--compile on: the compiled step is built for the CPU only; "
+                                           f"training on {self.device.type} on the eager path")
             return None
         key = (config.model, config.block_size, config.embed, config.hidden, config.batch_size)
         if key not in self._compiled:
@@ -162,21 +162,23 @@ class Trainer:
     def _compiled_steps_fit(self) -> bool:
         """Whether the next steps may run as one compiled call: it is built, and none of them but the last ends
         where the loop has work between two steps (an evaluation, a step-counted snapshot, the run's end)."""
-        fast = self._fast
-        if fast is None:
+        compiled = self._compiled_steps
+        if compiled is None:
             return False
-        if not fast.ready.is_set():
-            if fast.error is not None:
-                self._news.notes.append(f"the compiled step failed ({fast.error}): training on the eager path")
-                self._fast = None
-            elif self.step > 0 and fast.build_in_background():  # auto: once step 0's snapshot is out, which then
-                # waits for none of the compiler's imports. A process of its own compiles; loading its work here
-                # holds the GIL for a few seconds of tracing, when the eager steps crawl: the note says so
-                self._news.notes.append("building the compiled step in a process of its own; the eager steps slow "
-                                        "down only while it loads, for a few seconds")
+        if not compiled.ready.is_set():
+            if compiled.error is not None:
+                self._builder.notes.append(f"the compiled step failed ({compiled.error}): training on the "
+                                           f"eager path")
+                self._compiled_steps = None
+            elif self.step > 0 and compiled.build_in_background():  # auto: once step 0's snapshot is out,
+                # which then waits for none of the compiler's imports. A process of its own compiles; loading
+                # its work here holds the GIL for a few seconds of tracing, when the eager steps crawl: the
+                # note says so
+                self._builder.notes.append("building the compiled step in a process of its own; the eager "
+                                           "steps slow down only while it loads, for a few seconds")
             return False
-        start, end = self.step, self.step + fast.steps_per_call
-        if start % fast.steps_per_call or end > self.config.steps:
+        start, end = self.step, self.step + compiled.steps_per_call
+        if start % compiled.steps_per_call or end > self.config.steps:
             return False  # aligned, so that the index blocks and the command polls fall on call ends
         if self.config.stop_at is not None and end > self.config.stop_at:
             return False
@@ -187,17 +189,17 @@ class Trainer:
         """steps_per_call SGD steps in one compiled call; every step's loss is counted as _train_step counts it.
         A diverged step ends the count there, though the call's later updates were made: a diverged net is
         neither trained on nor saved."""
-        fast = self._fast
-        count = fast.steps_per_call
-        if not fast.announced:
-            fast.announced = True
-            self._news.notes.append(f"compiled step in use from step {self.step:,} ({count} steps a call, built in "
-                                    f"{fast.built_in_s:.1f} s)")
+        compiled = self._compiled_steps
+        count = compiled.steps_per_call
+        if not compiled.announced:
+            compiled.announced = True
+            self._builder.notes.append(f"compiled step in use from step {self.step:,} ({count} steps a call, "
+                                       f"built in {compiled.built_in_s:.1f} s)")
         batches = self._next_batches(count)  # (K, B)
         rates = tuple(self.config.lr_at(self.step + k) for k in range(count))
         if rates not in self._lr_tensors:
             self._lr_tensors[rates] = torch.tensor(rates)  # (K,)
-        for value in fast(self.model, batches, self._lr_tensors[rates]).tolist():
+        for value in compiled(self.model, batches, self._lr_tensors[rates]).tolist():
             if not self._count_step(value):
                 return
 
@@ -248,13 +250,13 @@ class Trainer:
             p, grad = self.params[index], result.grads[index]
             stats.weight(name, p, grad, p.std(), lr * grad.std())
         stats.send()
-        self._news.add_stats(stats)
-        self._news.clock.spent(time.perf_counter() - started)
+        self._builder.add_stats(stats)
+        self._builder.clock.spent(time.perf_counter() - started)
 
     def _count_step(self, value: float) -> bool:
         """Count one step done, whose loss before its update was `value`; False if that loss diverged."""
         self.step += 1
-        if self._news.add_loss(self.step - 1, value):
+        if self._builder.add_loss(self.step - 1, value):
             return True
         self.state = DIVERGED
         return False
@@ -262,7 +264,7 @@ class Trainer:
     @property
     def init_loss(self) -> float | None:
         """This run's step-0 loss, once known (from its checkpoint, for a resumed run)."""
-        return self._news.book.init_loss
+        return self._builder.book.init_loss
 
     @torch.no_grad()
     def split_loss(self, X: torch.Tensor, Y: torch.Tensor) -> float:
@@ -294,13 +296,13 @@ class Trainer:
     def _save_reported(self) -> None:
         """Save to save_path, and tell the next snapshot what happened: a failed save must not end the run."""
         if self.save_path is None:
-            self._news.save_error = "no checkpoint file to save to: start mmtui with --save FILE"
+            self._builder.save_error = "no checkpoint file to save to: start mmtui with --save FILE"
             return
         try:
             self.save(self.save_path)
-            self._news.saved, self._news.save_error = self.save_path, None
+            self._builder.saved, self._builder.save_error = self.save_path, None
         except CheckpointError as error:
-            self._news.save_error = str(error)
+            self._builder.save_error = str(error)
 
     def _save_due(self) -> bool:
         """An automatic save (end of run, stop, quit): not of a diverged net, and not twice at one step."""
@@ -313,8 +315,8 @@ class Trainer:
             for tensor, saved in zip(self.params + self.model.buffers(), checkpoint.parameters + checkpoint.buffers):
                 tensor.copy_(saved)
         self.step = checkpoint.step
-        self._news = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step,
-                                     book=LossBook(self.diverge_at, checkpoint.init_loss))
+        self._builder = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step,
+                                        book=LossBook(self.diverge_at, checkpoint.init_loss))
         self.generator.set_state(checkpoint.batch_generator_state)
         self._block_state = checkpoint.batch_generator_state
         if checkpoint.batch_position:  # redraw the block the saved run was in; the indices repeat
@@ -326,17 +328,18 @@ class Trainer:
 
     def _publish(self) -> None:
         started = time.perf_counter()
-        snapshot = self._news.take(state=self.state, step=self.step, lr=self.config.lr_at(max(self.step - 1, 0)))
+        snapshot = self._builder.take(state=self.state, step=self.step,
+                                      lr=self.config.lr_at(max(self.step - 1, 0)))
         self.emit(snapshot)
         if snapshot.layers:  # reading statistics back and sending them on is measuring's cost too
-            self._news.clock.spent(time.perf_counter() - started)
+            self._builder.clock.spent(time.perf_counter() - started)
         self._poll_due = True
 
     # ---- commands
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, Reinit):
-            if self._news.has_news:
+            if self._builder.has_news:
                 self._publish()  # the old run's last losses reach the UI before the new run starts
             scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
@@ -353,7 +356,7 @@ class Trainer:
             paused = {Pause: True, Resume: False, TogglePause: self.state == RUNNING}[type(command)]
             self.state = PAUSED if paused else RUNNING
             if not paused:
-                self._news.restart_rate(self.step, time.perf_counter())
+                self._builder.restart_rate(self.step, time.perf_counter())
             self._publish()
 
     def _drain_commands(self) -> None:
@@ -366,12 +369,12 @@ class Trainer:
 
     def _finish(self) -> None:
         """Final evaluation, checkpoint and samples of a run that ended by itself or by a Stop."""
-        evals = self._news.evals
+        evals = self._builder.evals
         if not evals or evals[-1].step != self.step or evals[-1].train_loss is None:
             evals.append(self.evaluate())
         if self._save_due():  # before sampling: a resumed run then samples what the uninterrupted run does
             self._save_reported()
-        self._news.samples.extend(self.sample())
+        self._builder.samples.extend(self.sample())
         self._publish()
 
     # ---- the loop
@@ -409,8 +412,8 @@ class Trainer:
                     pass
                 continue
             now = time.perf_counter()
-            snapshot_due = self._news.snapshot_due(self.step, now)
-            with_stats = snapshot_due and self._news.stats_due(now)
+            snapshot_due = self._builder.snapshot_due(self.step, now)
+            with_stats = snapshot_due and self._builder.stats_due(now)
             if not with_stats and self._compiled_steps_fit():
                 self._train_compiled_steps()
             else:
@@ -420,10 +423,10 @@ class Trainer:
                 continue
             every = self.config.eval_every
             if every and self.step % every == 0 and self.step < self.config.steps:
-                self._news.evals.append(self.evaluate(train=self.pacing.eval_train_every))
+                self._builder.evals.append(self.evaluate(train=self.pacing.eval_train_every))
             interval = self.pacing.sample_interval_s
             if interval and now - self._last_sample >= interval:
-                self._news.samples.extend(self.sample())
+                self._builder.samples.extend(self.sample())
                 self._last_sample = now
             if self.step >= self.config.steps:
                 self.state = DONE

@@ -43,11 +43,11 @@ class MmtuiCallback(pl.Callback):
         if self.run is None:
             return
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
-        self.run.log(loss=loss if hasattr(loss, "numel") else None, **self._news(trainer))
+        self.run.log(loss=loss if hasattr(loss, "numel") else None, **self._unsent_metrics(trainer))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.run is not None and not trainer.sanity_checking:
-            self.run.log(**self._news(trainer, by_value=True))
+            self.run.log(**self._unsent_metrics(trainer, by_value=True))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._close()
@@ -56,7 +56,7 @@ class MmtuiCallback(pl.Callback):
                      exception: BaseException) -> None:
         self._close(STOPPED)
 
-    def _news(self, trainer: pl.Trainer, by_value: bool = False) -> dict[str, Any]:
+    def _unsent_metrics(self, trainer: pl.Trainer, by_value: bool = False) -> dict[str, Any]:
         """The metrics `self.log` logged since they were last sent (Lightning keeps every one's latest): a
         tensor not sent before, or after validation (which makes new tensors of the training step's metrics,
         and syncs the device anyway) a value not sent before."""

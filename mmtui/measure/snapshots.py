@@ -11,7 +11,7 @@ from mmtui.measure.pacing import Pacing, StatsClock
 from mmtui.records import RUNNING, ActivationStats, EvalResult, Histogram, RunInfo, Scalar, Snapshot
 
 if TYPE_CHECKING:  # the statistics come measured; a log's histograms come without torch (mmtui view)
-    from mmtui.measure.stats import StepStats
+    from mmtui.measure.reductions import StepStats
 
 
 class SnapshotBuilder:

@@ -17,26 +17,31 @@ from mmtui.engine.config import DeviceError, RunFiles, TrainConfig
 from mmtui.measure.pacing import Pacing
 from mmtui.engine.words import DataError
 from mmtui.processes import die_with_parent
-from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, TIME, WEIGHTS, Arrival, Command, EngineFailure,
-                           Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop, TogglePause)
+from mmtui.records import (DIVERGED, DONE, LAYERS, LOSS, SAMPLES, STOPPED, TIME, WEIGHTS, Arrival, Command,
+                           EngineFailure, Pause, Reinit, Resume, Save, Snapshot, SourceStatus, Stop,
+                           TogglePause)
 from mmtui.runfile import RunLog
 
 JOIN_TIMEOUT_S = 0.1  # how long close() waits for the trainer to notice cancel before it is terminated
 DRAIN_TIMEOUT_S = 0.2  # how long a trainer seen ended is given for its last items to arrive
-SAVE_JOIN_TIMEOUT_S = 10.0  # the same with a --save file: the trainer finishes its step (or evaluation) and saves
-SAMPLE_INTERVAL_S = 5.0  # seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
+# the same with a --save file: the trainer finishes its step (or evaluation) and saves
+SAVE_JOIN_TIMEOUT_S = 10.0
+# seconds between sampled names while a UI watches (each batch costs the trainer ~40 ms)
+SAMPLE_INTERVAL_S = 5.0
 # The run as a UI watches it: names sampled every few seconds, and interval evaluations of the val split only,
-# which is all the Loss panel plots (the train split is 8x larger: ~0.7 s of every 10,000 steps on the lecture's
-# names). Snapshots and statistics come at Pacing's default, time-based pace.
+# which is all the Loss panel plots (the train split is 8x larger: ~0.7 s of every 10,000 steps on the
+# lecture's names). Snapshots and statistics come at Pacing's default, time-based pace.
 UI_PACING = Pacing(sample_interval_s=SAMPLE_INTERVAL_S, eval_train_every=False)
 STARTING = SourceStatus("starting the trainer: loading torch…")  # the ~2 s before the first step
 STARTED = SourceStatus("")
 ENDED = SourceStatus("", ended=True)  # the run is done, stopped or diverged: only a reinit brings more
 
 
-def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles, pacing: Pacing) -> None:
-    """Build the dataset (and resume files.load) and train until cancelled; every snapshot and any failure goes to
-    the outbox, and every snapshot to the files.log run file, written here so that a busy UI delays none."""
+def run_trainer(config: TrainConfig, words: list[str], commands, outbox, cancel, files: RunFiles,
+                pacing: Pacing) -> None:
+    """The trainer's entry, in its process or thread: build the dataset (and resume files.load) and train
+    until cancelled; every snapshot and any failure goes to the outbox, and every snapshot to the files.log
+    run file, written here so that a busy UI delays none."""
     try:
         from mmtui.engine.checkpoint import load_checkpoint
         from mmtui.engine.data import dataset_from_words
@@ -54,30 +59,33 @@ def serve(config: TrainConfig, words: list[str], commands, outbox, cancel, files
                 outbox.put(snapshot)
 
             resume = load_checkpoint(files.load) if files.load else None
-            trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit, commands=commands,
-                              cancel=cancel, save_path=files.save, resume=resume, pacing=pacing)
+            trainer = Trainer(config, dataset_from_words(words, config.block_size), emit=emit,
+                              commands=commands, cancel=cancel, save_path=files.save, resume=resume,
+                              pacing=pacing)
             trainer.run(exit_when_done=False)
     except (DataError, DeviceError) as error:  # a setting refused: one line and exit 2, as headless says it
         outbox.put(EngineFailure(f"error: {error}", "", exit_code=2))
     except Exception as error:  # noqa: BLE001 - any failure must reach the UI rather than die silently
-        outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}", traceback.format_exc()))
+        outbox.put(EngineFailure(f"the trainer failed: {type(error).__name__}: {error}",
+                                 traceback.format_exc()))
 
 
-def _serve_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
-    """serve() in the trainer's process, which ends with mmtui's however that ends (killed too). Its parent
-    stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would end it
-    before the parent's close() could have it save."""
+def _run_trainer_in_child(parent_pid: int, config, words, commands, outbox, cancel, files, pacing) -> None:
+    """run_trainer() in the trainer's process, which ends with mmtui's however that ends (killed too). Its
+    parent stops it: SIGINT and SIGHUP reach the terminal's whole process group, this process too, and would
+    end it before the parent's close() could have it save."""
     import warnings
 
     die_with_parent(parent_pid)
     for signal_number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signal_number, signal.SIG_IGN)
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch runs fine without numpy
-    serve(config, words, commands, outbox, cancel, files, pacing)
+    run_trainer(config, words, commands, outbox, cancel, files, pacing)
     if cancel.is_set():
         outbox.cancel_join_thread()  # exit promptly on cancel even if the UI stopped reading
     outbox.close()
-    outbox.join_thread()  # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    # otherwise the queue's feeder first: a failure's message reaches the UI before the end
+    outbox.join_thread()
     # No interpreter teardown: a compiled step's build still running in a thread would abort it (SIGABRT).
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -92,19 +100,20 @@ class TrainerSource:
     # step from the recurrent models
     promised = frozenset({LOSS, SAMPLES, LAYERS, WEIGHTS})  # from its start
 
-    def __init__(self, config: TrainConfig, words: list[str], process: bool = True, files: RunFiles = RunFiles(),
-                 pacing: Pacing = UI_PACING):
-        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to write."""
+    def __init__(self, config: TrainConfig, words: list[str], process: bool = True,
+                 files: RunFiles = RunFiles(), pacing: Pacing = UI_PACING):
+        """`files`: the checkpoint to resume and save (on Save, at the end, on close) and the run file to
+        write."""
         self._receiving = threading.Lock()  # close() must not free the outbox under a receive()
         self._said: SourceStatus | None = None  # STARTING before the first snapshot, then STARTED or ENDED
         self._join_timeout = SAVE_JOIN_TIMEOUT_S if files.save else JOIN_TIMEOUT_S
         if process:
             context = multiprocessing.get_context("spawn")  # fork is unsafe beside a UI's threads
             self._commands, self._outbox, self._cancel = context.Queue(), context.Queue(), context.Event()
-            runner, target = context.Process, functools.partial(_serve_in_child, os.getpid())
+            runner, target = context.Process, functools.partial(_run_trainer_in_child, os.getpid())
         else:
             self._commands, self._outbox, self._cancel = queue.Queue(), queue.Queue(), threading.Event()
-            runner, target = threading.Thread, serve
+            runner, target = threading.Thread, run_trainer
         self._runner = runner(target=target, name="mmtui-trainer", daemon=True,
                               args=(config, words, self._commands, self._outbox, self._cancel, files, pacing))
 
@@ -140,7 +149,8 @@ class TrainerSource:
             if not items and not self._runner.is_alive() and not self._cancel.is_set():
                 items += self._drain()  # what the trainer sent just before it ended: its failure, most likely
                 if not any(isinstance(item, EngineFailure) for item in items):
-                    items.append(EngineFailure("the trainer exited unexpectedly", f"exit code {self._exitcode()}"))
+                    items.append(EngineFailure("the trainer exited unexpectedly",
+                                               f"exit code {self._exitcode()}"))
             snapshots = [item for item in items if isinstance(item, Snapshot)]
             if snapshots:
                 status = ENDED if snapshots[-1].state in (DONE, STOPPED, DIVERGED) else STARTED
@@ -165,8 +175,8 @@ class TrainerSource:
             self._cancel.set()
 
     def close(self) -> None:
-        """Cancel the trainer and wait for it to stop (and save, with a --save file); a child process that does
-        not stop in time is terminated."""
+        """Cancel the trainer and wait for it to stop (and save, with a --save file); a child process that
+        does not stop in time is terminated."""
         if self._cancel is None:
             return  # closed already
         self._cancel.set()

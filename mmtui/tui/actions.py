@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.binding import Binding
@@ -49,14 +50,17 @@ KEY_ROWS: tuple[KeyRow, ...] = (
            Reinit),
     KeyRow((Binding("m", "model", "model"),), "next model (mlp, mlp-bn, deep, deep-bn, rnn, gru) and reinit",
            Reinit),
-    KeyRow((Binding("o", "view('overview')", "overview"), Binding("y", "view('layers')", "layers"),
-            Binding("p", "view('parameters')", "params")),
-           "overview / layers (activations, gradients, dead neurons) / parameters view",
-           data=(None, LAYERS, WEIGHTS)),
+    KeyRow((Binding("o", "view('overview')", "overview"),),  # offered where another view is
+           "overview: the panels the run fills"),
+    KeyRow((Binding("y", "view('layers')", "layers"),), "layers view: activations, gradients, dead neurons",
+           data=(LAYERS,)),
+    KeyRow((Binding("p", "view('parameters')", "params"),),
+           "parameters view: every 2-D weight's gradient, grad:data and update:data, or a log's weight "
+           "histograms", data=(WEIGHTS,)),
     KeyRow((Binding("t", "view('time')", "through time"),),  # offered only where the run shown has the data
-           "through-time view (a recurrent layer's): the gradient reaching its hidden state by time step, now and "
-           "over the run, and its saturation by time step; offered only where the run shown has figures by time "
-           "step", data=(TIME,)),
+           "through-time view (a recurrent layer's): the gradient reaching its hidden state by time step, "
+           "now and over the run, and its saturation by time step; offered only where the run shown has "
+           "figures by time step", data=(TIME,)),
     KeyRow((Binding("n", "next_map_layer", "map layer"),),
            "layers view: the dead-neuron map's next layer; through-time view: the next recurrent layer",
            data=(LAYERS,)),
@@ -83,7 +87,8 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     # lesson card says them.
     KeyRow((Binding("left", "lesson_card(-1)", "back", key_display="←", priority=True),
             Binding("right", "lesson_card(1)", "next", key_display="→", priority=True)), None),
-    KeyRow((Binding("question_mark", "help", "help", key_display="?"),), "help: every key, preset and model"),
+    KeyRow((Binding("question_mark", "help", "help", key_display="?"),),
+           "help: the keys offered here, and the presets and models where they are"),
     KeyRow((Binding("q", "quit", "quit"), Binding("ctrl+q", "quit", "quit", show=False)),
            "quit (SIGTERM too: the terminal is restored and a `--save` checkpoint written)"),
 )
@@ -110,10 +115,14 @@ WRITING_ACTIONS: frozenset[str] = frozenset(binding.action for row in KEY_ROWS i
                                             for binding in row.bindings)
 
 
-def help_rows(commands: frozenset[type], writes: bool = True) -> list[tuple[str, str]]:
-    """The help screen's rows, keys and text, of the keys offered by a source with these commands, in an app
-    that may write files or not."""
-    return [(" ".join(row.keys), row.text.replace("`", "")) for row in KEY_ROWS
-            if row.text is not None and (row.command is None or row.command in commands)
-            and (writes or not row.writes)]
+def help_rows(offered: Callable[[Binding], bool]) -> list[tuple[str, str]]:
+    """The help screen's rows, keys and text: of each row, the keys `offered` says the app offers, by the rule
+    its bindings follow (the commands the source takes, the data it sends, whether the app may write files);
+    a row with none is left out."""
+    rows = []
+    for row in KEY_ROWS:
+        keys = [key for key, binding in zip(row.keys, row.bindings) if offered(binding)]
+        if row.text is not None and keys:
+            rows.append((" ".join(keys), row.text.replace("`", "")))
+    return rows
 

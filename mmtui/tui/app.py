@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, work
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
@@ -31,7 +33,7 @@ from mmtui.tui.widgets.layers_view import LayersView
 from mmtui.tui.widgets.lesson_card import LessonCard
 from mmtui.tui.widgets.overview_view import OverviewView
 from mmtui.tui.widgets.parameters_view import ParametersView
-from mmtui.tui.widgets.status_line import StatusLine
+from mmtui.tui.widgets.status_line import StatusLine, StatusShown
 from mmtui.tui.widgets.time_view import TimeView
 
 MIN_SIZE = (60, 16)  # columns, rows: below this the panels would draw garbage, so the app says so instead
@@ -183,10 +185,11 @@ class MmtuiApp(App[int]):
             names = list(history.streams)
             place = names.index(history.selected) + 1
             selected = f"run {place}/{len(names)}: {history.label(history.selected)}"
-        self.status_line.draw(history.latest, history.steps_per_s, pending, self.source_status,
-                              reinit_hint=Reinit in self.source.commands, selected=selected,
-                              note=history.notes[-1] if history.notes else None,
-                              looking_back=history.run.looking_back if history.run else None)
+        self.status_line.draw(StatusShown(
+            history.latest, history.steps_per_s, self.source_status, pending,
+            reinit_hint=Reinit in self.source.commands, selected=selected,
+            note=history.notes[-1] if history.notes else None,
+            looking_back=history.run.looking_back if history.run else None))
 
     def on_snapshots_arrived(self, message: SnapshotsArrived) -> None:
         began = set()
@@ -200,8 +203,8 @@ class MmtuiApp(App[int]):
             if self.lesson is not None:
                 self.lesson.observe(snapshot)
         timed = self._has_time()
-        if (began & {NEW_STREAM, NEW_DATA} or timed != self._timed) and self.screen_stack:  # none while the app
-            # shuts down
+        # no screen while the app shuts down
+        if (began & {NEW_STREAM, NEW_DATA} or timed != self._timed) and self.screen_stack:
             self._timed = timed
             self.refresh_bindings()  # the second stream brings the c key, the first layers the layers view's,
             # a run with figures by time step the through-time view's
@@ -411,8 +414,13 @@ class MmtuiApp(App[int]):
         self.notify(message, severity=severity)
 
     def action_help(self) -> None:
-        commands = self.source.commands
-        self.push_screen(HelpScreen(actions.help_rows(commands, self.writes), experiments=Reinit in commands))
+        self.push_screen(HelpScreen(actions.help_rows(self._offers),
+                                    experiments=Reinit in self.source.commands))
+
+    def _offers(self, binding: Binding) -> bool:
+        """Whether the app offers a key now, by check_action's rule: the help lists the keys that work."""
+        _, action, parameters = parse_action(binding.action)
+        return self.check_action(action, parameters) is not False
 
     # ---- the headless app mode's key script
 

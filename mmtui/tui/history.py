@@ -260,9 +260,9 @@ class StreamHistory:
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
-        if snapshot.stats is not None:
+        if snapshot.first_layer is not None:
             run.add_layers(snapshot.layers)
-            run.saturation.append(snapshot.stats.saturation)
+            run.saturation.append(snapshot.first_layer.saturation)
         if snapshot.weights:
             run.weights = snapshot.weights
         if snapshot.through_time:

@@ -12,7 +12,7 @@ from torch import nn
 from mmtui.measure.activations import Activation, activation_chosen, activation_of
 from mmtui.measure.sampling import Samples
 from mmtui.measure.slopes import near_flat, peak_slope
-from mmtui.measure.stats import StepStats, as_examples_by_units
+from mmtui.measure.reductions import StepStats, as_examples_by_units
 from mmtui.measure.through_time import hidden_output, recurrent_of, time_dim_of
 from mmtui.records import AT_INPUT, AT_OUTPUT, FLAT
 
@@ -165,9 +165,9 @@ class LayerTaps:
                     lambda: times.sequence_gradient(index, grad, time_dim, at)))
         self.spent += _now() - started
 
-    def _tap_time_gradient(self, take) -> None:
+    def _tap_time_gradient(self, measure) -> None:
         started = _now()
-        take()
+        measure()
         self.spent += _now() - started
 
     def _tap_gradient(self, stats: StepStats, handle: int, grad: torch.Tensor,

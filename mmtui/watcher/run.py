@@ -19,7 +19,7 @@ from mmtui.measure.pacing import Pacing
 from mmtui.measure.readout import Readout
 from mmtui.measure.sampling import Samples
 from mmtui.measure.snapshots import SnapshotBuilder
-from mmtui.measure.stats import StepStats, as_examples_by_units
+from mmtui.measure.reductions import StepStats, as_examples_by_units
 from mmtui.records import DONE, RUNNING, STOPPED, EvalResult, RunInfo, Scalar
 from mmtui.runfile import RunFileWriter, open_run_file
 from mmtui.scalar_names import is_validation_loss
@@ -59,7 +59,7 @@ class WatchedRun:
         self._file = open_run_file(str(path))
         self._writer = RunFileWriter(self._file)
         # made at the first snapshot, when the run's facts are known
-        self._news: SnapshotBuilder | None = None
+        self._builder: SnapshotBuilder | None = None
         self._run: RunInfo | None = None
         # from the logits beside a returned loss: -ln(1/V) is the expected loss
         self._vocab_size: int | None = None
@@ -71,7 +71,7 @@ class WatchedRun:
         self._logged_loss = False
         self._backward_losses = False  # the step's loss is what backward() was called on (log_backward)
         self._scalars: list[tuple[str, int, Any]] = []
-        self._named_stats: list = []  # activations logged by name on the measured step
+        self._named_layers: list = []  # activations logged by name on the measured step
         self._measuring = False  # this step carries statistics
         # the last step ended without a loss: a run.log(loss=) right after is its loss
         self._loss_awaited = False
@@ -121,7 +121,7 @@ class WatchedRun:
         for name, value in values.items():
             if isinstance(value, torch.Tensor) and value.numel() > 1:
                 if self._measuring:
-                    self._named_stats.append((name, value))
+                    self._named_layers.append((name, value))
             else:
                 self._scalars.append((name, step, _reading(value)))
         if loss is not None and self._steps_by_log:
@@ -160,7 +160,7 @@ class WatchedRun:
     @property
     def loss_seen(self) -> bool:
         """Whether a finite loss has reached the run file, returned by the model or logged."""
-        return self._news is not None and self._news.book.last_finite_loss is not None
+        return self._builder is not None and self._builder.book.last_finite_loss is not None
 
     def step(self) -> None:
         """End a step by hand: for a loop without an optimizer that logs more than once a step."""
@@ -188,13 +188,13 @@ class WatchedRun:
     def _measure_next(self, now: float) -> None:
         """Arm the statistics of the coming step when their time has come: hooks on, weights kept."""
         every = self._pacing.snapshot_every
-        if self._news is None:
+        if self._builder is None:
             due = True  # the first step's statistics: the run's first snapshot carries them
         elif every:
             # the coming step ends where a step-counted snapshot is due
             due = (self.step_count + 1) % every == 0
         else:
-            due = self._news.stats_due(now)
+            due = self._builder.stats_due(now)
         self._measuring = due
         if due:
             if self._compiled is not None:
@@ -233,19 +233,19 @@ class WatchedRun:
             self._losses.append(math.nan)
             self._loss_awaited = True
         now = time.perf_counter()
-        news = self._news or self._builder(now)
+        builder = self._builder or self._started_builder(now)
         if self._measuring:
-            self._take_measurements(news)
+            self._take_measurements(builder)
         self.step_count += 1
-        if self._measuring or news.snapshot_due(self.step_count, now):
+        if self._measuring or builder.snapshot_due(self.step_count, now):
             if self._loss_awaited and self.optimizer is not None:
                 self._write_awaited = True  # the loop may log this step's loss right after optimizer.step()
             else:
                 self._write(RUNNING, now)
         self._measure_next(now)
-        self._quiet_until = None if self._measuring or self._write_awaited else news.next_due_at()
+        self._quiet_until = None if self._measuring or self._write_awaited else builder.next_due_at()
 
-    def _take_measurements(self, news: SnapshotBuilder) -> None:
+    def _take_measurements(self, builder: SnapshotBuilder) -> None:
         """The measured step's layers (hooked and logged by name) and weights, sent on their way to the next
         snapshot that finds them landed; what the measurement took the training thread
         sets the next's pace."""
@@ -253,18 +253,18 @@ class WatchedRun:
         stats, self._stats = self._stats, None
         hooked = self._layers.captured or not self._layers.layers
         self._layers.disarm()
-        for order, (name, t) in enumerate(self._named_stats, len(self._layers.layers)):
+        for order, (name, t) in enumerate(self._named_layers, len(self._layers.layers)):
             self._measure_named(stats, order, name, t)
-        self._named_stats = []
+        self._named_layers = []
         if self._weights.waiting:
             self._weights.after_update(stats)
         stats.send()
-        news.add_stats(stats)
-        if not hooked and NOT_HOOKED_NOTE not in news.notes:
-            news.notes.append(NOT_HOOKED_NOTE)
+        builder.add_stats(stats)
+        if not hooked and NOT_HOOKED_NOTE not in builder.notes:
+            builder.notes.append(NOT_HOOKED_NOTE)
         spent = self._spent + self._layers.spent + self._weights.spent + time.perf_counter() - started
         self._layers.spent = self._weights.spent = 0.0
-        news.clock.spent(spent)
+        builder.clock.spent(spent)
 
     def _measure_named(self, stats: StepStats, order: int, name: str, t: torch.Tensor) -> None:
         """A tensor the loop logged by name (run.log(h=h)), measured as its grad_fn says."""
@@ -280,35 +280,36 @@ class WatchedRun:
 
     # ---- snapshots
 
-    def _builder(self, now: float) -> SnapshotBuilder:
-        if self._news is None:
+    def _started_builder(self, now: float) -> SnapshotBuilder:
+        """The run's snapshot builder, made at its first snapshot."""
+        if self._builder is None:
             vocab = self._vocab_size
             self._run = RunInfo(
                 run_id=0, name=self._name, model=self._settings.get("model", "model"),
                 settings=self._settings,
                 total_steps=self._total_steps, num_params=self._num_params, vocab_size=vocab,
                 expected_init_loss=math.log(vocab) if vocab else None)
-            self._news = SnapshotBuilder(self._run, self._pacing, now=now)
-            self._news.stats_due(now)  # the first step's statistics are taken; the pace counts from here
-        return self._news
+            self._builder = SnapshotBuilder(self._run, self._pacing, now=now)
+            self._builder.stats_due(now)  # the first step's statistics are taken; the pace counts from here
+        return self._builder
 
     def _write(self, state: str, now: float) -> None:
         self._write_awaited = self._loss_awaited = False
-        news = self._news
+        builder = self._builder
         pending, self._losses = self._losses, []
         if pending:
             self._in_flight.append(_InFlight(pending))
         while self._in_flight and (state != RUNNING or self._in_flight[0].readout.ready()):
             # a running snapshot takes those landed, never waits
             for value in self._in_flight.pop(0).floats():
-                news.add_loss(self._booked, value)
+                builder.add_loss(self._booked, value)
                 self._booked += 1
-        if self._booked and news.book.last_finite_loss is None and not self._said_no_loss:
+        if self._booked and builder.book.last_finite_loss is None and not self._said_no_loss:
             self._said_no_loss = True
-            news.notes.append(NO_LOSS_NOTE)
-        elif self._said_no_loss and news.book.last_finite_loss is not None:
+            builder.notes.append(NO_LOSS_NOTE)
+        elif self._said_no_loss and builder.book.last_finite_loss is not None:
             self._said_no_loss = False  # said once, taken back once: a loss is finite from now on
-            news.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
+            builder.notes.append(WITHDRAW_NOTES)  # the loss came after all (run.log(loss=) every few steps)
         # a curve at the snapshots' pace: a scalar logged every step (lr) keeps its latest reading per
         # snapshot; every evaluation stays
         latest = {name: (name, step, value) for name, step, value in self._scalars}
@@ -317,18 +318,18 @@ class WatchedRun:
         values = _floats([value for _, _, value in readings])
         for (name, step, _), value in zip(readings, values):
             if is_validation_loss(name):
-                news.evals.append(EvalResult(step, None, value))
+                builder.evals.append(EvalResult(step, None, value))
             else:
-                news.scalars.append(Scalar(name, step, value))
+                builder.scalars.append(Scalar(name, step, value))
         self._scalars = []
         lr = self.optimizer.param_groups[0].get("lr") if self.optimizer is not None else None
         started = time.perf_counter()
-        snapshot = news.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
+        snapshot = builder.take(state=state, step=self.step_count, lr=float(lr) if lr is not None else None,
                              now=now)
         self._writer.write(snapshot)
         # reading statistics back and writing them is measuring's cost too
         if snapshot.layers or snapshot.params:
-            news.clock.spent(time.perf_counter() - started)
+            builder.clock.spent(time.perf_counter() - started)
 
     # ---- the end
 
@@ -343,7 +344,7 @@ class WatchedRun:
             self.model.__dict__.pop("_mmtui_run", None)
         atexit.unregister(self._close_at_exit)
         now = time.perf_counter()
-        self._builder(now)
+        self._started_builder(now)
         self._write(state, now)
         self._closed = True
         self._file.close()

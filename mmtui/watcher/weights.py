@@ -8,7 +8,7 @@ import time
 import torch
 
 from mmtui.measure.sampling import Samples
-from mmtui.measure.stats import StepStats, spread
+from mmtui.measure.reductions import StepStats, spread
 
 
 class WeightTaps:

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from mmtui.experiments import lecture_run
 from mmtui.records import BOUNDED, OTHER, ActivationStats
 from mmtui.tui.history import RunHistory
 from mmtui.tui.layer_words import WORDS, layer_label, symbol, trouble_rule, trouble_word
@@ -68,7 +69,8 @@ def describe(run: RunHistory) -> Text:
     if run.init_loss is not None and expected is not None:
         text.append(f"step-0 loss {run.init_loss:.2f}, "
                     f"expected -ln(1/{run.info.vocab_size}) = {expected:.2f}\n")
-        if run.init_loss > expected + CONFIDENTLY_WRONG:
+        # the lecture's cause, its nets' own: another model's high step-0 loss may have another
+        if run.init_loss > expected + CONFIDENTLY_WRONG and lecture_run(run.info.model, run.info.settings):
             text.append("⚠ confidently wrong at init: the logits are too large", ALARM)
     if stats is None or stats.kind != OTHER:
         word = trouble_word({stats.kind}) if stats is not None else ""
