@@ -1,4 +1,5 @@
-"""mmtui: watch a net's activations and gradients live while it trains: the makemore lecture's, or any PyTorch loop."""
+"""mmtui: watch a net's activations and gradients live while it trains: the makemore lecture's, or any PyTorch
+loop."""
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,5 @@
-"""Files mmtui writes: checked before the work that would write them (a typo costs no run), then written whole."""
+"""Files mmtui writes: checked before the work that would write them (a typo costs no run), then written
+whole."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 
 def unwritable(given: str | os.PathLike) -> str | None:
-    """Why the file `given` cannot be created, appended to or replaced, in words that name it; None if it can."""
+    """Why the file `given` cannot be created, appended to or replaced, in words that name it; None if it
+    can."""
     name, path = repr(os.fspath(given)), Path(given)
     if path.is_dir():
         return f"{name} is a directory"
@@ -22,9 +24,10 @@ def unwritable(given: str | os.PathLike) -> str | None:
 
 
 def write_whole(given: str | os.PathLike, data: bytes | str) -> Path:
-    """Write `data` (str as UTF-8) to a new temporary file beside `given`, flush it to disk, then rename it over
-    `given`: a crash or a full disk leaves what was there whole and no temporary file behind, and a symlink
-    planted at the name is replaced, never written through. Returns the absolute path; raises OSError."""
+    """Write `data` (str as UTF-8) to a new temporary file beside `given`, flush it to disk, then rename it
+    over `given`: a crash or a full disk leaves what was there whole and no temporary file behind, and a
+    symlink planted at the name is replaced, never written through. Returns the absolute path; raises
+    OSError."""
     path = Path(given).absolute()
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     # O_EXCL and O_NOFOLLOW: a name nobody prepared; the umask's mode, as open() gives

@@ -42,8 +42,8 @@ class ShutdownWatch:
     first: the trainer saves its --save checkpoint and ends; a script's group is stopped."""
 
     def __init__(self, app, signals: StopSignals, terminal: int | None, grace_s: float = EXIT_GRACE_S):
-        """`terminal`: the descriptor of the terminal the app reads (a served tab's: the server's pipe), watched
-        for a hang-up; None if none."""
+        """`terminal`: the descriptor of the terminal the app reads (a served tab's: the server's pipe),
+        watched for a hang-up; None if none."""
         self.app, self.signals, self.terminal, self.grace_s = app, signals, terminal, grace_s
         self.returned = threading.Event()  # the app's run() returned: what follows is the command's to time
         threading.Thread(target=self._watch, daemon=True, name="shutdown-watch").start()

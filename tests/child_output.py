@@ -1,4 +1,5 @@
-"""Reading a child's output with a deadline: a child that stalls fails its test with a message, never hangs it."""
+"""Reading a child's output with a deadline: a child that stalls fails its test with a message, never hangs
+it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 
 class Deadline:
-    """A point in time `seconds` from now; left() fails the test once it has passed, after calling on_expire."""
+    """A point in time `seconds` from now; left() fails the test once it has passed, after calling
+    on_expire."""
 
     def __init__(self, seconds: float, what: str, on_expire: Callable[[], str] | None = None):
         self.at = time.monotonic() + seconds
@@ -32,8 +34,8 @@ class Deadline:
 
 
 class ChildLines:
-    """The JSON lines a `subprocess.Popen(..., stdout=PIPE, stderr=PIPE, text=True)` child prints, read as they
-    come, each wait bounded by a deadline; on a timeout the child is killed and the test fails.
+    """The JSON lines a `subprocess.Popen(..., stdout=PIPE, stderr=PIPE, text=True)` child prints, read as
+    they come, each wait bounded by a deadline; on a timeout the child is killed and the test fails.
 
     It reads the pipe's file descriptor itself, around `process.stdout`'s buffer, so waiting on the descriptor
     tells the truth, and closing `process.stdout` or finish()'s communicate() afterwards work as usual.
@@ -71,7 +73,8 @@ class ChildLines:
         try:
             stdout, stderr = self.process.communicate(timeout=timeout or self.timeout)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the child did not exit in {timeout or self.timeout:g} s{self._kill()}", pytrace=False)
+            pytest.fail(f"the child did not exit in {timeout or self.timeout:g} s{self._kill()}",
+                        pytrace=False)
         return self._pending.decode() + stdout, stderr
 
     def _kill(self) -> str:
@@ -81,4 +84,5 @@ class ChildLines:
             _, stderr = self.process.communicate(timeout=10)
         except subprocess.TimeoutExpired:  # a grandchild holds the pipe open: say nothing more
             return ""
-        return f"; the child was killed; its stderr ends: {stderr[-2000:]!r}" if stderr else "; the child was killed"
+        return (f"; the child was killed; its stderr ends: {stderr[-2000:]!r}" if stderr
+                else "; the child was killed")

@@ -1,4 +1,5 @@
-"""The tests' bounded reading of a child's output: a child that stalls or exits early fails the wait, killed."""
+"""The tests' bounded reading of a child's output: a child that stalls or exits early fails the wait,
+killed."""
 
 from __future__ import annotations
 

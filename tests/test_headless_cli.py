@@ -221,7 +221,8 @@ NON_FINITE_OPTIONS = [("--lr", "nan"), ("--w1-scale", "inf")]
 
 @pytest.fixture(scope="module")
 def bad_input_runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
-    """Every bad input through the real command, four at a time: each one that reaches the engine imports torch."""
+    """Every bad input through the real command, four at a time: each one that reaches the engine imports
+    torch."""
     cases = {}
     for kind, (make, _) in BAD_DATA.items():
         path = make(tmp_path_factory.mktemp(kind))
@@ -253,16 +254,19 @@ BAD_NO_TERMINAL_OPTIONS = [("--keys", "500"), ("--keys", "x:3"), ("--keys", "500
                            ("--size", "wide"), ("--size", "160x")]
 
 
-@pytest.mark.parametrize("option, value", BAD_NO_TERMINAL_OPTIONS, ids=[f"{o}={v}" for o, v in BAD_NO_TERMINAL_OPTIONS])
+@pytest.mark.parametrize("option, value", BAD_NO_TERMINAL_OPTIONS,
+                         ids=[f"{o}={v}" for o, v in BAD_NO_TERMINAL_OPTIONS])
 def test_bad_no_terminal_option_gives_one_error_line_and_exit_2(option, value):
     assert_one_line_error(mmtui("--no-terminal", "--steps", "10", option, value), phrase=option)
 
 
 def test_training_is_the_default_command_and_a_command_of_its_own(small_words_path):
-    args = ["--headless", "--data", str(small_words_path), "--steps", "20", "--eval-every", "0", "--num-samples", "1"]
+    args = ["--headless", "--data", str(small_words_path), "--steps", "20", "--eval-every", "0",
+            "--num-samples", "1"]
     runner = CliRunner()
     default, named = runner.invoke(cli, args), runner.invoke(cli, ["train", *args])
     assert default.exit_code == named.exit_code == 0, default.output + named.output
-    without_time = [[{k: v for k, v in e.items() if k not in ("seconds", "steps_per_s")} for e in events(r.stdout)]
+    without_time = [[{k: v for k, v in e.items() if k not in ("seconds", "steps_per_s")}
+                     for e in events(r.stdout)]
                     for r in (default, named)]
     assert without_time[0] == without_time[1] and without_time[0][-1]["step"] == 20

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from mmtui.cli import cli
 from mmtui.experiments import LECTURE_SEED
 
-LECTURE_NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names.txt"  # the lecture's own list
+# the lecture's own list
+LECTURE_NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names.txt"
 STEPS = 4  # step lines 0..3: both sides of the MLP's lr drop (step 2) and of the deep net's (step 3)
 
 
@@ -75,7 +76,8 @@ def test_start_line_on_the_lectures_list_gives_the_lectures_figures():
 # ---- step: statistics against plain autograd
 
 
-def plain_run(words_path: Path, model: str, steps: int, w1_scale: float = 1.0, gain: float = 5 / 3) -> list[dict]:
+def plain_run(words_path: Path, model: str, steps: int, w1_scale: float = 1.0,
+              gain: float = 5 / 3) -> list[dict]:
     """The lecture's cells for the MLP (raw init) or the deep net (no BatchNorm), autograd with retain_grad,
     returning per step what the step line reports."""
     words = lecture_words(words_path)
@@ -169,8 +171,8 @@ def assert_close(reported, expected, path: str = "") -> None:
     ("deep", ["--gain", "3"], {"gain": 3.0}),
 ], ids=["mlp-w1-scale-3", "deep-gain-3"])
 def test_step_lines_equal_a_plain_autograd_loop(small_words_path, model, options, plain):
-    code, lines = headless("--data", str(small_words_path), "--model", model, "--steps", str(STEPS), "--every", "1",
-                           *options)
+    code, lines = headless("--data", str(small_words_path), "--model", model, "--steps", str(STEPS),
+                           "--every", "1", *options)
     assert code == 0
     steps = [e for e in lines if e["event"] == "step"]
     expected = plain_run(small_words_path, model, STEPS, **plain)
@@ -186,8 +188,8 @@ def test_step_lines_equal_a_plain_autograd_loop(small_words_path, model, options
 
 def test_diverge_at_from_the_command_line_exits_3_with_the_last_finite_loss(small_words_path):
     # fix-tanh starts at ~3.3; lr 10 throws the second batch's loss to ~25, far below the default 100 x ln(27)
-    code, lines = headless("--data", str(small_words_path), "--init", "fix-tanh", "--lr", "10", "--diverge-at", "5",
-                           "--steps", "300", "--every", "1")
+    code, lines = headless("--data", str(small_words_path), "--init", "fix-tanh", "--lr", "10",
+                           "--diverge-at", "5", "--steps", "300", "--every", "1")
     assert code == 3
     losses = {e["step"]: e["loss"] for e in lines if e["event"] == "step"}
     diverged = lines[-1]

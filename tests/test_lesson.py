@@ -37,11 +37,11 @@ def bundled():
 def test_the_bundled_lesson_follows_the_lecture_and_asks_for_its_keys():
     lesson = bundled()
     assert lesson.title == "Activations & gradients, BatchNorm"
-    assert [card.keys for card in lesson.cards] == [("2",), ("3",), ("4",), ("b",), ("m", "g"), ("p",), ("m",),
-                                                    ("left_square_bracket",), ("m",), ()]
+    assert [card.keys for card in lesson.cards] == [("2",), ("3",), ("4",), ("b",), ("m", "g"), ("p",),
+                                                    ("m",), ("left_square_bracket",), ("m",), ()]
     assert [card.check[:1] for card in lesson.cards] == [("init-loss-expected",), ("init-saturation-below",),
-                                                           ("init",), ("model",), ("gains",), ("view",), ("model",),
-                                                           ("time-fade",), ("time-fade",), ()]
+                                                         ("init",), ("model",), ("gains",), ("view",),
+                                                         ("model",), ("time-fade",), ("time-fade",), ()]
 
 
 def test_a_figure_the_run_has_not_reached_is_an_ellipsis_and_a_card_moves_within_the_lesson():

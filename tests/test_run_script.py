@@ -1,4 +1,5 @@
-"""`mmtui run`: a script as a child with the monitor, its output drawn safely, its end shown, its code returned."""
+"""`mmtui run`: a script as a child with the monitor, its output drawn safely, its end shown, its code
+returned."""
 
 from __future__ import annotations
 
@@ -95,8 +96,8 @@ def write_script(folder: Path, name: str, text: str) -> Path:
 
 def mmtui_run(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """`mmtui run ARGS` as a user runs it from `folder`, stdin closed."""
-    return subprocess.run([sys.executable, "-m", "mmtui", "run", *args], cwd=folder, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
+    return subprocess.run([sys.executable, "-m", "mmtui", "run", *args], cwd=folder, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
 
 
 def unattended(folder: Path, *args: str, size: str = "160x48") -> tuple[subprocess.CompletedProcess, str]:
@@ -136,7 +137,8 @@ def test_memory_is_bounded_in_lines_and_in_a_line_without_an_end():
     assert output.lines == tuple(f"line {i}" for i in range(15, 25)) and output.dropped == 15
     lines.feed(b"x" * (script_module.MAX_LINE_CHARS * 3 + 5))
     output = lines.take()
-    assert [len(line) for line in output.lines] == [script_module.MAX_LINE_CHARS] * 3 and output.partial == "xxxxx"
+    assert ([len(line) for line in output.lines] == [script_module.MAX_LINE_CHARS] * 3
+            and output.partial == "xxxxx")
 
 
 def test_the_last_traceback_is_found_with_the_exception_it_was_chained_to():
@@ -170,8 +172,8 @@ def test_a_watched_script_draws_its_loss_and_its_output_and_keeps_its_run(tmp_pa
     assert result.returncode == 0, result.stderr
     runs = list((tmp_path / "runs").glob("watched-*.jsonl"))
     assert len(runs) == 1 and '"event":"snapshot"' in runs[0].read_text()
-    for text in ("watched Sequential", "step 300 / 300", "Output", "step 250 loss", "watched.py exited with code 0",
-                 f"run file runs/{runs[0].name}"):
+    for text in ("watched Sequential", "step 300 / 300", "Output", "step 250 loss",
+                 "watched.py exited with code 0", f"run file runs/{runs[0].name}"):
         assert text in screen, text
     assert "does not call mmtui.watch" not in screen and "Traceback" not in result.stderr
     assert result.stderr.strip().endswith(f"its run file: runs/{runs[0].name}")
@@ -183,7 +185,8 @@ def test_a_crash_is_shown_in_the_panel_printed_again_after_and_its_code_is_mmtui
     assert result.returncode == 1
     assert "RuntimeError: training failed" in screen and "crashes.py exited with code 1" in screen
     traceback = result.stderr[result.stderr.index("Traceback"):]
-    assert "ValueError: boom: no such column" in traceback and "The above exception was the direct cause" in traceback
+    assert ("ValueError: boom: no such column" in traceback
+            and "The above exception was the direct cause" in traceback)
     assert traceback.rstrip().splitlines()[-2] == "RuntimeError: training failed"
     assert "loading the data" not in result.stderr  # the traceback alone, not the whole output again
 
@@ -204,7 +207,8 @@ def test_binary_garbage_is_drawn_as_harmless_characters(tmp_path):
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", screen)
     assert "after the garbage       end" in screen
     rows = screen.splitlines()
-    assert len(rows) <= 30 and "garbage.py exited with code 0" in rows[-2]  # the status line is where it belongs
+    # the status line is where it belongs
+    assert len(rows) <= 30 and "garbage.py exited with code 0" in rows[-2]
 
 
 def test_arguments_after_the_script_go_to_it_even_when_they_look_like_mmtuis(tmp_path):
@@ -222,7 +226,8 @@ def test_a_module_runs_as_python_m_runs_it_from_the_current_folder(tmp_path):
 
 
 @pytest.mark.parametrize("args, phrase", [(("missing.py",), "missing.py: no such file"),
-                                          (("-m", "no_such_module_here"), "no module named 'no_such_module_here'"),
+                                          (("-m", "no_such_module_here"),
+                                           "no module named 'no_such_module_here'"),
                                           ((), "Missing argument")])
 def test_nothing_to_run_is_one_line_and_exit_2(tmp_path, args, phrase):
     assert_one_line_error(mmtui_run(tmp_path, "--no-terminal", *args), phrase)
@@ -237,7 +242,8 @@ def test_the_tui_needs_a_terminal_unless_told_otherwise(tmp_path):
 
 @pytest.fixture
 def run_script(tmp_path):
-    """Start a script written into tmp_path as `mmtui run` does; killed at the end if a test left it running."""
+    """Start a script written into tmp_path as `mmtui run` does; killed at the end if a test left it
+    running."""
     started = []
 
     def start(name: str, text: str, *args: str, **options) -> ScriptSource:
@@ -291,8 +297,9 @@ async def test_a_script_that_does_not_watch_is_told_how_while_it_runs(run_script
     source = run_script("plain.py", SLEEPS, note_after_s=0)
     app = MmtuiApp(source)
     async with app.run_test(size=WIDE) as pilot:
-        await wait_until(pilot, lambda: shows(app, "hello from a script without watch", "plain.py has trained no",
-                                              "mmtui.watch(model,", "waiting for its run file"),
+        await wait_until(pilot, lambda: shows(app, "hello from a script without watch",
+                                              "plain.py has trained no", "mmtui.watch(model,",
+                                              "waiting for its run file"),
                          timeout=FIRST_OUTPUT_S)
 
 

@@ -43,9 +43,9 @@ def test_a_redirected_stderr_is_refused_in_one_line_on_the_terminal_and_in_the_f
 
 
 def test_without_a_terminal_the_tui_says_so_and_exits_2(small_words_path):
-    result = subprocess.run([sys.executable, "-m", "mmtui", "--data", str(small_words_path)], stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
+    result = subprocess.run([sys.executable, "-m", "mmtui", "--data", str(small_words_path)],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["mmtui: error: the TUI needs a terminal; use --headless for JSON "
-                                                  "lines or --no-terminal"]
+    assert result.stderr.strip().splitlines() == ["mmtui: error: the TUI needs a terminal; use --headless "
+                                                  "for JSON lines or --no-terminal"]
     assert result.stdout == ""

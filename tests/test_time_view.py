@@ -10,7 +10,8 @@ from pilot_wait import wait_until
 from mmtui.records import RUNNING, ActivationStats, RunInfo, Snapshot, TimeStats
 from mmtui.tui.app import MmtuiApp
 
-INFO = RunInfo(run_id=0, name="rnn kaiming x0.25", model="rnn", settings={"init": "kaiming", "w1_scale": 0.25})
+INFO = RunInfo(run_id=0, name="rnn kaiming x0.25", model="rnn",
+               settings={"init": "kaiming", "w1_scale": 0.25})
 LAYER = ActivationStats(step=0, saturation=0.0, share_99=0.0, dead_units=0, units=64, mean=0.0, std=0.3,
                         hist_edges=(-1.0, 0.0, 1.0), hist_counts=(5, 5))
 FADING = TimeStats(step=0, name="rnn hidden state", times=tuple(range(8)), std=(0.3,) * 8,
@@ -19,12 +20,13 @@ FADING = TimeStats(step=0, name="rnn hidden state", times=tuple(range(8)), std=(
 
 
 def snapshot(step: int, through_time: tuple[TimeStats, ...], info: RunInfo = INFO) -> Snapshot:
-    return Snapshot(run=info, state=RUNNING, step=step, first_loss_step=max(step - 1, 0), losses=(3.0,), lr=0.1,
-                    steps_per_s=100.0, init_loss=3.3, layers=(LAYER,), params=(), evals=(), samples=(),
-                    last_finite_loss=3.0, diverged_loss=None, through_time=through_time)
+    return Snapshot(run=info, state=RUNNING, step=step, first_loss_step=max(step - 1, 0), losses=(3.0,),
+                    lr=0.1, steps_per_s=100.0, init_loss=3.3, layers=(LAYER,), params=(), evals=(),
+                    samples=(), last_finite_loss=3.0, diverged_loss=None, through_time=through_time)
 
 
-async def test_the_through_time_key_waits_for_figures_by_time_step_and_its_view_marks_where_the_gradient_fades():
+async \
+def test_the_through_time_key_waits_for_figures_by_time_step_and_its_view_marks_where_the_gradient_fades():
     source = ScriptedSource([snapshot(1, ())])
     app = MmtuiApp(source)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -39,8 +41,8 @@ async def test_the_through_time_key_waits_for_figures_by_time_step_and_its_view_
         screen = screen_text(app)
         assert "step 0's is 1.0e-06 of step 7's" in screen and "Saturation by time step" in screen
         assert "rnn hidden state · 8 time steps" in screen and "· below 1% of the row's last step" in screen
-        source.outbox.append(snapshot(3, (), replace(INFO, run_id=1, model="mlp")))  # a reinit to a net without
-        # time steps: its statistics came, none by time step
+        # a reinit to a net without time steps: its statistics came, none by time step
+        source.outbox.append(snapshot(3, (), replace(INFO, run_id=1, model="mlp")))
         await wait_until(pilot, lambda: app.views.current == "overview")
 
 

@@ -58,8 +58,8 @@ def test_sigterm_exits_143_restores_the_terminal_and_writes_the_save_checkpoint(
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, columns
     cooked = termios.tcgetattr(child)  # the terminal's settings before the app puts it in raw mode
     process = subprocess.Popen(
-        [sys.executable, "-m", "mmtui", "--data", str(small_words_path), "--steps", "1000000", "--hidden", "20",
-         "--save", str(checkpoint), "--compile", "off"],
+        [sys.executable, "-m", "mmtui", "--data", str(small_words_path), "--steps", "1000000",
+         "--hidden", "20", "--save", str(checkpoint), "--compile", "off"],
         stdin=child, stdout=child, stderr=child, env={**os.environ, "TERM": "xterm-256color"},
         start_new_session=True)  # its own controlling terminal: the pty
     seen = b""
@@ -146,8 +146,8 @@ async def test_a_trainer_failure_ends_the_app_with_1_and_keeps_it_for_the_comman
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the failure needs a machine without CUDA")
 @pytest.mark.parametrize("trainer", ["thread", "process"])
 def test_a_setting_the_trainer_refuses_ends_the_command_with_exit_2_and_one_line(small_words_path, trainer):
-    # --device cuda is checked in the trainer, after the screen is up; a process trainer's last words must reach
-    # the app before the child is seen gone.
+    # --device cuda is checked in the trainer, after the screen is up; a process trainer's last words must
+    # reach the app before the child is seen gone.
     result = subprocess.run([sys.executable, "-m", "mmtui", "--no-terminal", "--trainer", trainer, "--device",
                              "cuda", "--data", str(small_words_path), "--steps", "10"],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -164,8 +164,8 @@ def real_app(words, **config) -> MmtuiApp:
 
 
 def expected_loss_line_row(app: MmtuiApp) -> tuple[int | None, dict[int, float]]:
-    """The row of the Loss panel's green line across the plot (None unless exactly one row is mostly green), and
-    the y tick labels by row."""
+    """The row of the Loss panel's green line across the plot (None unless exactly one row is mostly green),
+    and the y tick labels by row."""
     plot = app.loss_plot
     green_rows, labels = [], {}
     for y in range(plot.size.height):
@@ -207,7 +207,8 @@ async def test_lecture_init_warns_confidently_wrong_and_a_reinit_leaves_a_ghost_
         assert "previous:" not in screen_text(app)
         await pilot.press("3")
         await wait_until(pilot, lambda: "previous: mlp lecture x1" in screen_text(app))  # the ghost's legend
-        await wait_until(pilot, lambda: "init fix-tanh" in screen_text(app) and warning not in screen_text(app))
+        await wait_until(pilot, lambda: ("init fix-tanh" in screen_text(app)
+                                         and warning not in screen_text(app)))
         assert re.search(r"step-0 loss 3\.\d\d, expected -ln\(1/27\) = 3\.30", screen_text(app))
 
 
@@ -233,7 +234,8 @@ async def test_samples_panel_shows_new_names_at_the_sample_interval(words):
         await wait_until(pilot, lambda: app.history.latest is not None, timeout=30)
         first_snapshot = time.monotonic()
         # A frame with the newest header and its names: the header's row may be painted a frame before them.
-        await wait_until(pilot, lambda: (newest := newest_samples(screen_text(app))) and newest[1], timeout=10)
+        await wait_until(pilot, lambda: (newest := newest_samples(screen_text(app))) and newest[1],
+                         timeout=10)
         first = time.monotonic()
         first_step, names = newest_samples(screen_text(app))
         await wait_until(pilot, lambda: newest_samples(screen_text(app))[0] != first_step, timeout=10)

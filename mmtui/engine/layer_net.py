@@ -1,4 +1,5 @@
-"""The lecture's "torchified" layers (Linear, BatchNorm1d, Tanh) and the nets built from them, trained with autograd."""
+"""The lecture's "torchified" layers (Linear, BatchNorm1d, Tanh) and the nets built from them, trained with
+autograd."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ class BatchNorm1d:
         self.running_var = torch.ones(dim)
 
     def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
-        """The lecture's gamma * (x - mean) / sqrt(var + eps) + beta, in fewer ops: a deep-bn step is ~200 tiny
-        ops, each costing about the same, so one var_mean and a per-unit scale make it ~15% faster."""
+        """The lecture's gamma * (x - mean) / sqrt(var + eps) + beta, in fewer ops: a deep-bn step is ~200
+        tiny ops, each costing about the same, so one var_mean and a per-unit scale make it ~15% faster."""
         if training:
             var, mean = torch.var_mean(x, 0, keepdim=True)  # (1, dim) each; var unbiased, as the lecture's
             with torch.no_grad():
@@ -118,7 +119,8 @@ def build_mlp_bn(C: torch.Tensor, W1: torch.Tensor, W2: torch.Tensor, b2: torch.
 
 def build_deep(vocab_size: int, block_size: int, embed: int, hidden: int, blocks: int, gain: float,
                w1_scale: float, batchnorm: bool, generator: torch.Generator) -> LayerNet:
-    """C, then `blocks` x (Linear [-> BatchNorm1d] -> Tanh), then an output Linear [-> BatchNorm1d], drawn in order."""
+    """C, then `blocks` x (Linear [-> BatchNorm1d] -> Tanh), then an output Linear [-> BatchNorm1d], drawn in
+    order."""
     C = torch.randn((vocab_size, embed), generator=generator)
     layers: list = []
     fan_in = block_size * embed

@@ -1,4 +1,5 @@
-"""The run a command line asks for: its config and words, and the checkpoint it resumes, checked against both."""
+"""The run a command line asks for: its config and words, and the checkpoint it resumes, checked against
+both."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ if TYPE_CHECKING:  # the checkpoint module imports torch, which a run without --
 
 def read_run(config: TrainConfig, load: str | None,
              given: set[str]) -> tuple[TrainConfig, list[str], Checkpoint | None]:
-    """The run's config and words, and the checkpoint it resumes (None without `load`): the checkpoint's config
-    for its run's fields, the data and steps given on the command line (`given`) or else the checkpoint's.
-    Raises DataError (a CheckpointError is one) in one line."""
+    """The run's config and words, and the checkpoint it resumes (None without `load`): the checkpoint's
+    config for its run's fields, the data and steps given on the command line (`given`) or else the
+    checkpoint's. Raises DataError (a CheckpointError is one) in one line."""
     if load is None:
         _check_stop_at(config)
         return config, read_words(config.data), None

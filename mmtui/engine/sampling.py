@@ -12,7 +12,8 @@ MAX_LENGTH = 50  # a net that never emits the end token still stops
 
 
 @torch.no_grad()
-def sample_names(model: Model, vocab: Vocab, block_size: int, count: int, generator: torch.Generator) -> list[str]:
+def sample_names(model: Model, vocab: Vocab, block_size: int, count: int,
+                 generator: torch.Generator) -> list[str]:
     """Start from an all-'.' context, draw each next character from softmax(logits), stop at '.'.
 
     The draw is on the CPU with the CPU generator, wherever the model is: a seed gives the same names.

@@ -14,7 +14,8 @@ class StepResult:
     loss: torch.Tensor  # scalar, before the update
     grads: list[torch.Tensor]  # one per parameter, in the model's parameters() order
     activations: list[torch.Tensor]  # each Tanh's output (B, units), input side first
-    activation_grads: list[torch.Tensor] | None  # dloss/d(activation) for each, when the step was asked to record
-    time_outputs: torch.Tensor | None = None  # a recurrent net's tanh output at each time step (T, B, units),
-    # when recording
+    # dloss/d(activation) for each, when the step was asked to record
+    activation_grads: list[torch.Tensor] | None
+    # a recurrent net's tanh output at each time step (T, B, units), when recording
+    time_outputs: torch.Tensor | None = None
     time_grads: torch.Tensor | None = None  # dloss/dh_t, what reaches each step's hidden state (T, B, units)

@@ -25,15 +25,16 @@ from mmtui.measure.losses import LossBook
 from mmtui.measure.pacing import Pacing
 from mmtui.measure.snapshots import SnapshotBuilder
 from mmtui.measure.reductions import StepStats
-from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit, Resume, RunInfo,
-                           Save, Snapshot, Stop, TogglePause)
+from mmtui.records import (DIVERGED, DONE, PAUSED, RUNNING, STOPPED, Command, EvalResult, Pause, Reinit,
+                           Resume, RunInfo, Save, Snapshot, Stop, TogglePause)
 
 if TYPE_CHECKING:  # the compiled path imports torch's compiler, which --compile off never loads
     from mmtui.engine.compiled import CompiledSteps
 
-COMMAND_POLL_STEPS = 8  # steps between two looks at the cancel flag and the command queue (and one right after
-# each snapshot, which a caller may answer): a process queue's look costs ~7 us, a process event's ~1 us, 1.5%
-# and 0.2% of an MLP step; 8 steps take 4-30 ms
+# steps between two looks at the cancel flag and the command queue (and one right after each snapshot, which
+# a caller may answer): a process queue's look costs ~7 us, a process event's ~1 us, 1.5% and 0.2% of an MLP
+# step; 8 steps take 4-30 ms
+COMMAND_POLL_STEPS = 8
 IDLE_WAIT_S = 0.05  # how long a paused or finished trainer waits for a command before checking cancel again
 DIVERGE_FACTOR = 100  # default divergence threshold, in multiples of the expected step-0 loss
 SAMPLE_SEED_OFFSET = 10  # the lecture samples with a generator seeded 2147483647 + 10
@@ -69,14 +70,17 @@ class Trainer:
         self.config = config
         self.pacing = pacing
         self.tunables = tunables
-        # Every run's RunInfo settings: its config and the data's sizes, so a run file alone describes the run.
+        # Every run's RunInfo settings: its config and the data's sizes,
+        # so a run file alone describes the run.
         self._data_facts = {"num_words": dataset.num_words, "train_examples": len(dataset.Ytr),
                             "val_examples": len(dataset.Ydev)}
-        step_macs = config.batch_size * build_model(config, dataset.vocab.size, torch.Generator()).num_params() \
-            if config.device == "auto" else 0  # the net drawn on the CPU: only its size is wanted
+        # the net drawn on the CPU: only its size is wanted
+        step_macs = (config.batch_size
+                     * build_model(config, dataset.vocab.size, torch.Generator()).num_params()
+                     if config.device == "auto" else 0)
         self.device = resolve_device(config.device, step_macs)
-        self._datasets = {dataset.block_size: dataset_on(dataset, self.device)}  # by block size: a reinit to a
-        # model of another context windows the same examples again, once
+        # by block size: a reinit to a model of another context windows the same examples again, once
+        self._datasets = {dataset.block_size: dataset_on(dataset, self.device)}
         self.dataset = self._datasets[dataset.block_size]
         self.emit = emit
         self.commands = commands if commands is not None else queue.Queue()
@@ -88,7 +92,8 @@ class Trainer:
         self.expected_init_loss = expected_init_loss(self.vocab_size)
         self.diverge_at = config.diverge_at or DIVERGE_FACTOR * self.expected_init_loss
         self._run_id = -1
-        self._compiled: dict[tuple, CompiledSteps] = {}  # the compiled steps of each kind of model trained so far
+        # the compiled steps of each kind of model trained so far
+        self._compiled: dict[tuple, CompiledSteps] = {}
         torch.set_num_threads(config.threads)
         self._start_run(config)
         if resume is not None:
@@ -118,7 +123,8 @@ class Trainer:
         self.state = RUNNING
         self._batches = torch.empty(0, config.batch_size, dtype=torch.long)
         self._batch_pos = 0
-        self._block_state = self.generator.get_state()  # before the current block's draw: what a checkpoint keeps
+        # before the current block's draw: what a checkpoint keeps
+        self._block_state = self.generator.get_state()
         self._saved_step: int | None = None  # the step this run was last saved at
         now = time.perf_counter()
         self._builder = SnapshotBuilder(self.run_info, self.pacing, now=now,  # what the next snapshot carries
@@ -130,8 +136,8 @@ class Trainer:
     # ---- the compiled path
 
     def _compiled_steps_of(self, config: TrainConfig) -> CompiledSteps | None:
-        """The compiled steps of this run's kind of model, built or being built as config.compile asks; None where
-        the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
+        """The compiled steps of this run's kind of model, built or being built as config.compile asks; None
+        where the run stays on the eager path: off, a device other than the CPU, a short run under auto."""
         short = config.steps < self.tunables.auto_compile_min_steps
         if config.compile == "off" or (config.compile == "auto" and short):
             return None
@@ -146,7 +152,8 @@ class Trainer:
             return None
         key = (config.model, config.block_size, config.embed, config.hidden, config.batch_size)
         if key not in self._compiled:
-            from mmtui.engine.compiled import CompiledSteps  # torch's compiler loads only when it is asked for
+            # torch's compiler loads only when it is asked for
+            from mmtui.engine.compiled import CompiledSteps
 
             def throwaway() -> Model:
                 return build_model(config, self.vocab_size, torch.Generator())
@@ -160,8 +167,9 @@ class Trainer:
         return self._compiled[key]
 
     def _compiled_steps_fit(self) -> bool:
-        """Whether the next steps may run as one compiled call: it is built, and none of them but the last ends
-        where the loop has work between two steps (an evaluation, a step-counted snapshot, the run's end)."""
+        """Whether the next steps may run as one compiled call: it is built, and none of them but the last
+        ends where the loop has work between two steps (an evaluation, a step-counted snapshot, the run's
+        end)."""
         compiled = self._compiled_steps
         if compiled is None:
             return False
@@ -186,8 +194,8 @@ class Trainer:
                    for every in (self.config.eval_every, self.pacing.snapshot_every))
 
     def _train_compiled_steps(self) -> None:
-        """steps_per_call SGD steps in one compiled call; every step's loss is counted as _train_step counts it.
-        A diverged step ends the count there, though the call's later updates were made: a diverged net is
+        """steps_per_call SGD steps in one compiled call; every step's loss is counted as _train_step counts
+        it. A diverged step ends the count there, though the call's later updates were made: a diverged net is
         neither trained on nor saved."""
         compiled = self._compiled_steps
         count = compiled.steps_per_call
@@ -283,10 +291,12 @@ class Trainer:
     # ---- checkpoints
 
     def checkpoint(self) -> Checkpoint:
-        """The current run as it stands between two steps; it shares the live tensors, so save it before the next."""
-        return Checkpoint(self.config, self.dataset.vocab.chars, self.dataset.num_words, self.dataset.words_sha256,
-                          self.step, tuple(self.params), tuple(self.model.buffers()), self._block_state,
-                          self._batch_pos, self.sample_generator.get_state(), self.init_loss)
+        """The current run as it stands between two steps; it shares the live tensors, so save it before the
+        next."""
+        return Checkpoint(self.config, self.dataset.vocab.chars, self.dataset.num_words,
+                          self.dataset.words_sha256, self.step, tuple(self.params),
+                          tuple(self.model.buffers()), self._block_state, self._batch_pos,
+                          self.sample_generator.get_state(), self.init_loss)
 
     def save(self, path: str) -> None:
         """Write the current run's checkpoint to `path` (atomically); raises CheckpointError."""
@@ -309,10 +319,12 @@ class Trainer:
         return self.save_path is not None and self.state != DIVERGED and self._saved_step != self.step
 
     def _restore(self, checkpoint: Checkpoint) -> None:
-        """Continue the checkpoint's run: its tensors, step and generators, so the next steps repeat its numbers."""
+        """Continue the checkpoint's run: its tensors, step and generators, so the next steps repeat its
+        numbers."""
         check_resumable(checkpoint, self.config, self.dataset.vocab.chars, self.dataset.words_sha256)
         with torch.no_grad():
-            for tensor, saved in zip(self.params + self.model.buffers(), checkpoint.parameters + checkpoint.buffers):
+            for tensor, saved in zip(self.params + self.model.buffers(),
+                                     checkpoint.parameters + checkpoint.buffers):
                 tensor.copy_(saved)
         self.step = checkpoint.step
         self._builder = SnapshotBuilder(self.run_info, self.pacing, step=checkpoint.step,
@@ -341,11 +353,12 @@ class Trainer:
         if isinstance(command, Reinit):
             if self._builder.has_news:
                 self._publish()  # the old run's last losses reach the UI before the new run starts
-            scale = (command.w1_scale if command.w1_scale is not None else self.config.w1_scale) * command.w1_factor
+            scale = ((command.w1_scale if command.w1_scale is not None else self.config.w1_scale)
+                     * command.w1_factor)
             seed = self.config.seed + 1 if command.new_seed else self.config.seed
             model = command.model or self.config.model
-            self._start_run(replace(self.config, init=command.init or self.config.init, w1_scale=scale, seed=seed,
-                                    model=model, block_size=context_for(model, self._block_size),
+            self._start_run(replace(self.config, init=command.init or self.config.init, w1_scale=scale,
+                                    seed=seed, model=model, block_size=context_for(model, self._block_size),
                                     gain=command.gain if command.gain is not None else self.config.gain))
         elif isinstance(command, Stop):
             self._stop_requested = True
@@ -382,9 +395,9 @@ class Trainer:
     def run(self, exit_when_done: bool = True, finish_on_cancel: bool = False) -> str:
         """Step until the run ends (or, with exit_when_done False, until Stop or cancel); returns the state.
 
-        Cancel is checked with the commands, every COMMAND_POLL_STEPS steps and after each snapshot. A UI quits
-        with it at once (saving first, with a save path); a script's Ctrl-C asks finish_on_cancel for the final
-        evaluation, checkpoint and samples that a Stop command gives.
+        Cancel is checked with the commands, every COMMAND_POLL_STEPS steps and after each snapshot. A UI
+        quits with it at once (saving first, with a save path); a script's Ctrl-C asks finish_on_cancel for
+        the final evaluation, checkpoint and samples that a Stop command gives.
         """
         while True:
             look = self._poll_due or self.step % COMMAND_POLL_STEPS == 0 or self.state != RUNNING

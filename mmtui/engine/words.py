@@ -45,9 +45,11 @@ def read_words(path: str | Path | None) -> list[str]:
         raise DataError(f"data file has no words (it is empty or blank): {path}")
     for number, word in enumerate(words, start=1):
         if Vocab.END in word:
-            raise DataError(f"word {number} ({word[:40]!r}) holds '{Vocab.END}', which is reserved for the end token")
+            raise DataError(f"word {number} ({word[:40]!r}) holds '{Vocab.END}', which is reserved for the "
+                            f"end token")
     if len(words) < MIN_WORDS:
-        raise DataError(f"data file has {len(words)} words; the 80/10/10 split needs at least {MIN_WORDS}: {path}")
+        raise DataError(f"data file has {len(words)} words; the 80/10/10 split needs at least {MIN_WORDS}: "
+                        f"{path}")
     return words
 
 
