@@ -25,8 +25,7 @@ def snapshot(step: int, through_time: tuple[TimeStats, ...], info: RunInfo = INF
                     samples=(), last_finite_loss=3.0, diverged_loss=None, through_time=through_time)
 
 
-async \
-def test_the_through_time_key_waits_for_figures_by_time_step_and_its_view_marks_where_the_gradient_fades():
+async def test_the_t_key_waits_for_figures_by_time_step_and_the_view_marks_where_the_gradient_fades():
     source = ScriptedSource([snapshot(1, ())])
     app = MmtuiApp(source)
     async with app.run_test(size=(160, 48)) as pilot:
