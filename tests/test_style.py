@@ -1,5 +1,5 @@
-"""The house's style where a test can hold it: lines within 110 characters, and every module starting with what
-it owns."""
+"""The house's style where a test can hold it: lines within 110 characters, and every module starting with
+what it owns."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def test_python_lines_are_within_110_characters():
     assert not long, f"{len(long)} lines over {MAX_LINE} characters: {', '.join(long[:10])}"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "mmtui").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", sorted((ROOT / "mmtui").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
 def test_each_module_starts_with_what_it_owns(path):
     docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     assert docstring, f"{path.relative_to(ROOT)} starts with no docstring"
