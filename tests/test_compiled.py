@@ -37,8 +37,8 @@ PACING_100 = Pacing(snapshot_every=100)  # a snapshot every 100 steps, where a t
 # same code, unrolled less.
 TWO = Tunables(steps_per_call=2)
 ONE = Tunables(steps_per_call=1)  # a model's own step compiled, half the compile of two
-# mlp-bn: the layer nets' autograd and BatchNorm's buffers across two steps of one graph; deep and deep-bn: the
-# deep stacks, with and without BatchNorm
+# mlp-bn: the layer nets' autograd and BatchNorm's buffers across two steps of one graph; deep and deep-bn:
+# the deep stacks, with and without BatchNorm
 LAYER_NETS = {"mlp-bn": TWO, "deep": ONE, "deep-bn": ONE}
 
 

@@ -39,8 +39,8 @@ async def test_a_storm_of_300_keys_leaves_the_app_consistent_and_q_still_quits_a
     storm = random.Random(0)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.history.latest is not None)
-        # 30 bursts of 10 keys, taken in turn as snapshots come in, a frame drawn after each burst (a frame after
-        # every key made 500 keys take 17 s)
+        # 30 bursts of 10 keys, taken in turn as snapshots come in, a frame drawn after each burst (a frame
+        # after every key made 500 keys take 17 s)
         for _ in range(30):
             for _ in range(10):
                 app.simulate_key(storm.choice(STORM_KEYS))
