@@ -1,8 +1,10 @@
-"""Shared fixtures: children that take Ctrl-C, the session's own compile cache, the bundled names (loaded once
-per session), a small real word list, the char transformer example's run file, and bad data files."""
+"""Shared fixtures: children that take Ctrl-C, one thread a process under two workers, the session's own
+compile cache, the bundled names (loaded once per session), a small real word list, the char transformer
+example's run file, and bad data files."""
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -34,6 +36,24 @@ def compile_cache(tmp_path_factory):
         patch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("torchinductor")))
         patch.setenv("TORCHINDUCTOR_VEC_ISA_OK", "1")
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_a_worker():
+    """Under pytest-xdist's two workers each test process, and each child it starts, computes on one thread:
+    two workers already share the two cores, and torch's threads wait on each other where the other core is
+    busy (one thread is also what the lecture's nets train fastest on)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    import torch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,12 @@ def test_the_transformers_gelus_weights_and_returned_loss_are_watched(char_trans
     assert "blocks.0.attn.in_proj_weight" in [p.name for p in snapshots[0].params]
 
 
+# torch 2.13's gloo aborts a rank at its exit now and then on a busy machine (2 to 5 jobs in 12 with both cores
+# taken), with or without mmtui and after destroy_process_group: the job's work is done, as the run files
+# checked below show.
+GLOO_EXIT_ABORT = "terminate called without an active exception"
+
+
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node", "2", str(EXAMPLES / "ddp.py"), "--steps", "30", *args],
@@ -58,7 +64,7 @@ def test_a_torchrun_job_writes_one_file_per_rank_when_asked_and_view_compares_th
     """The README's command; that rank 0 alone writes by default is test_watch's, under torchrun's variables
     (a job costs ~6 s of starting processes)."""
     result = torchrun("--run-file", "all.jsonl", "--all-ranks", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 or GLOO_EXIT_ABORT in result.stderr, result.stderr
     files = sorted(str(p) for p in tmp_path.glob("*.jsonl"))
     assert [Path(f).name for f in files] == ["all.rank0.jsonl", "all.rank1.jsonl"]
     assert [read_run_file(f)[-1].step for f in files] == [30, 30]
