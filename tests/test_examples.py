@@ -47,9 +47,9 @@ def test_the_transformers_gelus_weights_and_returned_loss_are_watched(char_trans
     assert "blocks.0.attn.in_proj_weight" in [p.name for p in snapshots[0].params]
 
 
-# torch 2.13's gloo aborts a rank at its exit now and then on a busy machine (2 to 5 jobs in 12 with both cores
-# taken), with or without mmtui and after destroy_process_group: the job's work is done, as the run files
-# checked below show.
+# torch 2.13's gloo aborts a rank at its exit now and then on a busy machine (2 to 5 jobs in 12 with both
+# cores taken), with or without mmtui and after destroy_process_group: the job's work is done, as the run
+# files checked below show.
 GLOO_EXIT_ABORT = "terminate called without an active exception"
 
 
