@@ -492,7 +492,7 @@ def tensorboard_log(folder: Path, steps: int = 200, bad_step: int | None = None)
                     plugin_name="scalars"))
                 value = summary_pb2.Summary.Value(tag="train/loss", metadata=metadata,
                                                   tensor=tensor_util.make_tensor_proto([1.0, 2.0]))
-                writer._get_file_writer().add_event(event_pb2.Event(step=step, summary=summary_pb2.Summary(
+                writer.file_writer.add_event(event_pb2.Event(step=step, summary=summary_pb2.Summary(
                     value=[value])))
             else:
                 writer.add_scalar("train/loss", 3.0 / (1 + step), step)
