@@ -129,11 +129,14 @@ def test_a_scalar_series_stays_bounded_and_keeps_its_latest_reading():
     assert series.steps == sorted(series.steps) and series.steps[-1] > 9 * limit
 
 
-def test_notes_are_kept_once_each_for_the_status_line():
+def test_notes_are_kept_once_each_for_the_status_line_and_go_with_their_run():
     history = History()
     for step in range(3):
         history.add(snapshot(step, notes=(NO_LOSS,)))
     assert list(history.notes) == [NO_LOSS]
+    # a run's notes are its own: the mlp's "building the compiled step" stayed on the rnn run after m
+    history.add(replace(snapshot(3), run=replace(INFO, run_id=INFO.run_id + 1)))
+    assert list(history.notes) == []
 
 
 # ---- the lecture's words, on the lecture's runs alone

@@ -248,7 +248,8 @@ class StreamHistory:
     # the steps the current run advanced in snapshots that gave a speed, and the seconds they took
     timed_steps: int = 0
     timed_seconds: float = 0.0
-    notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))  # newest last, each once
+    # the current run's notes, newest last, each once
+    notes: deque[str] = field(default_factory=lambda: deque(maxlen=NOTES))
 
     def add(self, snapshot: Snapshot) -> None:
         advanced = snapshot.step - self.latest.step
@@ -257,6 +258,7 @@ class StreamHistory:
                 self.ghost = self.run
             self.run = RunHistory(snapshot.run)
             self.timed_steps, self.timed_seconds, advanced = 0, 0.0, snapshot.step
+            self.notes.clear()  # what a writer said was of its run: a new run's writer says its own
         run = self.run
         run.losses.extend(snapshot.first_loss_step, snapshot.losses)
         run.evals.extend(snapshot.evals)
