@@ -374,6 +374,12 @@ class FollowingSource:
         for file in self._files():
             file.close()
 
+    def stop_following(self) -> None:
+        """Nothing more will be written (a script has ended): end once every file is read to its end."""
+        self.follow = False
+        for file in self._files():
+            file.follow = False
+
     @property
     def status(self) -> SourceStatus | None:
         """What the source said of itself last."""

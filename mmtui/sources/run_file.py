@@ -153,7 +153,6 @@ class RunFileSource(FollowingSource):
     def _read(self, until: float) -> list[Arrival]:
         items: list[Arrival] = []
         for file in self._followed:
-            file.follow = self.follow  # a script's run file is followed until the script has ended
             reader = self._readers[file.path]
             for line in file.read(self.reading.chunk_bytes, until):
                 try:

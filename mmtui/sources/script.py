@@ -253,8 +253,7 @@ class ScriptSource:
             self._exit_seen_at = now
         if not self._drained.is_set() and now - self._exit_seen_at < DRAIN_S:
             return None
-        # nothing more will be written: the run file source ends once it has read all
-        self._run.follow = False
+        self._run.stop_following()
         self.exited = self._describe_exit(self.process.returncode)
         return self.exited
 

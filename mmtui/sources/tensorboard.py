@@ -55,9 +55,11 @@ class TensorBoardMissing(RuntimeError):
 
 
 def require_tensorboard() -> None:
-    """Raise TensorBoardMissing unless tensorboard's event reader can be imported."""
+    """Raise TensorBoardMissing unless what the source takes from tensorboard can be imported: its event
+    protobufs and its checksum."""
     try:
-        from tensorboard.backend.event_processing import event_file_loader  # noqa: F401
+        from tensorboard.compat.proto import event_pb2  # noqa: F401
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c  # noqa: F401
     except ImportError:
         raise TensorBoardMissing(INSTALL_HINT) from None
 
@@ -132,11 +134,6 @@ def _regular(path: Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
-
-
-def _said(error: Exception) -> str:
-    """An error in words, its type's name where it has none (a MemoryError's)."""
-    return str(error) or type(error).__name__
 
 
 # ---- histograms
