@@ -169,7 +169,9 @@ def test_a_run_folder_whose_training_starts_again_begins_a_new_run(tb, tmp_path)
     write_log(tmp_path / "run", steps=10)
     read = source_on(tmp_path).until(Collected.ended, "both files")
     assert sorted({s.run.run_id for s in read.snapshots}) == [1, 2]
-    assert len(losses_of([s for s in read.snapshots if s.run.run_id == 2])) == 10
+    second = [s for s in read.snapshots if s.run.run_id == 2]
+    assert len(losses_of(second)) == 10
+    assert second[-1].step == 9  # its own steps, not the first run's last
 
 
 def test_a_damaged_record_is_worded_and_the_records_before_it_are_drawn(log_dir, tmp_path):

@@ -378,8 +378,8 @@ class Run:
     def _new_run(self, out: list[Arrival]) -> None:
         self.flush(out)
         self.run_id += 1
-        self.builder = SnapshotBuilder(self._info(), Pacing(), step=self.step, now=0.0)
-        self.layers, self.weights, self.last_loss_step = {}, {}, None
+        self.builder = SnapshotBuilder(self._info(), Pacing(), now=0.0)
+        self.layers, self.weights, self.last_loss_step, self.step = {}, {}, None, 0
 
     def flush(self, out: list[Arrival], state: str = RUNNING, hold_histograms_of: int | None = None) -> None:
         """What was logged since the last snapshot, as a snapshot; histograms of step `hold_histograms_of`
@@ -391,8 +391,8 @@ class Run:
             self.histogram_step = None
         if not self.builder.has_news and state == RUNNING:
             return
-        step = max(self.step, self.last_loss_step or 0)
-        out.append(self.builder.take(state=state, step=step, lr=self.lr, now=self.loss_time))
+        # self.step: the latest step of any value, its losses' included
+        out.append(self.builder.take(state=state, step=self.step, lr=self.lr, now=self.loss_time))
         self.snapshots += 1
 
     # ---- what the status line says of it
