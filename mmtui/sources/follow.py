@@ -197,8 +197,9 @@ class FollowedFile:
         self.position = 0  # bytes read
         self.backlog = 0  # bytes present when the file was opened: the load the progress bar tracks
         self.at_end = False  # every byte there read
-        self.event = ""  # the latest thing that happened to the file: "deleted", "replaced", "truncated", or
-        # why it cannot be read
+        # the latest thing that happened to the file: "deleted", "replaced", "truncated", or why it cannot be
+        # read
+        self.event = ""
         self.damaged = 0  # damaged records skipped
         self.last_damage = ""  # why the latest was
         self.stopped = ""  # fatal damage that ended the reading, in words: the records before it stand
@@ -263,10 +264,14 @@ class FollowedFile:
             self._handle.close()
             self._handle = None
 
+    def count_damage(self, why: str) -> None:
+        """A record skipped as damaged, by the framing or by the source that decodes it; `why`, in words."""
+        self.damaged += 1
+        self.last_damage = why
+
     def _damage(self, damage: Damage) -> None:
         if not damage.fatal:
-            self.damaged += 1
-            self.last_damage = damage.why
+            self.count_damage(damage.why)
             return
         size = file_size(self.path)
         self.stopped = f"the record at byte {damage.at:,} of {size:,} {damage.why}"

@@ -158,8 +158,7 @@ class RunFileSource(FollowingSource):
                 try:
                     snapshot = reader.read_line(line)
                 except RunFileError as error:
-                    file.damaged += 1
-                    file.last_damage = str(error)
+                    file.count_damage(str(error))
                     continue
                 if snapshot is not None:
                     self._snapshots[file.path] = self._snapshots.get(file.path, 0) + 1
