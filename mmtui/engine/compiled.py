@@ -74,7 +74,6 @@ class CompiledSteps:
         # why the build failed, in one line; the trainer stays on the eager path
         self.error: str | None = None
         self.built_in_s: float | None = None
-        self.announced = False  # a trainer has said that it is in use
         self._thread: threading.Thread | None = None
 
     def build(self) -> None:

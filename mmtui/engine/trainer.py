@@ -132,6 +132,7 @@ class Trainer:
         self._last_sample = now
         self._lr_tensors: dict[tuple[float, ...], torch.Tensor] = {}  # the compiled calls' learning rates
         self._compiled_steps = self._compiled_steps_of(config)
+        self._compiled_steps_said = False  # this run's notes have said that the compiled step is in use
 
     # ---- the compiled path
 
@@ -199,8 +200,8 @@ class Trainer:
         neither trained on nor saved."""
         compiled = self._compiled_steps
         count = compiled.steps_per_call
-        if not compiled.announced:
-            compiled.announced = True
+        if not self._compiled_steps_said:  # each run's notes say it: a run's notes go with it
+            self._compiled_steps_said = True
             self._builder.notes.append(f"compiled step in use from step {self.step:,} ({count} steps a call, "
                                        f"built in {compiled.built_in_s:.1f} s)")
         batches = self._next_batches(count)  # (K, B)
